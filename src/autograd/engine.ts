@@ -1,0 +1,269 @@
+import { AutogradError, ShapeError } from '../tensor/errors.js';
+import { keep } from '../tensor/memory.js';
+import { formatShape, sameShape } from '../tensor/shape.js';
+import { Tensor, type GradFn } from '../tensor/tensor.js';
+import { enable_grad, no_grad } from './grad_mode.js';
+
+/** A tensor an op kept for its backward: holds a reference to the data and notes its version. */
+class SavedTensor {
+  private readonly version: number;
+
+  constructor(readonly tensor: Tensor, private readonly op: string) {
+    tensor.storage.retain();
+    this.version = tensor.storage.version;
+  }
+
+  unpack(): Tensor {
+    if (this.tensor.storage.version !== this.version) {
+      throw new AutogradError(
+        `${this.op}: a tensor of shape ${formatShape(this.tensor.shape)} needed for its gradient was modified by an in-place operation after it was used (version ${this.version} then ${this.tensor.storage.version}); clone it before modifying`,
+      );
+    }
+    return this.tensor;
+  }
+
+  release(): void {
+    this.tensor.storage.release();
+  }
+}
+
+export type BackwardFn = (gy: Tensor, saved: readonly Tensor[]) => readonly (Tensor | null)[];
+
+/**
+ * One recorded op application. `edges[i]` is where the gradient of input i goes: the node that
+ * produced it, the leaf tensor to accumulate into, or null when input i needs no gradient.
+ */
+export class Node implements GradFn {
+  private saved: SavedTensor[];
+  private released = false;
+  /** Set by retain_grad() on the node's output. */
+  retained: Tensor | null = null;
+
+  constructor(
+    readonly name: string,
+    readonly edges: readonly (Node | Tensor | null)[],
+    private readonly inputShapes: readonly (readonly number[])[],
+    saved: readonly Tensor[],
+    private readonly backwardFn: BackwardFn,
+  ) {
+    this.saved = saved.map((t) => new SavedTensor(t, name));
+  }
+
+  retainGrad(t: Tensor): void {
+    this.retained = t;
+  }
+
+  apply(gy: Tensor): readonly (Tensor | null)[] {
+    if (this.released) {
+      throw new AutogradError(
+        `${this.name}: trying to backward through the graph a second time (its saved tensors were freed); pass retain_graph: true to the first backward`,
+      );
+    }
+    const grads = this.backwardFn(gy, this.saved.map((s) => s.unpack()));
+    grads.forEach((g, i) => {
+      if (g && !sameShape(g.shape, this.inputShapes[i]!)) {
+        throw new ShapeError(`${this.name} backward: gradient ${i} has shape ${formatShape(g.shape)}, expected ${formatShape(this.inputShapes[i]!)}`);
+      }
+    });
+    return grads;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    for (const s of this.saved) s.release();
+    this.saved = [];
+  }
+}
+
+/** Addition of gradients; installed by ops/ (which depends on this module, not the reverse). */
+let addGrads: ((a: Tensor, b: Tensor) => Tensor) | null = null;
+let onesLike: ((t: Tensor) => Tensor) | null = null;
+
+export function installEngineOps(ops: { add: (a: Tensor, b: Tensor) => Tensor; ones_like: (t: Tensor) => Tensor }): void {
+  addGrads = ops.add;
+  onesLike = ops.ones_like;
+}
+
+function accumulate(existing: Tensor | undefined | null, g: Tensor): Tensor {
+  return existing ? addGrads!(existing, g) : g;
+}
+
+export interface BackwardOptions {
+  /** Keep saved tensors so that backward can run through the graph again. */
+  retain_graph?: boolean;
+  /** Record the backward pass itself, for higher-order gradients. */
+  create_graph?: boolean;
+}
+
+interface RunOptions extends BackwardOptions {
+  /** Capture mode (autograd.grad): gradients of these tensors are returned and no .grad is touched. */
+  capture?: readonly Tensor[];
+}
+
+/** Nodes reachable from `roots`, with how many reachable nodes feed a gradient into each. */
+function collect(roots: readonly Node[]): Map<Node, number> {
+  const deps = new Map<Node, number>();
+  const stack = [...roots];
+  for (const r of roots) deps.set(r, 0);
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    for (const e of node.edges) {
+      if (!(e instanceof Node)) continue;
+      if (!deps.has(e)) {
+        deps.set(e, 0);
+        stack.push(e);
+      }
+      deps.set(e, deps.get(e)! + 1);
+    }
+  }
+  return deps;
+}
+
+/** Nodes from which some captured tensor can be reached (only these need to run in capture mode). */
+function nodesLeadingTo(deps: Map<Node, number>, capture: readonly Tensor[]): Set<Node> {
+  const targets = new Set<Node | Tensor>(capture.map((t) => (t.grad_fn as Node | null) ?? t));
+  const memo = new Map<Node, boolean>();
+  const visit = (n: Node): boolean => {
+    const known = memo.get(n);
+    if (known !== undefined) return known;
+    memo.set(n, false);
+    let reaches = targets.has(n);
+    for (const e of n.edges) {
+      if (e instanceof Node ? visit(e) : e !== null && targets.has(e)) reaches = true;
+    }
+    memo.set(n, reaches);
+    return reaches;
+  };
+  const out = new Set<Node>();
+  for (const n of deps.keys()) if (visit(n)) out.add(n);
+  return out;
+}
+
+/**
+ * Reverse-mode sweep: each node runs once, after every node that feeds it has run, so a value
+ * used twice receives the sum of both contributions before its own backward runs.
+ */
+function run(roots: readonly Tensor[], gradOutputs: readonly Tensor[], opts: RunOptions): Map<Tensor, Tensor> {
+  const captured = new Map<Tensor, Tensor>();
+  const captureSet = opts.capture ? new Set(opts.capture) : null;
+  const captureNodes = new Map<Node, Tensor>();
+  for (const t of opts.capture ?? []) if (t.grad_fn) captureNodes.set(t.grad_fn as Node, t);
+
+  const toLeaf = (leaf: Tensor, g: Tensor): void => {
+    if (captureSet) {
+      if (captureSet.has(leaf)) captured.set(leaf, accumulate(captured.get(leaf), g));
+      return;
+    }
+    leaf.grad = keep(opts.create_graph ? accumulate(leaf.grad, g) : no_grad(() => accumulate(leaf.grad, g.detach())));
+  };
+
+  const pending = new Map<Node, Tensor>();
+  const rootNodes: Node[] = [];
+  roots.forEach((r, i) => {
+    const g = gradOutputs[i]!;
+    if (r.grad_fn) {
+      const n = r.grad_fn as Node;
+      pending.set(n, accumulate(pending.get(n), g));
+      rootNodes.push(n);
+    } else if (r.requires_grad) toLeaf(r, g);
+  });
+
+  const deps = collect(rootNodes);
+  const useful = opts.capture ? nodesLeadingTo(deps, opts.capture) : null;
+  const ready = [...new Set(rootNodes)].filter((n) => deps.get(n) === 0);
+  while (ready.length > 0) {
+    const node = ready.pop()!;
+    const gy = pending.get(node);
+    pending.delete(node);
+    if (gy && (!useful || useful.has(node))) {
+      const target = captureNodes.get(node);
+      if (target) captured.set(target, gy);
+      if (!captureSet && node.retained) node.retained.grad = keep(accumulate(node.retained.grad, gy.detach()));
+      const grads = node.apply(gy);
+      node.edges.forEach((e, i) => {
+        const g = grads[i];
+        if (!e || !g) return;
+        if (e instanceof Node) pending.set(e, accumulate(pending.get(e), g));
+        else toLeaf(e, g);
+      });
+    }
+    if (!opts.retain_graph) node.release();
+    for (const e of node.edges) {
+      if (!(e instanceof Node)) continue;
+      const left = deps.get(e)! - 1;
+      deps.set(e, left);
+      if (left === 0) ready.push(e);
+    }
+  }
+  return captured;
+}
+
+function rootGradient(root: Tensor, gradient: Tensor | undefined, where: string): Tensor {
+  if (gradient) {
+    if (!sameShape(gradient.shape, root.shape)) {
+      throw new ShapeError(`${where}: gradient has shape ${formatShape(gradient.shape)} but the output has shape ${formatShape(root.shape)}`);
+    }
+    return gradient;
+  }
+  if (root.numel() !== 1) {
+    throw new AutogradError(`${where}: grad can be implicitly created only for scalar outputs; the output has shape ${formatShape(root.shape)}, pass a gradient of that shape`);
+  }
+  return onesLike!(root);
+}
+
+/** tensor.backward(gradient?, options): accumulates d(tensor)/d(leaf) into every leaf's .grad. */
+export function backward(root: Tensor, gradient?: Tensor, opts: BackwardOptions = {}): void {
+  if (!root.requires_grad) {
+    throw new AutogradError('backward: the tensor does not require grad and has no grad_fn (was it computed under no_grad, or from inputs without requires_grad?)');
+  }
+  const g = rootGradient(root, gradient, 'backward');
+  const go = () => run([root], [g], { ...opts, retain_graph: opts.retain_graph ?? opts.create_graph ?? false });
+  if (opts.create_graph) enable_grad(go);
+  else no_grad(go);
+}
+
+export interface GradOptions extends BackwardOptions {
+  /** Gradients of the outputs (default ones, for scalar outputs). */
+  grad_outputs?: readonly (Tensor | undefined)[];
+  /** Return null for inputs the outputs do not depend on instead of throwing. */
+  allow_unused?: boolean;
+}
+
+/** torch.autograd.grad: the gradients of `outputs` w.r.t. `inputs`, leaving every .grad untouched. */
+export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | readonly Tensor[], opts: GradOptions = {}): (Tensor | null)[] {
+  const outs = outputs instanceof Tensor ? [outputs] : outputs;
+  const ins = inputs instanceof Tensor ? [inputs] : inputs;
+  outs.forEach((o, i) => {
+    if (!o.requires_grad) throw new AutogradError(`grad: output ${i} does not require grad`);
+  });
+  ins.forEach((t, i) => {
+    if (!t.requires_grad) throw new AutogradError(`grad: input ${i} does not require grad`);
+  });
+  const gouts = outs.map((o, i) => rootGradient(o, opts.grad_outputs?.[i], 'grad'));
+  const go = () => run(outs, gouts, { capture: ins, create_graph: opts.create_graph ?? false, retain_graph: opts.retain_graph ?? opts.create_graph ?? false });
+  const captured = opts.create_graph ? enable_grad(go) : no_grad(go);
+  return ins.map((t, i) => {
+    const g = captured.get(t);
+    if (g) return keep(g);
+    if (!opts.allow_unused) {
+      throw new AutogradError(`grad: input ${i} (shape ${formatShape(t.shape)}) was not used to compute the outputs; pass allow_unused: true to get null`);
+    }
+    return null;
+  });
+}
+
+declare module '../tensor/tensor.js' {
+  interface Tensor {
+    /** Accumulates the gradient of this tensor into every leaf's .grad (scalar, or pass gradient). */
+    backward(gradient?: Tensor, opts?: BackwardOptions): void;
+  }
+}
+
+Object.defineProperty(Tensor.prototype, 'backward', {
+  value(this: Tensor, gradient?: Tensor, opts?: BackwardOptions) {
+    backward(this, gradient, opts);
+  },
+  writable: true,
+  configurable: true,
+});

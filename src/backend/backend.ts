@@ -1,0 +1,139 @@
+import type { DType, TypedArray } from '../tensor/dtype.js';
+import type { Shape } from '../tensor/shape.js';
+
+/**
+ * A strided window onto a backend buffer: what primitives read and write. Element (i0, i1, ...)
+ * lives at buffer index offset + Σ i_k * strides[k]. Broadcast inputs have stride 0.
+ */
+export interface View<B = unknown> {
+  readonly buffer: B;
+  readonly dtype: DType;
+  readonly shape: Shape;
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+export type UnaryOp =
+  | 'neg' | 'abs' | 'sign' | 'exp' | 'log' | 'log1p' | 'expm1' | 'sqrt' | 'rsqrt' | 'reciprocal'
+  | 'sin' | 'cos' | 'tanh' | 'sigmoid' | 'relu' | 'floor' | 'ceil' | 'round' | 'trunc' | 'erf'
+  | 'logical_not';
+
+export type BinaryOp =
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'remainder' | 'floor_divide'
+  | 'atan2' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'logical_and' | 'logical_or' | 'logical_xor';
+
+export type ReduceOp = 'sum' | 'prod' | 'max' | 'min';
+
+export type ArgReduceOp = 'argmax' | 'argmin';
+
+/** Convolution geometry per spatial dim [h, w]; bottom/right padding follows from the output size. */
+export interface Conv2dParams {
+  readonly stride: readonly [number, number];
+  readonly padding: readonly [number, number];
+  readonly dilation: readonly [number, number];
+  readonly groups: number;
+}
+
+/**
+ * Pooling windows. 'window': output index o covers input o*stride - padding + j*dilation for
+ * j < kernel. 'adaptive': output o of O covers input [floor(o*I/O), ceil((o+1)*I/O)).
+ */
+export type Pool2dParams =
+  | {
+      readonly kind: 'window';
+      readonly kernel: readonly [number, number];
+      readonly stride: readonly [number, number];
+      readonly padding: readonly [number, number];
+      readonly dilation: readonly [number, number];
+    }
+  | { readonly kind: 'adaptive' };
+
+export interface AvgPoolOptions {
+  /** Count padded positions in the divisor (PyTorch's count_include_pad). */
+  readonly countIncludePad: boolean;
+  /** Divide by this instead of the window size when set. */
+  readonly divisorOverride: number | null;
+}
+
+/**
+ * What a backend implements. Everything else in stride is composed from these. Outputs are
+ * passed in already allocated (usually contiguous; in-place ops pass an input as output), in
+ * the dtype the op wants; a primitive converts as it stores. Shapes have been checked by the
+ * op's shape rule before a primitive runs, except index values, which the primitive checks.
+ */
+export interface Backend<B = unknown> {
+  readonly name: string;
+  /** True when buffers live outside the JS heap and must be freed (finalizers are then armed). */
+  readonly externalMemory: boolean;
+
+  alloc(dtype: DType, size: number): B;
+  free(buffer: B): void;
+  /** Copies `size` elements starting at `offset` out of the buffer. */
+  read(buffer: B, dtype: DType, offset: number, size: number): TypedArray;
+  /** Copies `data` into the buffer at `offset` (converting to `dtype`). */
+  write(buffer: B, dtype: DType, offset: number, data: ArrayLike<number>): void;
+
+  /** dst[i] = src[i] for every index, converting dtypes; src may broadcast (stride 0). */
+  copy(src: View<B>, dst: View<B>): void;
+  fill(dst: View<B>, value: number): void;
+  unary(op: UnaryOp, x: View<B>, out: View<B>): void;
+  /** a and b have out's rank and shape, broadcast dims with stride 0. */
+  binary(op: BinaryOp, a: View<B>, b: View<B>, out: View<B>): void;
+  /** out = cond ? a : b, all broadcast to out's shape. */
+  where(cond: View<B>, a: View<B>, b: View<B>, out: View<B>): void;
+  /** Reduces x over every dim where out has size 1 and x does not (out keeps x's rank). */
+  reduce(op: ReduceOp, x: View<B>, out: View<B>): void;
+  /** Index (int32) of the first max/min along `dim`; out has x's shape with out.shape[dim] = 1. */
+  argreduce(op: ArgReduceOp, x: View<B>, dim: number, out: View<B>): void;
+  /** out[b] = a[b] @ c[b] for a [B, M, K], c [B, K, N], out [B, M, N]. */
+  matmul(a: View<B>, c: View<B>, out: View<B>): void;
+  /** out[...i_dim...] = x[...index[...]...] along dim; out and index have the same shape. */
+  gather(x: View<B>, dim: number, index: View<B>, out: View<B>): void;
+  /** out[...index[...]...] += src[...] along dim (the adjoint of gather). */
+  scatterAdd(out: View<B>, dim: number, index: View<B>, src: View<B>): void;
+
+  /** x [N, C, H, W], w [O, C/groups, kh, kw] → out [N, O, oh, ow] (no bias). */
+  conv2d(x: View<B>, w: View<B>, out: View<B>, p: Conv2dParams): void;
+  /** Gradient of conv2d w.r.t. x (also the transposed convolution): gy, w → gx. */
+  conv2dInputGrad(gy: View<B>, w: View<B>, gx: View<B>, p: Conv2dParams): void;
+  /** Gradient of conv2d w.r.t. w: x, gy → gw. */
+  conv2dWeightGrad(x: View<B>, gy: View<B>, gw: View<B>, p: Conv2dParams): void;
+  /** Max over each window of x [N, C, H, W]; indices (int32) are flat h*W+w within the plane. */
+  maxPool2d(x: View<B>, out: View<B>, indices: View<B>, p: Pool2dParams): void;
+  avgPool2d(x: View<B>, out: View<B>, p: Pool2dParams, opts: AvgPoolOptions): void;
+  /** Adjoint of avgPool2d: spreads gy over the windows into gx (which it overwrites). */
+  avgPool2dGrad(gy: View<B>, gx: View<B>, p: Pool2dParams, opts: AvgPoolOptions): void;
+}
+
+const registry = new Map<string, Backend>();
+let defaultBackend: Backend | undefined;
+
+export function registerBackend(backend: Backend): void {
+  registry.set(backend.name, backend);
+  defaultBackend ??= backend;
+}
+
+export function getBackend(name?: string): Backend {
+  if (name === undefined) {
+    if (!defaultBackend) throw new Error('no backend registered');
+    return defaultBackend;
+  }
+  const b = registry.get(name);
+  if (!b) {
+    throw new Error(`unknown backend '${name}'; available: ${[...registry.keys()].join(', ')}`);
+  }
+  return b;
+}
+
+/** Makes `name` the backend new tensors are created on (PyTorch's set_default_device). */
+export function set_default_backend(name: string): void {
+  defaultBackend = getBackend(name);
+}
+
+export function get_default_backend(): string {
+  return getBackend().name;
+}
+
+export function list_backends(): string[] {
+  return [...registry.keys()];
+}

@@ -1,0 +1,124 @@
+import type { AvgPoolOptions, Pool2dParams, View } from '../backend.js';
+import { buf } from './strided.js';
+
+/** One pooling window along one spatial dim: input positions start, start+step, ... < end. */
+interface Window {
+  start: number;
+  end: number;
+  step: number;
+  /** Divisor contribution when padding counts (PyTorch clips windows at size + padding). */
+  padded: number;
+}
+
+/** The windows of every output position along one dim, clipped to the input. */
+function windows(p: Pool2dParams, axis: 0 | 1, inSize: number, outSize: number): Window[] {
+  const out: Window[] = [];
+  for (let o = 0; o < outSize; o++) {
+    if (p.kind === 'adaptive') {
+      const start = Math.floor((o * inSize) / outSize);
+      const end = Math.ceil(((o + 1) * inSize) / outSize);
+      out.push({ start, end, step: 1, padded: end - start });
+      continue;
+    }
+    const k = p.kernel[axis];
+    const s = p.stride[axis];
+    const pad = p.padding[axis];
+    const d = p.dilation[axis];
+    let start = o * s - pad;
+    const paddedEnd = Math.min(start + (k - 1) * d + 1, inSize + pad);
+    const padded = paddedEnd - start;
+    while (start < 0) start += d;
+    const end = Math.min(paddedEnd, inSize);
+    out.push({ start, end, step: d, padded });
+  }
+  return out;
+}
+
+function planes(x: View): { planes: number; H: number; W: number } {
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  return { planes: N * C, H, W };
+}
+
+/** Max with NaN propagation; the index defaults to the window's first position, as PyTorch's. */
+export function maxPool2d(x: View, out: View, indices: View, p: Pool2dParams): void {
+  const { planes: P, H, W } = planes(x);
+  const [OH, OW] = [out.shape[2]!, out.shape[3]!];
+  const wh = windows(p, 0, H, OH);
+  const ww = windows(p, 1, W, OW);
+  const xs = buf(x);
+  const o = buf(out);
+  const ix = buf(indices);
+  for (let pl = 0; pl < P; pl++) {
+    const xBase = x.offset + pl * H * W;
+    for (let oh = 0; oh < OH; oh++) {
+      const h = wh[oh]!;
+      for (let ow = 0; ow < OW; ow++) {
+        const w = ww[ow]!;
+        let best = -Infinity;
+        let bestIdx = h.start * W + w.start;
+        for (let ih = h.start; ih < h.end; ih += h.step) {
+          for (let iw = w.start; iw < w.end; iw += w.step) {
+            const v = xs[xBase + ih * W + iw]!;
+            if (v > best || v !== v) {
+              best = v;
+              bestIdx = ih * W + iw;
+              if (v !== v) break;
+            }
+          }
+          if (best !== best) break;
+        }
+        const oi = (pl * OH + oh) * OW + ow;
+        o[out.offset + oi] = best;
+        ix[indices.offset + oi] = bestIdx;
+      }
+    }
+  }
+}
+
+function divisor(h: Window, w: Window, opts: AvgPoolOptions): number {
+  if (opts.divisorOverride !== null) return opts.divisorOverride;
+  if (opts.countIncludePad) return h.padded * w.padded;
+  return (h.end - h.start) * (w.end - w.start);
+}
+
+export function avgPool2d(x: View, out: View, p: Pool2dParams, opts: AvgPoolOptions): void {
+  const { planes: P, H, W } = planes(x);
+  const [OH, OW] = [out.shape[2]!, out.shape[3]!];
+  const wh = windows(p, 0, H, OH);
+  const ww = windows(p, 1, W, OW);
+  const xs = buf(x);
+  const o = buf(out);
+  for (let pl = 0; pl < P; pl++) {
+    const xBase = x.offset + pl * H * W;
+    for (let oh = 0; oh < OH; oh++) {
+      const h = wh[oh]!;
+      for (let ow = 0; ow < OW; ow++) {
+        const w = ww[ow]!;
+        let s = 0;
+        for (let ih = h.start; ih < h.end; ih++) for (let iw = w.start; iw < w.end; iw++) s += xs[xBase + ih * W + iw]!;
+        o[out.offset + (pl * OH + oh) * OW + ow] = s / divisor(h, w, opts);
+      }
+    }
+  }
+}
+
+export function avgPool2dGrad(gy: View, gx: View, p: Pool2dParams, opts: AvgPoolOptions): void {
+  const { planes: P, H, W } = planes(gx);
+  const [OH, OW] = [gy.shape[2]!, gy.shape[3]!];
+  const wh = windows(p, 0, H, OH);
+  const ww = windows(p, 1, W, OW);
+  const ys = buf(gy);
+  const acc = new Float64Array(P * H * W);
+  for (let pl = 0; pl < P; pl++) {
+    const xBase = pl * H * W;
+    for (let oh = 0; oh < OH; oh++) {
+      const h = wh[oh]!;
+      for (let ow = 0; ow < OW; ow++) {
+        const w = ww[ow]!;
+        const g = ys[gy.offset + (pl * OH + oh) * OW + ow]! / divisor(h, w, opts);
+        for (let ih = h.start; ih < h.end; ih++) for (let iw = w.start; iw < w.end; iw++) acc[xBase + ih * W + iw]! += g;
+      }
+    }
+  }
+  buf(gx).set(acc, gx.offset);
+}
