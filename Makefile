@@ -1,7 +1,7 @@
 # stride: `make demo` and `make test` work on a fresh clone (Node 20+); they install what is missing.
 .PHONY: demo test typecheck build fixtures clean
 
-NODE_TEST = node --import tsx --test --test-reporter=spec
+NODE_TEST = node --expose-gc --import tsx --test --test-reporter=spec
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund

@@ -1,12 +1,17 @@
 import { AutogradError, ShapeError } from '../tensor/errors.js';
-import { keep } from '../tensor/memory.js';
+import { keep, tidy } from '../tensor/memory.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
 import { Tensor, type GradFn } from '../tensor/tensor.js';
 import { enable_grad, no_grad } from './grad_mode.js';
 
-/** A tensor an op kept for its backward: holds a reference to the data and notes its version. */
+/**
+ * A tensor an op kept for its backward: holds a reference to the data and notes its version.
+ * If the caller disposed the handle (e.g. a tidy scope around the forward pass), backward gets a
+ * new handle on the retained data, linked to the same grad_fn.
+ */
 class SavedTensor {
   private readonly version: number;
+  private revived: Tensor | null = null;
 
   constructor(readonly tensor: Tensor, private readonly op: string) {
     tensor.storage.retain();
@@ -14,15 +19,23 @@ class SavedTensor {
   }
 
   unpack(): Tensor {
-    if (this.tensor.storage.version !== this.version) {
+    const t = this.tensor;
+    if (t.storage.version !== this.version) {
       throw new AutogradError(
-        `${this.op}: a tensor of shape ${formatShape(this.tensor.shape)} needed for its gradient was modified by an in-place operation after it was used (version ${this.version} then ${this.tensor.storage.version}); clone it before modifying`,
+        `${this.op}: a tensor of shape ${formatShape(t.shape)} needed for its gradient was modified by an in-place operation after it was used (version ${this.version} then ${t.storage.version}); clone it before modifying`,
       );
     }
-    return this.tensor;
+    if (!t.disposed) return t;
+    if (!this.revived) {
+      t.storage.retain();
+      this.revived = keep(new Tensor(t.storage, t.shape, t.strides, t.offset));
+      if (t.grad_fn) this.revived.setGradFn(t.grad_fn);
+    }
+    return this.revived;
   }
 
   release(): void {
+    this.revived?.dispose();
     this.tensor.storage.release();
   }
 }
@@ -155,7 +168,7 @@ function run(roots: readonly Tensor[], gradOutputs: readonly Tensor[], opts: Run
       if (captureSet.has(leaf)) captured.set(leaf, accumulate(captured.get(leaf), g));
       return;
     }
-    leaf.grad = keep(opts.create_graph ? accumulate(leaf.grad, g) : no_grad(() => accumulate(leaf.grad, g.detach())));
+    accumulateInto(leaf, g, opts.create_graph ?? false);
   };
 
   const pending = new Map<Node, Tensor>();
@@ -179,8 +192,9 @@ function run(roots: readonly Tensor[], gradOutputs: readonly Tensor[], opts: Run
     if (gy && (!useful || useful.has(node))) {
       const target = captureNodes.get(node);
       if (target) captured.set(target, gy);
-      if (!captureSet && node.retained) node.retained.grad = keep(accumulate(node.retained.grad, gy.detach()));
-      const grads = node.apply(gy);
+      if (!captureSet && node.retained) accumulateInto(node.retained, gy, opts.create_graph ?? false);
+      // Temporaries of the backward formula are freed as soon as it returns.
+      const grads = tidy(() => node.apply(gy));
       node.edges.forEach((e, i) => {
         const g = grads[i];
         if (!e || !g) return;
@@ -196,7 +210,30 @@ function run(roots: readonly Tensor[], gradOutputs: readonly Tensor[], opts: Run
       if (left === 0) ready.push(e);
     }
   }
+  for (const g of captured.values()) keep(g);
   return captured;
+}
+
+/**
+ * Adds g into t.grad. Without create_graph the sum is written in place into a private contiguous
+ * buffer (as PyTorch's AccumulateGrad), so a reference to .grad sees later accumulation and g
+ * itself is never aliased; with create_graph it is a recorded add, so the gradient is differentiable.
+ */
+function accumulateInto(t: Tensor, g: Tensor, createGraph: boolean): void {
+  const old = t.grad;
+  if (old && !sameShape(old.shape, t.shape)) {
+    throw new ShapeError(`backward: .grad has shape ${formatShape(old.shape)} but the tensor has shape ${formatShape(t.shape)}`);
+  }
+  if (createGraph) {
+    t.grad = keep(accumulate(old, g));
+  } else if (old && !old.requires_grad) {
+    old.backend.binary('add', old, g, old);
+    old.storage.version++;
+  } else {
+    const copy = Tensor.empty(t.shape, t.dtype, t.backend);
+    copy.backend.copy(old ? addGrads!(old, g) : g, copy);
+    t.grad = keep(copy);
+  }
 }
 
 function rootGradient(root: Tensor, gradient: Tensor | undefined, where: string): Tensor {
@@ -217,8 +254,8 @@ export function backward(root: Tensor, gradient?: Tensor, opts: BackwardOptions 
   if (!root.requires_grad) {
     throw new AutogradError('backward: the tensor does not require grad and has no grad_fn (was it computed under no_grad, or from inputs without requires_grad?)');
   }
-  const g = rootGradient(root, gradient, 'backward');
-  const go = () => run([root], [g], { ...opts, retain_graph: opts.retain_graph ?? opts.create_graph ?? false });
+  const go = () =>
+    tidy(() => void run([root], [rootGradient(root, gradient, 'backward')], { ...opts, retain_graph: opts.retain_graph ?? opts.create_graph ?? false }));
   if (opts.create_graph) enable_grad(go);
   else no_grad(go);
 }
@@ -240,8 +277,7 @@ export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | reado
   ins.forEach((t, i) => {
     if (!t.requires_grad) throw new AutogradError(`grad: input ${i} does not require grad`);
   });
-  const gouts = outs.map((o, i) => rootGradient(o, opts.grad_outputs?.[i], 'grad'));
-  const go = () => run(outs, gouts, { capture: ins, create_graph: opts.create_graph ?? false, retain_graph: opts.retain_graph ?? opts.create_graph ?? false });
+  const go = () => tidy(() => run(outs, outs.map((o, i) => rootGradient(o, opts.grad_outputs?.[i], 'grad')), { capture: ins, create_graph: opts.create_graph ?? false, retain_graph: opts.retain_graph ?? opts.create_graph ?? false }));
   const captured = opts.create_graph ? enable_grad(go) : no_grad(go);
   return ins.map((t, i) => {
     const g = captured.get(t);

@@ -11,18 +11,23 @@ import type { Tensor } from './tensor.js';
 const scopes: Set<Tensor>[] = [];
 
 let debug = false;
-const live = new Map<Tensor, string>();
+let nextId = 1;
+/** Creation sites of live handles by debug id (ids, not tensors, so the GC can still collect them). */
+const live = new Map<number, string>();
 const leaks: string[] = [];
 
-/** Called by every new tensor handle. */
-export function trackTensor(t: Tensor): void {
+/** Called by every new tensor handle; returns its debug id (0 when debugging is off). */
+export function trackTensor(t: Tensor): number {
   scopes[scopes.length - 1]?.add(t);
-  if (debug) live.set(t, new Error().stack?.split('\n').slice(3, 8).join('\n') ?? '');
+  if (!debug) return 0;
+  const id = nextId++;
+  live.set(id, new Error().stack?.split('\n').slice(3, 8).join('\n') ?? '');
+  return id;
 }
 
-export function untrackTensor(t: Tensor): void {
+export function untrackTensor(t: Tensor, debugId: number): void {
   for (const s of scopes) s.delete(t);
-  if (debug) live.delete(t);
+  live.delete(debugId);
 }
 
 /** Takes a tensor out of every open tidy scope so it outlives them. */
@@ -95,8 +100,12 @@ export function memory_debug_enabled(): boolean {
   return debug;
 }
 
-export function recordLeak(where: string): void {
-  if (debug) leaks.push(where);
+/** Called by the finalizer for a handle the GC collected without dispose(). */
+export function recordLeak(debugId: number): void {
+  const site = live.get(debugId);
+  if (site === undefined) return;
+  live.delete(debugId);
+  leaks.push(site);
 }
 
 export interface MemoryReport {

@@ -1,7 +1,7 @@
 import type { Backend, View } from '../backend/backend.js';
 import { castScalar, isFloatingPoint, type DType, type TypedArray } from './dtype.js';
 import { DisposedError, DTypeError, StrideError } from './errors.js';
-import { memory_debug_enabled, recordLeak, trackTensor, untrackTensor } from './memory.js';
+import { recordLeak, trackTensor, untrackTensor } from './memory.js';
 import { contiguousStrides, formatShape, isContiguous, normalizeDim, numel, type Shape } from './shape.js';
 import { Storage } from './storage.js';
 
@@ -15,8 +15,8 @@ export interface GradFn {
 export type NestedArray = number | boolean | NestedArray[];
 
 /** Releases the buffer of a handle the GC collected without dispose(). */
-const finalizer = new FinalizationRegistry<{ storage: Storage; site: string }>(({ storage, site }) => {
-  recordLeak(site);
+const finalizer = new FinalizationRegistry<{ storage: Storage; debugId: number }>(({ storage, debugId }) => {
+  recordLeak(debugId);
   storage.release();
 });
 
@@ -38,6 +38,7 @@ export class Tensor implements View {
   retains_grad = false;
   private _requiresGrad = false;
   private _disposed = false;
+  private readonly debugId: number;
 
   /** Makes a handle on `storage`, taking over one reference to it (the caller's). */
   constructor(storage: Storage, shape: Shape, strides?: readonly number[], offset = 0) {
@@ -45,11 +46,8 @@ export class Tensor implements View {
     this.shape = Object.freeze([...shape]);
     this.strides = Object.freeze(strides ? [...strides] : contiguousStrides(shape));
     this.offset = offset;
-    trackTensor(this);
-    if (storage.backend.externalMemory || memory_debug_enabled()) {
-      const site = memory_debug_enabled() ? (new Error().stack?.split('\n').slice(2, 7).join('\n') ?? '') : '';
-      finalizer.register(this, { storage, site }, this);
-    }
+    this.debugId = trackTensor(this);
+    if (storage.backend.externalMemory || this.debugId) finalizer.register(this, { storage, debugId: this.debugId }, this);
   }
 
   /** A fresh contiguous tensor with uninitialised contents on `backend`. */
@@ -176,7 +174,7 @@ export class Tensor implements View {
     if (this._disposed) return;
     this._disposed = true;
     finalizer.unregister(this);
-    untrackTensor(this);
+    untrackTensor(this, this.debugId);
     this.storage.release();
   }
 
