@@ -1,0 +1,36 @@
+import type { Tensor } from '../tensor/tensor.js';
+import { check, Optimizer, type ParamGroup, type ParamsInput, type ParamState } from './optimizer.js';
+
+export interface SGDOptions {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weight_decay: number;
+  nesterov: boolean;
+  maximize: boolean;
+}
+
+/** Stochastic gradient descent with momentum (PyTorch's formulation: v = μv + (1-τ)g; p -= lr·v). */
+export class SGD extends Optimizer<SGDOptions> {
+  constructor(params: ParamsInput<SGDOptions>, opts: Partial<SGDOptions> & { lr: number }) {
+    super(params, { momentum: 0, dampening: 0, weight_decay: 0, nesterov: false, maximize: false, ...opts });
+  }
+
+  protected validate(g: SGDOptions): void {
+    check(g.lr >= 0, 'SGD', 'learning rate', g.lr);
+    check(g.momentum >= 0, 'SGD', 'momentum value', g.momentum);
+    check(g.weight_decay >= 0, 'SGD', 'weight_decay value', g.weight_decay);
+    check(!g.nesterov || (g.momentum > 0 && g.dampening === 0), 'SGD', 'Nesterov momentum (it requires a momentum and zero dampening)', g.nesterov);
+  }
+
+  protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<SGDOptions>): void {
+    let d = g.weight_decay !== 0 ? grad.add(p, g.weight_decay) : grad;
+    if (g.momentum !== 0) {
+      let buf = state['momentum_buffer'] as Tensor | undefined;
+      if (!buf) buf = this.buffer(state, 'momentum_buffer', p).copy_(d);
+      else buf.mul_(g.momentum).add_(d, 1 - g.dampening);
+      d = g.nesterov ? d.add(buf, g.momentum) : buf;
+    }
+    p.add_(d, g.maximize ? g.lr : -g.lr);
+  }
+}

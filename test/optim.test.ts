@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { tensor } from '../src/index.js';
+import { Adagrad, Adam, AdamW, LAMB, RMSprop, SGD, lr_scheduler, type Optimizer } from '../src/optim/index.js';
+import { assertClose, fromFixture, type FixtureTensor } from './helpers.js';
+
+interface OptimFixture {
+  optimizers: {
+    x: FixtureTensor; y: FixtureTensor; w: FixtureTensor; b: FixtureTensor;
+    cases: { optimizer: string; options: Record<string, unknown>; trajectory: FixtureTensor[][] }[];
+  };
+  schedulers: { scheduler: string; options: Record<string, unknown>; lrs: number[]; momentum: number[]; metrics: number[] | null }[];
+}
+
+const fx = JSON.parse(readFileSync(new URL('./fixtures/optim.json', import.meta.url), 'utf8')) as OptimFixture;
+const OPTIMIZERS: Record<string, new (params: never, opts: never) => Optimizer<{ lr: number }>> = {
+  SGD: SGD as never, Adagrad: Adagrad as never, RMSprop: RMSprop as never, Adam: Adam as never, AdamW: AdamW as never, LAMB: LAMB as never,
+};
+
+for (const c of fx.optimizers.cases) {
+  test(`${c.optimizer} ${JSON.stringify(c.options)}: 10 steps follow PyTorch's trajectory`, () => {
+    const { x, y } = { x: fromFixture(fx.optimizers.x), y: fromFixture(fx.optimizers.y) };
+    const w = fromFixture(fx.optimizers.w).requires_grad_();
+    const b = fromFixture(fx.optimizers.b).requires_grad_();
+    const opt = new OPTIMIZERS[c.optimizer]!([w, b] as never, c.options as never);
+    c.trajectory.forEach(([we, be], step) => {
+      opt.zero_grad();
+      x.matmul(w.t()).add(b).tanh().sub(y).pow(2).mean().backward();
+      opt.step();
+      assertClose(w, we!, `step ${step + 1} weight`);
+      assertClose(b, be!, `step ${step + 1} bias`);
+    });
+  });
+}
+
+test("Adam's bias correction: the first step moves each weight by lr·sign(g) (1-β₁ and 1-β₂ cancel)", () => {
+  const p = tensor([1, -2, 3]).requires_grad_();
+  const opt = new Adam([p], { lr: 0.1 });
+  p.mul(tensor([0.5, -3, 1e-3])).sum().backward();
+  opt.step();
+  // m̂ = g, v̂ = g², so the step is lr·g/(|g|+eps): without the correction it would be ~0.1·(0.1/0.0316).
+  const expected = [1 - 0.1, -2 + 0.1, 3 - 0.1 * (1e-3 / (1e-3 + 1e-8))];
+  (p.tolist() as number[]).forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) < 1e-6, `element ${i}: ${v} vs ${expected[i]}`));
+});
+
+function makeScheduler(name: string, o: Record<string, unknown>, opt: Optimizer<{ lr: number }>) {
+  const S = lr_scheduler;
+  switch (name) {
+    case 'StepLR': return new S.StepLR(opt, o['step_size'] as number, o['gamma'] as number);
+    case 'MultiStepLR': return new S.MultiStepLR(opt, o['milestones'] as number[], o['gamma'] as number);
+    case 'ExponentialLR': return new S.ExponentialLR(opt, o['gamma'] as number);
+    case 'CosineAnnealingLR': return new S.CosineAnnealingLR(opt, o['T_max'] as number, o['eta_min'] as number);
+    case 'LinearLR': return new S.LinearLR(opt, o['start_factor'] as number, o['end_factor'] as number, o['total_iters'] as number);
+    case 'SequentialLR':
+      return o['kind'] === 'linear_then_cosine'
+        ? new S.SequentialLR(opt, [new S.LinearLR(opt, 0.1, 1, 5), new S.CosineAnnealingLR(opt, 25)], [5])
+        : new S.SequentialLR(opt, [new S.LinearLR(opt, 0.5, 0.5, 100), new S.ExponentialLR(opt, 0.8)], [10]);
+    case 'OneCycleLR': {
+      const { max_lr, optimizer: _o, ...rest } = o;
+      return new S.OneCycleLR(opt, max_lr as number, rest);
+    }
+    case 'ReduceLROnPlateau': return new S.ReduceLROnPlateau(opt, o);
+  }
+  throw new Error(`no scheduler ${name}`);
+}
+
+for (const c of fx.schedulers) {
+  test(`${c.scheduler} ${JSON.stringify(c.options)}: 30 epochs of learning rates (and momentum) match PyTorch`, () => {
+    const p = tensor([0]).requires_grad_();
+    const opt = c.options['optimizer'] === 'Adam' ? new Adam([p], { lr: 0.1 }) : new SGD([p], { lr: 0.1, momentum: 0.9 });
+    const sched = makeScheduler(c.scheduler, c.options, opt as Optimizer<{ lr: number }>);
+    c.lrs.forEach((lr, e) => {
+      const g = opt.param_groups[0] as unknown as { lr: number; momentum?: number; betas?: number[] };
+      assert.ok(Math.abs(g.lr - lr) <= 1e-12 + 1e-9 * Math.abs(lr), `epoch ${e}: lr ${g.lr}, PyTorch ${lr}`);
+      const m = g.betas ? g.betas[0]! : g.momentum!;
+      assert.ok(Math.abs(m - c.momentum[e]!) <= 1e-12, `epoch ${e}: momentum ${m}, PyTorch ${c.momentum[e]}`);
+      if (sched instanceof lr_scheduler.ReduceLROnPlateau) sched.step(c.metrics![e]!);
+      else sched.step();
+    });
+  });
+}
+
+test('optimizer state_dict round trip resumes identically', () => {
+  const run = (resumeAt: number | null) => {
+    const w = tensor([0.5, -1.5, 2]).requires_grad_();
+    let opt = new Adam([w], { lr: 0.05, amsgrad: true });
+    for (let s = 0; s < 6; s++) {
+      if (s === resumeAt) {
+        const saved = JSON.parse(JSON.stringify(opt.state_dict()));
+        opt = new Adam([w], { lr: 0.05, amsgrad: true });
+        opt.load_state_dict(saved);
+      }
+      opt.zero_grad();
+      w.pow(3).sum().backward();
+      opt.step();
+    }
+    return w.tolist();
+  };
+  assert.deepEqual(run(3), run(null));
+});
+
+test('optimizer misuse gets clear errors', () => {
+  const w = tensor([1]).requires_grad_();
+  assert.throws(() => new SGD([], { lr: 0.1 }), /empty parameter list/);
+  assert.throws(() => new SGD([w], { lr: -1 }), /invalid learning rate: -1/);
+  assert.throws(() => new SGD([w], { lr: 0.1, nesterov: true }), /Nesterov/);
+  assert.throws(() => new Adam([w], { betas: [1, 0.9] }), /beta parameter at index 0: 1/);
+  assert.throws(() => new SGD([{ params: [w] }, { params: [w] }], { lr: 0.1 }), /more than one parameter group/);
+  assert.throws(() => new SGD([w.mul(2)], { lr: 0.1 }), /non-leaf/);
+  assert.throws(() => new lr_scheduler.OneCycleLR(new SGD([w], { lr: 0.1, momentum: 0.9 }), 1, {}), /total_steps/);
+});
+
+test('per-group options: each group steps with its own learning rate', () => {
+  const a = tensor([1]).requires_grad_();
+  const b = tensor([1]).requires_grad_();
+  const opt = new SGD([{ params: [a] }, { params: [b], lr: 1 }], { lr: 0.1 });
+  a.add(b).sum().backward();
+  opt.step();
+  assert.deepEqual([a.item(), b.item()].map((v) => Number(v.toFixed(6))), [0.9, 0]);
+});
