@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { Tensor, fromFlat, type DType } from '../src/index.js';
+import { Tensor, fromFlat, type DType, type StrideError } from '../src/index.js';
 
 export interface FixtureTensor {
   shape: number[];
@@ -104,4 +104,13 @@ export function runFixtureFile(file: string, runners: Record<string, FixtureRunn
       }
     });
   }
+}
+
+/** Asserts that fn throws an error of class `cls` whose message mentions every one of `parts`. */
+export function throwsNaming(fn: () => unknown, cls: typeof StrideError, ...parts: string[]): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof cls, `expected ${cls.name}, got ${String(e)}`);
+    for (const p of parts) assert.ok((e as Error).message.includes(p), `message "${(e as Error).message}" should mention "${p}"`);
+    return true;
+  });
 }

@@ -133,23 +133,32 @@ function collect(roots: readonly Node[]): Map<Node, number> {
   return deps;
 }
 
-/** Nodes from which some captured tensor can be reached (only these need to run in capture mode). */
+/**
+ * Nodes from which some captured tensor can be reached (only these need to run in capture mode).
+ * Found by walking from the targets back up to the nodes that consume them, with an explicit
+ * stack: a recursive walk overflows the call stack on graphs tens of thousands of ops deep.
+ */
 function nodesLeadingTo(deps: Map<Node, number>, capture: readonly Tensor[]): Set<Node> {
   const targets = new Set<Node | Tensor>(capture.map((t) => (t.grad_fn as Node | null) ?? t));
-  const memo = new Map<Node, boolean>();
-  const visit = (n: Node): boolean => {
-    const known = memo.get(n);
-    if (known !== undefined) return known;
-    memo.set(n, false);
-    let reaches = targets.has(n);
-    for (const e of n.edges) {
-      if (e instanceof Node ? visit(e) : e !== null && targets.has(e)) reaches = true;
-    }
-    memo.set(n, reaches);
-    return reaches;
-  };
+  const consumers = new Map<Node, Node[]>();
   const out = new Set<Node>();
-  for (const n of deps.keys()) if (visit(n)) out.add(n);
+  const stack: Node[] = [];
+  const mark = (n: Node): void => {
+    if (out.has(n)) return;
+    out.add(n);
+    stack.push(n);
+  };
+  for (const n of deps.keys()) {
+    if (targets.has(n)) mark(n);
+    for (const e of n.edges) {
+      if (e instanceof Node) {
+        const list = consumers.get(e);
+        if (list) list.push(n);
+        else consumers.set(e, [n]);
+      } else if (e !== null && targets.has(e)) mark(n);
+    }
+  }
+  while (stack.length > 0) for (const c of consumers.get(stack.pop()!) ?? []) mark(c);
   return out;
 }
 

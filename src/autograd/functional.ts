@@ -1,3 +1,4 @@
+import { zeros_like } from '../tensor/creation.js';
 import { StrideError } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { grad as autogradGrad } from './engine.js';
@@ -33,7 +34,9 @@ export function value_and_grad<A extends unknown[]>(fn: (...args: A) => Tensor, 
   return (...args: A): { value: Tensor; grad: Tensor | Tensor[] } => {
     const p = prepare(args, argnums, 'value_and_grad');
     const value = checkScalar(enable_grad(() => fn(...(p.args as A))), 'value_and_grad');
-    const grads = autogradGrad(value, p.wrt, { allow_unused: true }).map((g, i) => g ?? p.wrt[i]!.mul(0).detach());
+    // An output that does not depend on the inputs at all has no graph: every gradient is zero.
+    const found = value.requires_grad ? autogradGrad(value, p.wrt, { allow_unused: true }) : p.wrt.map(() => null);
+    const grads = found.map((g, i) => g ?? zeros_like(p.wrt[i]!));
     return { value: value.detach(), grad: p.single ? grads[0]! : grads };
   };
 }

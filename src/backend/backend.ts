@@ -92,6 +92,8 @@ export interface Backend<B = unknown> {
   /** out[...index[...]...] += src[...] along dim (the adjoint of gather). */
   scatterAdd(out: View<B>, dim: number, index: View<B>, src: View<B>): void;
 
+  // The conv and pool primitives take contiguous row-major views (any offset), inputs and outputs.
+
   /** x [N, C, H, W], w [O, C/groups, kh, kw] → out [N, O, oh, ow] (no bias). */
   conv2d(x: View<B>, w: View<B>, out: View<B>, p: Conv2dParams): void;
   /** Gradient of conv2d w.r.t. x (also the transposed convolution): gy, w → gx. */

@@ -1,8 +1,8 @@
-import { getBackend, type BinaryOp, type UnaryOp } from '../backend/backend.js';
+import { getBackend, type BinaryOp, type UnaryOp, type View } from '../backend/backend.js';
 import { installEngineOps } from '../autograd/engine.js';
-import { is_grad_enabled } from '../autograd/grad_mode.js';
+import { is_grad_enabled, no_grad } from '../autograd/grad_mode.js';
 import { ones_like as onesLike, scalar_tensor, zeros_like as zerosLike } from '../tensor/creation.js';
-import { isFloatingPoint, promoteTypes, promoteWithScalar, type DType } from '../tensor/dtype.js';
+import { isFloatingPoint, promoteWithScalar, resultType, type DType } from '../tensor/dtype.js';
 import { AutogradError, DTypeError, ShapeError } from '../tensor/errors.js';
 import { broadcastShapes, formatShape, sameShape, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -132,7 +132,7 @@ interface BinarySpec {
 function binaryOp(name: string, spec: BinarySpec): (a: Operand, b: Operand) => Tensor {
   const dtypeOf = ([a, b]: [Tensor, Tensor]): DType => {
     if (spec.kind === 'compare') return 'bool';
-    const t = promoteTypes(a.dtype, b.dtype);
+    const t = resultType(a, b);
     return spec.kind === 'true_div' && !isFloatingPoint(t) ? 'float32' : t;
   };
   const common = {
@@ -163,14 +163,20 @@ function binaryOp(name: string, spec: BinarySpec): (a: Operand, b: Operand) => T
 const addOp = binaryOp('add', { prim: 'add', kind: 'arith', save: 'none', backward: (gy) => [gy, gy] });
 const subOp = binaryOp('sub', { prim: 'sub', kind: 'arith', save: 'none', backward: (gy, _c, needs) => [gy, needs[1] ? neg(gy) : null] });
 
+/** alpha * b for add/sub's alpha; a number operand stays a number (so it keeps scalar promotion). */
+function scaled(b: Operand, alpha: number): Operand {
+  if (alpha === 1) return b;
+  return typeof b === 'number' ? b * alpha : mul(b, alpha);
+}
+
 /** a + alpha * b, broadcasting (torch.add). */
 export function add(a: Operand, b: Operand, alpha = 1): Tensor {
-  return addOp(a, alpha === 1 ? b : mul(b, alpha));
+  return addOp(a, scaled(b, alpha));
 }
 
 /** a - alpha * b (torch.sub). */
 export function sub(a: Operand, b: Operand, alpha = 1): Tensor {
-  return subOp(a, alpha === 1 ? b : mul(b, alpha));
+  return subOp(a, scaled(b, alpha));
 }
 
 /** b - a (PyTorch's rsub: `1 - x` is rsub(x, 1)). */
@@ -251,7 +257,7 @@ const whereOp = defineOp<[Tensor, Tensor, Tensor], object>({
     if (c.dtype !== 'bool') throw new DTypeError(`where: condition must be a bool tensor, got ${c.dtype}`);
     return broadcastShapes(broadcastShapes(c.shape, a.shape, 'where'), b.shape, 'where');
   },
-  dtype: ([, a, b]) => promoteTypes(a.dtype, b.dtype),
+  dtype: ([, a, b]) => resultType(a, b),
   forward: ([c, a, b], _attrs, shape, dtype) => {
     const out = emptyLike(a, shape, dtype);
     a.backend.where(broadcastView(c, shape), broadcastView(a, shape), broadcastView(b, shape), out);
@@ -322,9 +328,13 @@ const castOp = defineOp<[Tensor], { dtype: DType }>({
   backward: (gy) => [gy],
 });
 
-/** A copy converted to `dtype`, or the tensor itself when it already has it (torch's .to(dtype)). */
+/**
+ * A copy converted to `dtype`, or the tensor itself when it already has it (torch's .to(dtype)).
+ * A cast to an integer or bool type is not differentiable, so it records nothing (as in PyTorch).
+ */
 export function to(x: Tensor, dtype: DType): Tensor {
-  return x.dtype === dtype ? x : castOp([x], { dtype });
+  if (x.dtype === dtype) return x;
+  return isFloatingPoint(dtype) ? castOp([x], { dtype }) : no_grad(() => castOp([x], { dtype }));
 }
 
 const toBackendOp = defineOp<[Tensor], { backend: string; source: string }>({
@@ -365,10 +375,40 @@ function inPlace(t: Tensor, name: string, write: () => void): Tensor {
   return t;
 }
 
+/** Whether view v reads memory that t, written in place, also covers in another layout. */
+function overlapsElsewhere(t: Tensor, v: View): boolean {
+  if (v.buffer !== t.buffer || t.numel() === 0) return false;
+  if (v.offset === t.offset && v.strides.every((s, d) => s === t.strides[d] || t.shape[d] === 1)) return false;
+  // Strides are never negative here, so each view spans [offset, offset + Σ (size - 1) stride].
+  const end = (x: View) => x.shape.reduce((e, n, d) => e + (n - 1) * x.strides[d]!, x.offset);
+  return t.offset <= end(v) && v.offset <= end(t);
+}
+
+/**
+ * Runs `use` on o broadcast to t's shape, for an op writing t in place. When o shares memory with
+ * t in another layout (x.add_(x.t()), y[1:].copy_(y[:-1])), writes to t would change elements of
+ * o still to be read, so o is copied first. An operand that requires grad is refused: in-place ops
+ * record no graph, so its gradient would be lost without a word.
+ */
+function withOperand(t: Tensor, o: Tensor, name: string, use: (v: View) => void): void {
+  if (is_grad_enabled() && o.requires_grad) {
+    throw new AutogradError(`${name}: the operand requires grad, but in-place ops record no graph; use the out-of-place form, or detach() the operand`);
+  }
+  const v = broadcastView(o, t.shape);
+  if (!overlapsElsewhere(t, v)) return use(v);
+  const copy = Tensor.empty(t.shape, o.dtype, o.backend);
+  try {
+    copy.backend.copy(v, copy);
+    use(copy);
+  } finally {
+    copy.dispose();
+  }
+}
+
 function binaryInPlace(name: string, prim: BinaryOp) {
   return (t: Tensor, other: Operand, alpha = 1): Tensor =>
     inPlace(t, name, () => {
-      const [, o] = operands(t, alpha === 1 ? other : mul(other, alpha), name);
+      const [, o] = operands(t, scaled(other, alpha), name);
       if (!isFloatingPoint(t.dtype) && isFloatingPoint(o.dtype)) {
         throw new DTypeError(`${name}: result type ${o.dtype} can't be cast to the desired output type ${t.dtype}`);
       }
@@ -376,7 +416,7 @@ function binaryInPlace(name: string, prim: BinaryOp) {
       if (!sameShape(shape, t.shape)) {
         throw new ShapeError(`${name}: output with shape ${formatShape(t.shape)} doesn't match the broadcast shape ${formatShape(shape)}`);
       }
-      t.backend.binary(prim, t, broadcastView(o, t.shape), t);
+      withOperand(t, o, name, (v) => t.backend.binary(prim, t, v, t));
     });
 }
 
@@ -390,7 +430,7 @@ export function fill_(t: Tensor, value: number): Tensor {
 }
 
 export function zero_(t: Tensor): Tensor {
-  return fill_(t, 0);
+  return inPlace(t, 'zero_', () => t.backend.fill(t, 0));
 }
 
 /** Copies src (broadcast to t's shape, converted to t's dtype) into t. */
@@ -401,7 +441,7 @@ export function copy_(t: Tensor, src: Tensor): Tensor {
     if (!sameShape(shape, t.shape)) {
       throw new ShapeError(`copy_: source of shape ${formatShape(src.shape)} cannot be broadcast to ${formatShape(t.shape)}`);
     }
-    t.backend.copy(broadcastView(src, t.shape), t);
+    withOperand(t, src, 'copy_', (v) => t.backend.copy(v, t));
   });
 }
 

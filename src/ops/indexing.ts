@@ -1,12 +1,12 @@
 import { ones, zeros } from '../tensor/creation.js';
 import { isIntegral } from '../tensor/dtype.js';
 import { DTypeError, IndexError, ShapeError } from '../tensor/errors.js';
-import { formatShape, normalizeDim } from '../tensor/shape.js';
+import { formatShape, indexedDim } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { defineOp, emptyLike, installMethods } from './define.js';
 import { where, type Operand } from './elementwise.js';
 import { pad } from './join.js';
-import { amax } from './reduce.js';
+import { amax, amin } from './reduce.js';
 import { expand, reshape } from './shape.js';
 
 function requireIndex(index: Tensor, op: string): void {
@@ -48,7 +48,7 @@ const gatherOp = defineOp<[Tensor, Tensor], { dim: number }>({
 
 /** out[i][j] = x[index[i][j]][j] for dim 0 (and so on), as torch.gather. */
 export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
-  return gatherOp([x, index], { dim: normalizeDim(dim, x.ndim, 'gather') });
+  return gatherOp([x, index], { dim: indexedDim(dim, x.ndim, 'gather') });
 }
 
 const scatterAddOp = defineOp<[Tensor, Tensor, Tensor], { dim: number }>({
@@ -77,15 +77,20 @@ const scatterAddOp = defineOp<[Tensor, Tensor, Tensor], { dim: number }>({
 
 /** self + src scattered along dim at index (torch.scatter_add); repeated indices accumulate. */
 export function scatter_add(self: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
-  return scatterAddOp([self, index, src], { dim: normalizeDim(dim, self.ndim, 'scatter_add') });
+  return scatterAddOp([self, index, src], { dim: indexedDim(dim, self.ndim, 'scatter_add') });
 }
 
 /** The entries of x at `index` (1-d) along dim (torch.index_select). */
 export function index_select(x: Tensor, dim: number, index: Tensor): Tensor {
-  const d = normalizeDim(dim, x.ndim, 'index_select');
+  const d = indexedDim(dim, x.ndim, 'index_select');
   requireIndex(index, 'index_select');
   if (index.ndim > 1) throw new ShapeError(`index_select: index must be 1-d, got shape ${formatShape(index.shape)}`);
   const n = index.numel();
+  // Checked here so that the error names index_select rather than the gather it runs on.
+  if (n > 0) {
+    const bad = [amin(index).item(), amax(index).item()].find((i) => i < 0 || i >= x.shape[d]!);
+    if (bad !== undefined) throw new IndexError(`index_select: index ${bad} is out of bounds for dimension ${d} with size ${x.shape[d]}`);
+  }
   const outShape = x.shape.map((s, i) => (i === d ? n : s));
   const idx = expand(reshape(index, x.shape.map((_, i) => (i === d ? n : 1))), outShape);
   return gatherOp([x, idx], { dim: d });

@@ -44,6 +44,8 @@ const catOp = defineOp<Tensor[], { dim: number }>({
 /** Joins tensors along an existing dim (torch.cat). */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   if (tensors.length === 0) throw new ShapeError('cat: expected a non-empty list of tensors');
+  const scalar = tensors.findIndex((x) => x.ndim === 0);
+  if (scalar >= 0) throw new ShapeError(`cat: zero-dimensional tensor (at position ${scalar}) cannot be concatenated; use stack`);
   return catOp([...tensors], { dim: normalizeDim(dim, tensors[0]!.ndim, 'cat') });
 }
 

@@ -2,10 +2,10 @@ import type { ReduceOp } from '../backend/backend.js';
 import { zeros } from '../tensor/creation.js';
 import { isFloatingPoint, type DType } from '../tensor/dtype.js';
 import { ShapeError } from '../tensor/errors.js';
-import { contiguousStrides, formatShape, normalizeDim, sameShape, type Shape } from '../tensor/shape.js';
+import { contiguousStrides, formatShape, indexedDim, normalizeDim, sameShape, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { defineOp, defineOpWithExtras, emptyLike, installMethods, requireFloat, viewOf } from './define.js';
-import { add, div, eq, exp, isinf, log, logical_and, mul, ne, sqrt, sub, where } from './elementwise.js';
+import { add, div, eq, exp, isinf, log, logical_and, mul, ne, sub, where } from './elementwise.js';
 import { scatter_add } from './indexing.js';
 import { expand, reshape } from './shape.js';
 
@@ -101,7 +101,6 @@ function checkNonEmpty(x: Tensor, dims: readonly number[], op: string): void {
   for (const d of dims.length ? dims : [...x.shape.keys()]) {
     if (x.shape[d] === 0) throw new ShapeError(`${op}: cannot reduce over dim ${d} of size 0 (input shape ${formatShape(x.shape)})`);
   }
-  if (x.numel() === 0) throw new ShapeError(`${op}: cannot reduce an empty tensor (shape ${formatShape(x.shape)})`);
 }
 
 /** amax/amin: the gradient is shared evenly among tied extreme values, as PyTorch does. */
@@ -173,7 +172,7 @@ export function max(x: Tensor): Tensor;
 export function max(x: Tensor, dim: number, keepdim?: boolean): ValuesIndices;
 export function max(x: Tensor, dim?: number, keepdim = false): Tensor | ValuesIndices {
   if (dim === undefined) return amax(x);
-  const { out, extras } = maxDimOp([x], { dim: normalizeDim(dim, x.ndim, 'max'), keepdim });
+  const { out, extras } = maxDimOp([x], { dim: indexedDim(dim, x.ndim, 'max'), keepdim });
   return { values: out, indices: extras![0]! };
 }
 
@@ -181,7 +180,7 @@ export function min(x: Tensor): Tensor;
 export function min(x: Tensor, dim: number, keepdim?: boolean): ValuesIndices;
 export function min(x: Tensor, dim?: number, keepdim = false): Tensor | ValuesIndices {
   if (dim === undefined) return amin(x);
-  const { out, extras } = minDimOp([x], { dim: normalizeDim(dim, x.ndim, 'min'), keepdim });
+  const { out, extras } = minDimOp([x], { dim: indexedDim(dim, x.ndim, 'min'), keepdim });
   return { values: out, indices: extras![0]! };
 }
 
@@ -233,8 +232,22 @@ export function variance(x: Tensor, dim?: Dims, opts: VarOptions = {}): Tensor {
   return div(sum(mul(centered, centered), dims, opts.keepdim ?? false), Math.max(n - correction, 0));
 }
 
+/** The square root that ends std: where the std is 0 its gradient is 0, not inf (PyTorch masks it). */
+const stdRootOp = defineOp<[Tensor], object>({
+  name: 'std',
+  shape: ([v]) => v.shape,
+  forward: ([v], _attrs, shape, dtype) => {
+    const out = emptyLike(v, shape, dtype);
+    v.backend.unary('sqrt', v, out);
+    return out;
+  },
+  save: 'output',
+  backward: (gy, { out }) => [where(eq(out, 0), 0, div(gy, mul(out, 2)))],
+});
+
 export function std(x: Tensor, dim?: Dims, opts: VarOptions = {}): Tensor {
-  return sqrt(variance(x, dim, opts));
+  requireFloat(x, 'std');
+  return stdRootOp([variance(x, dim, opts)], {});
 }
 
 /** log Σ exp(x) over dim, stable: the max is taken out first (and detached: it cancels exactly). */
@@ -247,13 +260,13 @@ export function logsumexp(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   return keepdim ? out : reshape(out, reducedShape(x.shape, dims, false));
 }
 
-/** True where any (all) element along dim is non-zero. */
+/** True where any (all) element along dim is non-zero; counts, so that empty dims give false (true). */
 export function any(x: Tensor, dim?: Dims, keepdim = false): Tensor {
-  return ne(amax(ne(x, 0).to('uint8'), dim, keepdim), 0);
+  return ne(sum(ne(x, 0), dim, keepdim), 0);
 }
 
 export function all(x: Tensor, dim?: Dims, keepdim = false): Tensor {
-  return ne(amin(ne(x, 0).to('uint8'), dim, keepdim), 0);
+  return eq(sum(eq(x, 0), dim, keepdim), 0);
 }
 
 declare module '../tensor/tensor.js' {

@@ -1,6 +1,6 @@
 import { zeros } from '../tensor/creation.js';
-import { ShapeError, StrideError } from '../tensor/errors.js';
-import { checkShape, formatShape, inferShape, normalizeDim, viewStrides, type Shape } from '../tensor/shape.js';
+import { IndexError, ShapeError, StrideError } from '../tensor/errors.js';
+import { checkShape, formatShape, indexedDim, inferShape, normalizeDim, viewStrides, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { defineOp, emptyLike, installMethods, viewOf, type Op } from './define.js';
 import { sumTo } from './reduce.js';
@@ -80,7 +80,7 @@ export function flatten(x: Tensor, start_dim = 0, end_dim = -1): Tensor {
 
 /** Splits dim into `sizes` (one may be -1). */
 export function unflatten(x: Tensor, dim: number, sizes: readonly number[]): Tensor {
-  const d = normalizeDim(dim, x.ndim, 'unflatten');
+  const d = indexedDim(dim, x.ndim, 'unflatten');
   const inner = inferShape(sizes, x.shape[d]!, 'unflatten');
   return reshape(x, [...x.shape.slice(0, d), ...inner, ...x.shape.slice(d + 1)]);
 }
@@ -113,6 +113,7 @@ export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
   const dims = [...x.shape.keys()];
   const a = normalizeDim(dim0, x.ndim, 'transpose');
   const b = normalizeDim(dim1, x.ndim, 'transpose');
+  if (x.ndim === 0) return x; // dims 0 and -1 of a 0-d tensor name the tensor itself
   [dims[a], dims[b]] = [dims[b]!, dims[a]!];
   return permuteOp([x], { dims });
 }
@@ -133,6 +134,7 @@ const expandOp = defineOp<[Tensor], { shape: number[] }>({
     return shape.map((s, i) => {
       const d = i - lead;
       const have = d >= 0 ? x.shape[d]! : 1;
+      if (!Number.isInteger(s) || s < -1) throw new ShapeError(`expand: invalid size ${s} in the target ${formatShape(shape)}`);
       const want = s === -1 ? (d >= 0 ? have : NaN) : s;
       if (Number.isNaN(want)) throw new ShapeError(`expand: -1 is not allowed for the new leading dim ${i} (target ${formatShape(shape)})`);
       if (have !== want && have !== 1) {
@@ -235,8 +237,11 @@ const sliceBackwardOp: Op<[Tensor], SliceAttrs & { inputShape: number[] }> = def
  * end and out-of-range bounds are clipped. step must be positive (as in PyTorch).
  */
 export function slice(x: Tensor, dim: number, start = 0, end: number = Number.MAX_SAFE_INTEGER, step = 1): Tensor {
-  const d = normalizeDim(dim, x.ndim, 'slice');
+  const d = indexedDim(dim, x.ndim, 'slice');
   if (!Number.isInteger(step) || step <= 0) throw new StrideError(`slice: step must be a positive integer, got ${step}`);
+  // ±Infinity are fine (clipped like any bound past the end); fractions and NaN would give a fractional offset.
+  const whole = (v: number) => Number.isInteger(v) || Math.abs(v) === Infinity;
+  if (!whole(start) || !whole(end)) throw new StrideError(`slice: start and end must be integers, got ${start} and ${end}`);
   const size = x.shape[d]!;
   const clip = (i: number) => Math.min(Math.max(i < 0 ? i + size : i, 0), size);
   const s = clip(start);
@@ -247,7 +252,7 @@ export function slice(x: Tensor, dim: number, start = 0, end: number = Number.MA
 
 /** `length` elements of dim from start (start may be negative); must fit, as torch.narrow. */
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
-  const d = normalizeDim(dim, x.ndim, 'narrow');
+  const d = indexedDim(dim, x.ndim, 'narrow');
   const size = x.shape[d]!;
   const s = start < 0 ? start + size : start;
   if (s < 0 || length < 0 || s + length > size || !Number.isInteger(s) || !Number.isInteger(length)) {
@@ -258,10 +263,10 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
 
 /** The sub-tensor at `index` along dim, with that dim removed (x[:, i] for dim 1). */
 export function select(x: Tensor, dim: number, index: number): Tensor {
-  const d = normalizeDim(dim, x.ndim, 'select');
+  const d = indexedDim(dim, x.ndim, 'select');
   const size = x.shape[d]!;
   if (!Number.isInteger(index) || index < -size || index >= size) {
-    throw new ShapeError(`select: index ${index} is out of range for dim ${d} of size ${size}`);
+    throw new IndexError(`select: index ${index} is out of range for dim ${d} of size ${size} (shape ${formatShape(x.shape)})`);
   }
   const i = index < 0 ? index + size : index;
   return squeeze(sliceOp([x], { dim: d, start: i, end: i + 1, step: 1 }), d);
@@ -269,7 +274,7 @@ export function select(x: Tensor, dim: number, index: number): Tensor {
 
 /** Pieces of `split_size` along dim (the last may be smaller), or of the listed sizes. */
 export function split(x: Tensor, split_size_or_sections: number | readonly number[], dim = 0): Tensor[] {
-  const d = normalizeDim(dim, x.ndim, 'split');
+  const d = indexedDim(dim, x.ndim, 'split');
   const size = x.shape[d]!;
   let sizes: number[];
   if (typeof split_size_or_sections === 'number') {
@@ -295,13 +300,13 @@ export function split(x: Tensor, split_size_or_sections: number | readonly numbe
 /** `chunks` pieces of equal size ceil(n/chunks) along dim (fewer if it does not divide). */
 export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
   if (!Number.isInteger(chunks) || chunks <= 0) throw new ShapeError(`chunk: chunks must be a positive integer, got ${chunks}`);
-  const size = x.shape[normalizeDim(dim, x.ndim, 'chunk')]!;
+  const size = x.shape[indexedDim(dim, x.ndim, 'chunk')]!;
   return split(x, Math.max(1, Math.ceil(size / chunks)), dim);
 }
 
 /** Every slice along dim, with that dim removed. */
 export function unbind(x: Tensor, dim = 0): Tensor[] {
-  const d = normalizeDim(dim, x.ndim, 'unbind');
+  const d = indexedDim(dim, x.ndim, 'unbind');
   return Array.from({ length: x.shape[d]! }, (_, i) => select(x, d, i));
 }
 

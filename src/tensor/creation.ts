@@ -149,6 +149,7 @@ export function empty_like(t: Tensor, opts: CreationOptions = {}): Tensor {
 export function arange(start: number, end?: number, step = 1, opts: CreationOptions = {}): Tensor {
   if (end === undefined) [start, end] = [0, start];
   if (step === 0 || !Number.isFinite(step)) throw new StrideError(`arange: step must be finite and non-zero, got ${step}`);
+  if (!Number.isFinite(start) || !Number.isFinite(end)) throw new StrideError(`arange: start and end must be finite, got ${start} and ${end}`);
   if ((end - start) / step < 0) {
     throw new StrideError(`arange: upper bound and larger bound inconsistent with step sign (start ${start}, end ${end}, step ${step})`);
   }
@@ -164,8 +165,8 @@ export function linspace(start: number, end: number, steps: number, opts: Creati
   if (!Number.isInteger(steps) || steps < 0) throw new StrideError(`linspace: steps must be a non-negative integer, got ${steps}`);
   const values = new Float64Array(steps);
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
-  // PyTorch fills the second half backwards from end, so both ends are exact.
-  const half = Math.floor(steps / 2);
+  // PyTorch fills the second half backwards from end, so both ends are exact; one step is start.
+  const half = steps === 1 ? 1 : Math.floor(steps / 2);
   for (let i = 0; i < steps; i++) values[i] = i < half ? start + step * i : end - step * (steps - 1 - i);
   return fromFlat(values, [steps], opts);
 }

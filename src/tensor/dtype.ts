@@ -43,6 +43,19 @@ export function promoteTypes(a: DType, b: DType): DType {
   return RANK[a] >= RANK[b] ? a : b;
 }
 
+const CATEGORY: Record<DType, number> = { bool: 0, uint8: 1, int32: 1, float32: 2, float64: 2 };
+
+/**
+ * PyTorch's result_type for two tensor operands: a 0-d tensor beside a dimensioned one only
+ * counts when it is of a higher category (bool < integer < float), so float32 [3] * 0-d float64
+ * stays float32 while int32 [3] + 0-d float64 becomes float64.
+ */
+export function resultType(a: { dtype: DType; ndim: number }, b: { dtype: DType; ndim: number }): DType {
+  if ((a.ndim === 0) === (b.ndim === 0)) return promoteTypes(a.dtype, b.dtype);
+  const [dimmed, zeroDim] = a.ndim === 0 ? [b.dtype, a.dtype] : [a.dtype, b.dtype];
+  return CATEGORY[zeroDim] > CATEGORY[dimmed] ? promoteTypes(dimmed, zeroDim) : dimmed;
+}
+
 /**
  * Promotion of a tensor dtype with a JS number, as PyTorch treats a Python scalar: the scalar
  * never widens the tensor within its category, but lifts bool to int and ints to float.

@@ -4,6 +4,8 @@
  * Every backend and platform draws the same numbers for the same seed, and the state is two
  * integers that a checkpoint can store.
  */
+import { StrideError } from './errors.js';
+
 const M0 = 0xd2511f53;
 const M1 = 0xcd9e8d57;
 const W0 = 0x9e3779b9;
@@ -59,7 +61,7 @@ export class Generator {
 
   manual_seed(seed: number): this {
     if (!Number.isSafeInteger(seed) || seed < 0) {
-      throw new RangeError(`manual_seed: seed must be a non-negative safe integer, got ${seed}`);
+      throw new StrideError(`manual_seed: seed must be a non-negative safe integer, got ${seed}`);
     }
     this.seedValue = seed;
     this.key = [seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0];
@@ -76,6 +78,9 @@ export class Generator {
   }
 
   set_state(state: GeneratorState): this {
+    if (!Number.isSafeInteger(state.offset) || state.offset < 0) {
+      throw new StrideError(`set_state: offset must be a non-negative safe integer, got ${state.offset}`);
+    }
     this.manual_seed(state.seed);
     this.offset = state.offset;
     return this;

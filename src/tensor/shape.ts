@@ -55,6 +55,15 @@ export function normalizeDim(dim: number, ndim: number, op: string): number {
   return dim < 0 ? dim + rank : dim;
 }
 
+/**
+ * normalizeDim for ops that index along the dim (select, slice, gather, max(dim)...), which a 0-d
+ * tensor does not have: normalizeDim would accept dim 0 for it and the op would read shape[0].
+ */
+export function indexedDim(dim: number, ndim: number, op: string): number {
+  if (ndim === 0) throw new ShapeError(`${op}: cannot be applied to a 0-d tensor`);
+  return normalizeDim(dim, ndim, op);
+}
+
 /** PyTorch broadcasting: align trailing dims; each pair must be equal or contain a 1. */
 export function broadcastShapes(a: Shape, b: Shape, op: string): number[] {
   const n = Math.max(a.length, b.length);

@@ -220,6 +220,7 @@ export class Tensor implements View {
 
   /** The value of a one-element tensor. */
   item(): number {
+    this.assertAlive();
     if (this.numel() !== 1) {
       throw new StrideError(`item(): a tensor with ${this.numel()} elements cannot be converted to a number (shape ${formatShape(this.shape)})`);
     }
@@ -246,7 +247,8 @@ export class Tensor implements View {
       return `[${items.join(sep)}]`;
     };
     const extras: string[] = [];
-    if (this.dtype !== 'float32' && this.dtype !== 'int32') extras.push(`dtype=${this.dtype}`);
+    // As PyTorch, the dtype is shown unless the values imply it (float32, int32 for int64, bool).
+    if (this.dtype === 'float64' || this.dtype === 'uint8') extras.push(`dtype=${this.dtype}`);
     if (this.grad_fn) extras.push(`grad_fn=<${this.grad_fn.name}>`);
     else if (this.requires_grad) extras.push('requires_grad=True');
     return `tensor(${build(0, '       ')}${extras.map((e) => ', ' + e).join('')})`;

@@ -1,4 +1,6 @@
 import type { BinaryOp, UnaryOp, View } from '../backend.js';
+import { isIntegral } from '../../tensor/dtype.js';
+import { DTypeError, StrideError } from '../../tensor/errors.js';
 import { buf, forEachRow } from './strided.js';
 
 /** erf by its everywhere-convergent series erf(x) = 2/√π e^{-x²} Σ 2ⁿx^{2n+1}/(2n+1)!!, whose terms are all positive (no cancellation). */
@@ -14,7 +16,8 @@ export function erf(x: number): number {
     sum += term;
     if (term < sum * 1e-17) break;
   }
-  return Math.sign(x) * ((2 / Math.sqrt(Math.PI)) * Math.exp(-x2) * sum);
+  // Rounding can put the product a few ulps above 1 near |x| = 6, where erf is 1 to float64 precision.
+  return Math.sign(x) * Math.min(1, (2 / Math.sqrt(Math.PI)) * Math.exp(-x2) * sum);
 }
 
 /** Round half to even, as torch.round. */
@@ -26,7 +29,7 @@ function roundHalfEven(x: number): number {
 const UNARY: Record<UnaryOp, (x: number) => number> = {
   neg: (x) => -x,
   abs: Math.abs,
-  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : x),
+  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0), // PyTorch: (0 < x) - (x < 0), so 0 for -0 and NaN
   exp: Math.exp,
   log: Math.log,
   log1p: Math.log1p,
@@ -119,7 +122,30 @@ export function unary(op: UnaryOp, x: View, out: View): void {
   });
 }
 
+/** Integer results PyTorch refuses rather than wrap or truncate: the divisor or exponent is checked. */
+function integerGuard(op: BinaryOp): ((b: number) => void) | null {
+  if (op === 'floor_divide' || op === 'remainder') {
+    return (b) => {
+      if (b === 0) throw new StrideError(`${op}: integer division by zero`);
+    };
+  }
+  if (op === 'pow') {
+    return (b) => {
+      if (b < 0) throw new DTypeError(`pow: integers to negative integer powers are not allowed (exponent ${b}); use a floating point base`);
+    };
+  }
+  return null;
+}
+
 export function binary(op: BinaryOp, a: View, b: View, out: View): void {
+  const guard = isIntegral(out.dtype) ? integerGuard(op) : null;
+  if (guard) {
+    const bv = buf(b);
+    // Checked before anything is written, so a refused in-place op leaves its output untouched.
+    forEachRow(out.shape, [b], (offs, n, steps) => {
+      for (let i = 0, bi = offs[0]!; i < n; i++, bi += steps[0]!) guard(bv[bi]!);
+    });
+  }
   const f = BINARY[op];
   const as = buf(a);
   const bs = buf(b);

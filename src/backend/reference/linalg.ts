@@ -18,8 +18,8 @@ export function matmul(a: View, c: View, out: View): void {
       acc.fill(0);
       const aRow = a.offset + b * sab + i * sam;
       for (let k = 0; k < K; k++) {
+        // No skipping of zero aik: 0 * inf must give NaN, as in PyTorch.
         const aik = as[aRow + k * sak]!;
-        if (aik === 0) continue;
         let ci = c.offset + b * scb + k * sck;
         for (let j = 0; j < N; j++, ci += scn) acc[j]! += aik * cs[ci]!;
       }

@@ -39,7 +39,10 @@ function planes(x: View): { planes: number; H: number; W: number } {
   return { planes: N * C, H, W };
 }
 
-/** Max with NaN propagation; the index defaults to the window's first position, as PyTorch's. */
+/**
+ * Max with NaN propagation: as PyTorch's, a NaN wins (the last one in the window gives the index),
+ * and the index defaults to the window's first position.
+ */
 export function maxPool2d(x: View, out: View, indices: View, p: Pool2dParams): void {
   const { planes: P, H, W } = planes(x);
   const [OH, OW] = [out.shape[2]!, out.shape[3]!];
@@ -62,10 +65,8 @@ export function maxPool2d(x: View, out: View, indices: View, p: Pool2dParams): v
             if (v > best || v !== v) {
               best = v;
               bestIdx = ih * W + iw;
-              if (v !== v) break;
             }
           }
-          if (best !== best) break;
         }
         const oi = (pl * OH + oh) * OW + ow;
         o[out.offset + oi] = best;
