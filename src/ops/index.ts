@@ -11,3 +11,4 @@ export * from './pool.js';
 export * from './activation.js';
 export * from './normalization.js';
 export * from './dropout.js';
+export * from './loss.js';
