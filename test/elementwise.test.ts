@@ -8,10 +8,10 @@ import { checkGrad, randn64 } from './gradcheck_util.js';
 
 interface BinaryArgs { scalar?: number; scalar_first?: boolean; alpha?: number }
 
-/** A binary op with a tensor or (args.scalar) a JS number on either side. */
-function binary(f: (a: Operand, b: Operand) => Tensor): FixtureRunner {
+/** A binary op with a tensor or (args.scalar) a JS number on either side, and add/sub's alpha. */
+function binary(f: (a: Operand, b: Operand, alpha?: number) => Tensor): FixtureRunner {
   return ([a, b], args: BinaryArgs) => {
-    if (args.scalar === undefined) return f(a!, b!);
+    if (args.scalar === undefined) return f(a!, b!, args.alpha);
     return args.scalar_first ? f(args.scalar, a!) : f(a!, args.scalar);
   };
 }
@@ -25,9 +25,7 @@ runFixtureFile('elementwise.json', withLayouts({
   sigmoid: unary(st.sigmoid), relu: unary(st.relu), erf: unary(st.erf), floor: unary(st.floor),
   ceil: unary(st.ceil), round: unary(st.round), trunc: unary(st.trunc), square: unary(st.square),
   logical_not: unary(st.logical_not),
-  add: ([a, b], args: BinaryArgs) => (args.alpha !== undefined ? st.add(a!, b!, args.alpha) : binary(st.add)([a!, b!], args) as Tensor),
-  sub: ([a, b], args: BinaryArgs) => (args.alpha !== undefined ? st.sub(a!, b!, args.alpha) : binary(st.sub)([a!, b!], args) as Tensor),
-  rsub: binary(st.rsub),
+  add: binary(st.add), sub: binary(st.sub), rsub: binary(st.rsub),
   mul: binary(st.mul), div: binary(st.div), pow: binary(st.pow),
   maximum: binary(st.maximum), minimum: binary(st.minimum), atan2: binary(st.atan2),
   remainder: binary(st.remainder), floor_divide: binary(st.floor_divide),
@@ -64,10 +62,11 @@ const BINARY: [string, (a: Operand, b: Operand) => Tensor][] = [
   ['pow', st.pow], ['atan2', st.atan2], ['maximum', st.maximum], ['minimum', st.minimum],
 ];
 
+/** A float64 leaf with values in [0.5, inf): pow's log stays defined and div stays away from 0. */
+const pos = (shape: number[], seed: number) => randn64(shape, seed).abs().add(0.5).detach().requires_grad_();
+
 for (const [name, f] of BINARY) {
   test(`gradcheck ${name} with broadcasting both ways, 0-d and non-contiguous operands`, () => {
-    // Positive operands keep pow's log defined and div away from 0.
-    const pos = (shape: number[], seed: number) => randn64(shape, seed).abs().add(0.5).detach().requires_grad_();
     checkGrad((a, b) => f(a, b), [pos([3, 4], 2), pos([3, 4], 3)]);
     checkGrad((a, b) => f(a, b), [pos([3, 1], 4), pos([1, 4], 5)]);
     checkGrad((a, b) => f(a, b), [pos([4], 6), pos([2, 3, 4], 7)]);
@@ -77,6 +76,24 @@ for (const [name, f] of BINARY) {
     checkGrad((b) => f(1.5, b), [pos([2, 3], 13)]);
   });
 }
+
+test('gradcheck binary ops on random broadcast-compatible shapes', () => {
+  const g = new st.Generator(99);
+  const draw = (n: number) => [...g.integers(n, 0, 4)];
+  for (let trial = 0; trial < 8; trial++) {
+    const [ndim] = draw(1);
+    const full = draw(ndim!).map((s) => s + 1);
+    // Each side keeps a random suffix of the dims and sets some of them to 1.
+    const side = () => {
+      const [drop] = draw(1);
+      return full.slice(Math.min(drop!, ndim!)).map((s) => (draw(1)[0]! === 0 ? 1 : s));
+    };
+    const [sa, sb] = [side(), side()];
+    for (const [name, f] of BINARY) {
+      assert.doesNotThrow(() => checkGrad((a, b) => f(a, b), [pos(sa, 2 * trial), pos(sb, 2 * trial + 1)]), `${name} ${sa} & ${sb}`);
+    }
+  }
+});
 
 test('gradcheck casts between float32 and float64', () => {
   // The float32 round trip is only accurate to ~1e-7, so the step is large; x * x is quadratic, so

@@ -289,12 +289,14 @@ const clampOp = defineOp<[Tensor], ClampAttrs>({
     if (min === null && max === null) throw new ShapeError('clamp: at least one of min and max must be given');
     return x.shape;
   },
-  forward: ([x], { min, max }, shape) => {
-    let out = emptyLike(x, shape);
+  // Bounds promote like scalar operands: clamp(int tensor, 0.5) is float32, as in PyTorch.
+  dtype: ([x], { min, max }) => [min, max].reduce<DType>((d, b) => (b === null ? d : promoteWithScalar(d, b)), x.dtype),
+  forward: ([x], { min, max }, shape, dtype) => {
+    const out = emptyLike(x, shape, dtype);
     x.backend.copy(x, out);
     for (const [bound, prim] of [[min, 'maximum'], [max, 'minimum']] as const) {
       if (bound === null) continue;
-      const s = scalar_tensor(bound, { dtype: x.dtype, backend: x.device });
+      const s = scalar_tensor(bound, { dtype, backend: x.device });
       x.backend.binary(prim, out, broadcastView(s, shape), out);
     }
     return out;

@@ -1,10 +1,10 @@
-import { ones, zeros } from '../tensor/creation.js';
+import { ones, scalar_tensor, zeros } from '../tensor/creation.js';
 import { isIntegral } from '../tensor/dtype.js';
 import { DTypeError, IndexError, ShapeError } from '../tensor/errors.js';
 import { formatShape, indexedDim } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { defineOp, emptyLike, installMethods } from './define.js';
-import { where, type Operand } from './elementwise.js';
+import { to, where, type Operand } from './elementwise.js';
 import { pad } from './join.js';
 import { amax, amin } from './reduce.js';
 import { expand, reshape } from './shape.js';
@@ -96,9 +96,10 @@ export function index_select(x: Tensor, dim: number, index: Tensor): Tensor {
   return gatherOp([x, idx], { dim: d });
 }
 
-/** x with `value` where mask is true (torch.masked_fill). */
+/** x with `value` where mask is true (torch.masked_fill); the value takes x's dtype, as in PyTorch. */
 export function masked_fill(x: Tensor, mask: Tensor, value: Operand): Tensor {
-  return where(mask, value, x);
+  const v = value instanceof Tensor ? to(value, x.dtype) : scalar_tensor(value, { dtype: x.dtype, backend: x.device });
+  return where(mask, v, x);
 }
 
 /** int32 one-hot encoding along a new last dim; num_classes -1 means max(index) + 1. */
