@@ -152,3 +152,11 @@ test('dims out of range or repeated raise ShapeError naming the op and the rank'
   }
   assert.throws(() => st.sum(x, [1, -1]), (e: Error) => e instanceof st.ShapeError && /sum/.test(e.message) && /more than once/.test(e.message));
 });
+
+test('an empty dim list reduces every dim, as PyTorch 1.13', async () => {
+  const { tensor } = await import('../src/index.js');
+  const x = tensor([[1, 2], [3, 4]]);
+  assert.equal(x.sum([]).item(), 10);
+  assert.equal(x.amax([]).item(), 4);
+  assert.deepEqual(x.sum([], true).shape, [1, 1]);
+});

@@ -233,3 +233,11 @@ test('tidy with an async function closes its scope when the promise settles', as
   assert.equal(inner!.disposed, true);
   assertValues(out, [2, 2], 'async result');
 });
+
+test('arange takes its options after any number of positional arguments', async () => {
+  const { arange } = await import('../src/index.js');
+  assert.deepEqual(arange(3, { dtype: 'float64' }).tolist(), [0, 1, 2]);
+  assert.equal(arange(3, { dtype: 'float64' }).dtype, 'float64');
+  assert.deepEqual(arange(1, 4, { dtype: 'float32' }).tolist(), [1, 2, 3]);
+  assert.deepEqual(arange(0, 1, 0.25).tolist(), [0, 0.25, 0.5, 0.75]);
+});

@@ -32,7 +32,7 @@ export interface GradcheckResult {
   ok: boolean;
   /** Largest |analytic - numeric| over all checked elements. */
   maxError: number;
-  /** The element that exceeds its tolerance by the most (or, when ok, has the largest error). */
+  /** The element that exceeds its tolerance by the most (when ok: the one closest to its tolerance). */
   worst: GradcheckMismatch | null;
 }
 

@@ -48,8 +48,8 @@ export function max_norm_(source: ParamSource, max_norm: number, opts: PenaltyOp
   no_grad(() => {
     for (const p of selectParams(source, opts)) {
       if (p.ndim < 1) continue;
-      const dims = [...Array(p.ndim).keys()].slice(1);
-      const norms = p.mul(p).sum(dims, true).sqrt();
+      // A 1-d weight has one incoming weight per unit: its norm is the absolute value.
+      const norms = p.ndim === 1 ? p.abs() : p.mul(p).sum([...Array(p.ndim).keys()].slice(1), true).sqrt();
       p.mul_(norms.clamp(max_norm).reciprocal().mul(max_norm));
     }
   });

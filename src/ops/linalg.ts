@@ -1,4 +1,3 @@
-import { promoteTypes } from '../tensor/dtype.js';
 import { DTypeError, ShapeError } from '../tensor/errors.js';
 import { broadcastShapes, formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -18,7 +17,6 @@ const bmmOp: Op<[Tensor, Tensor], object> = defineOp<[Tensor, Tensor], object>({
     if (a.dtype !== b.dtype) throw new DTypeError(`bmm: expected both operands to have the same dtype, got ${a.dtype} and ${b.dtype}`);
     return [a.shape[0]!, a.shape[1]!, b.shape[2]!];
   },
-  dtype: ([a, b]) => promoteTypes(a.dtype, b.dtype),
   forward: ([a, b], _attrs, shape) => {
     const out = emptyLike(a, shape);
     a.backend.matmul(a, b, out);

@@ -231,7 +231,7 @@ function hingeTerms(op: string, scores: Tensor, target: Tensor, margin: number):
   const y = reshape(target, [-1, 1]).to('int32');
   const correct = gather(s, 1, y);
   const C = s.shape[1]!;
-  const notTarget = ne(reshape(arange(C, undefined, 1, { backend: s.device }), [1, C]), y);
+  const notTarget = ne(reshape(arange(C, { backend: s.device }), [1, C]), y);
   const terms = where(notTarget, clamp(s.sub(correct).add(margin), 0), 0);
   return { terms, y };
 }

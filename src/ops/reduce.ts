@@ -11,9 +11,9 @@ import { expand, reshape } from './shape.js';
 
 export type Dims = number | readonly number[] | null | undefined;
 
-/** The dims to reduce, normalised and sorted (all dims when none are given). */
+/** The dims to reduce, normalised and sorted; none given (or an empty list, as PyTorch 1.13) means all. */
 export function reductionDims(dim: Dims, ndim: number, op: string): number[] {
-  if (dim === null || dim === undefined) return [...Array(ndim).keys()];
+  if (dim === null || dim === undefined || (typeof dim !== 'number' && dim.length === 0)) return [...Array(ndim).keys()];
   const list = typeof dim === 'number' ? [dim] : dim;
   const out = list.map((d) => (ndim === 0 ? (normalizeDim(d, 0, op), 0) : normalizeDim(d, ndim, op)));
   if (new Set(out).size !== out.length) throw new ShapeError(`${op}: dim ${list.join(', ')} appears more than once`);

@@ -146,7 +146,12 @@ export function empty_like(t: Tensor, opts: CreationOptions = {}): Tensor {
  * arange(end), arange(start, end, step?): values start, start+step, ... below end. As in
  * PyTorch, integer arguments give int32 and any fractional one gives float32.
  */
-export function arange(start: number, end?: number, step = 1, opts: CreationOptions = {}): Tensor {
+export function arange(end: number, opts?: CreationOptions): Tensor;
+export function arange(start: number, end: number, opts?: CreationOptions): Tensor;
+export function arange(start: number, end: number | undefined, step: number, opts?: CreationOptions): Tensor;
+export function arange(start: number, ...rest: (number | CreationOptions | undefined)[]): Tensor {
+  const opts = (typeof rest[rest.length - 1] === 'object' ? rest.pop() : {}) as CreationOptions;
+  let [end, step = 1] = rest as (number | undefined)[];
   if (end === undefined) [start, end] = [0, start];
   if (step === 0 || !Number.isFinite(step)) throw new StrideError(`arange: step must be finite and non-zero, got ${step}`);
   if (!Number.isFinite(start) || !Number.isFinite(end)) throw new StrideError(`arange: start and end must be finite, got ${start} and ${end}`);
