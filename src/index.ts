@@ -6,7 +6,7 @@ import './backend/reference/index.js';
 
 export { Tensor, type NestedArray } from './tensor/tensor.js';
 export type { DType, TypedArray } from './tensor/dtype.js';
-export { promoteTypes } from './tensor/dtype.js';
+export { promoteTypes as promote_types } from './tensor/dtype.js';
 export type { Shape } from './tensor/shape.js';
 export * from './tensor/errors.js';
 export * from './tensor/creation.js';
@@ -27,3 +27,5 @@ export const autograd = { backward, grad: autogradGrad };
 export type { BackwardOptions, GradOptions } from './autograd/engine.js';
 
 export * from './ops/index.js';
+/** torch.var (`var` is reserved in JS: use it as `stride.var` or import `variance`). */
+export { variance as var } from './ops/reduce.js';

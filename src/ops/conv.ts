@@ -13,7 +13,7 @@ export type IntOrSingle = number | readonly [number];
 
 // ---------------------------------------------------------------- helpers shared with pool.ts
 
-/** An int-or-tuple argument as one integer >= min per spatial dim; errors name op and argument. */
+/** @internal An int-or-tuple argument as one integer >= min per spatial dim; errors name op and argument. */
 export function spatialArg(op: string, name: string, value: number | readonly number[], nd: number, min: number): number[] {
   const list = typeof value === 'number' ? new Array<number>(nd).fill(value) : Array.isArray(value) ? [...value] : [];
   if (list.length !== nd || !list.every((v) => Number.isInteger(v) && v >= min)) {
@@ -22,7 +22,7 @@ export function spatialArg(op: string, name: string, value: number | readonly nu
   return list;
 }
 
-/**
+/** @internal
  * Brings a batched or unbatched input of an nd-spatial op to [N, C, H, W] (a 1-d signal gets
  * H = 1), and gives the function that brings a result back to the caller's layout.
  */
@@ -41,7 +41,7 @@ export function toNCHW(op: string, x: Tensor, nd: 1 | 2): { x: Tensor; back: (y:
   };
 }
 
-/** A per-dim argument of a 1-d op extended to the 2-d primitive (the added H dim gets `fill`). */
+/** @internal A per-dim argument of a 1-d op extended to the 2-d primitive (the added H dim gets `fill`). */
 export function to2d(v: readonly number[], fill: number): [number, number] {
   return v.length === 1 ? [fill, v[0]!] : [v[0]!, v[1]!];
 }

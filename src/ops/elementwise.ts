@@ -111,7 +111,7 @@ export function square(x: Tensor): Tensor {
 
 // ---------------------------------------------------------------- binary
 
-/** Turns a JS number operand into a 0-d tensor of the promoted dtype on the other operand's backend. */
+/** @internal Turns a JS number operand into a 0-d tensor of the promoted dtype on the other operand's backend. */
 export function operands(a: Operand, b: Operand, op: string): [Tensor, Tensor] {
   if (a instanceof Tensor && b instanceof Tensor) return [a, b];
   if (a instanceof Tensor && typeof b === 'number') return [a, scalar_tensor(b, { dtype: promoteWithScalar(a.dtype, b), backend: a.device })];
@@ -351,7 +351,7 @@ const toBackendOp = defineOp<[Tensor], { backend: string; source: string }>({
   backward: (gy, { attrs }) => [toBackend(gy, attrs.source)],
 });
 
-/** A copy on another backend (PyTorch's .to(device)); gradients flow back across. */
+/** @internal A copy on another backend (PyTorch's .to(device)); gradients flow back across. */
 export function toBackend(x: Tensor, backend: string): Tensor {
   return x.device === getBackend(backend).name ? x : toBackendOp([x], { backend, source: x.device });
 }

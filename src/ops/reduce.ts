@@ -11,7 +11,7 @@ import { expand, reshape } from './shape.js';
 
 export type Dims = number | readonly number[] | null | undefined;
 
-/** The dims to reduce, normalised and sorted; none given (or an empty list, as PyTorch 1.13) means all. */
+/** @internal The dims to reduce, normalised and sorted; none given (or an empty list, as PyTorch 1.13) means all. */
 export function reductionDims(dim: Dims, ndim: number, op: string): number[] {
   if (dim === null || dim === undefined || (typeof dim !== 'number' && dim.length === 0)) return [...Array(ndim).keys()];
   const list = typeof dim === 'number' ? [dim] : dim;
@@ -59,7 +59,7 @@ export function sum(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   return sumOp([x], { dims: reductionDims(dim, x.ndim, 'sum'), keepdim });
 }
 
-/** Sums a broadcast gradient down to `shape` (the adjoint of broadcasting). */
+/** @internal Sums a broadcast gradient down to `shape` (the adjoint of broadcasting). */
 export function sumTo(g: Tensor, shape: Shape): Tensor {
   if (sameShape(g.shape, shape)) return g;
   const lead = g.ndim - shape.length;

@@ -19,6 +19,7 @@ export interface RandomOptions extends CreationOptions {
 /** Sizes as PyTorch takes them: zeros(2, 3), zeros([2, 3]), optionally followed by options. */
 export type SizeArgs<O> = [Shape, O?] | number[] | [...number[], O];
 
+/** @internal */
 export function parseSizeArgs<O extends object>(args: SizeArgs<O>, what: string): [number[], O] {
   let opts = {} as O;
   let list = args as unknown[];
