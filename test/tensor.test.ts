@@ -18,10 +18,10 @@ test('default dtypes: numbers float32, booleans bool, typed arrays their own typ
   assertValues(st.tensor([0.1]), [Math.fround(0.1)], 'float32 rounds');
 });
 
-test('promoteTypes and resultType follow PyTorch', () => {
+test('promote_types and resultType follow PyTorch', () => {
   const order: st.DType[] = ['bool', 'uint8', 'int32', 'float32', 'float64'];
   for (const [i, a] of order.entries()) {
-    for (const [j, b] of order.entries()) assert.equal(st.promoteTypes(a, b), order[Math.max(i, j)], `${a} with ${b}`);
+    for (const [j, b] of order.entries()) assert.equal(st.promote_types(a, b), order[Math.max(i, j)], `${a} with ${b}`);
   }
   const t = (dtype: st.DType, ndim: number) => ({ dtype, ndim });
   assert.equal(resultType(t('float32', 1), t('float64', 0)), 'float32', 'a 0-d float64 does not widen float32');
