@@ -26,7 +26,7 @@ export class Adagrad extends Optimizer<AdagradOptions> {
 
   protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdagradOptions>): void {
     const sum = this.buffer(state, 'sum', p, g.initial_accumulator_value);
-    const step = (state['step'] = ((state['step'] as number | undefined) ?? 0) + 1);
+    const step = this.countStep(state);
     if (g.maximize) grad = grad.neg();
     if (g.weight_decay !== 0) grad = grad.add(p, g.weight_decay);
     const clr = g.lr / (1 + (step - 1) * g.lr_decay);

@@ -19,37 +19,10 @@ function validateAdam(name: string, g: AdamOptions): void {
   check(g.weight_decay >= 0, name, 'weight_decay value', g.weight_decay);
 }
 
-/**
- * The Adam step shared by Adam and AdamW, with the bias corrections 1-β₁ᵗ and 1-β₂ᵗ (the first
- * steps are not biased towards zero): p -= lr/(1-β₁ᵗ) · m / (sqrt(v)/sqrt(1-β₂ᵗ) + eps).
- */
-function adamStep(opt: Adam, p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): void {
-  const step = (state['step'] = ((state['step'] as number | undefined) ?? 0) + 1);
-  const [beta1, beta2] = g.betas;
-  const m = opt.stateBuffer(state, 'exp_avg', p);
-  const v = opt.stateBuffer(state, 'exp_avg_sq', p);
-  m.mul_(beta1).add_(grad, 1 - beta1);
-  v.mul_(beta2).add_(grad.mul(grad), 1 - beta2);
-  const stepSize = g.lr / (1 - beta1 ** step);
-  const correction2Sqrt = Math.sqrt(1 - beta2 ** step);
-  let second = v;
-  if (g.amsgrad) {
-    const vmax = opt.stateBuffer(state, 'max_exp_avg_sq', p);
-    vmax.copy_(maximum(vmax, v));
-    second = vmax;
-  }
-  p.add_(m.div(second.sqrt().div(correction2Sqrt).add(g.eps)), -stepSize);
-}
-
 /** Adam (Kingma & Ba), L2 weight decay added to the gradient as PyTorch's Adam does. */
 export class Adam extends Optimizer<AdamOptions> {
   constructor(params: ParamsInput<AdamOptions>, opts: Partial<AdamOptions> = {}) {
     super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0, amsgrad: false, maximize: false, ...opts });
-  }
-
-  /** Exposes buffer creation to the shared step. */
-  stateBuffer(state: ParamState, name: string, p: Tensor): Tensor {
-    return this.buffer(state, name, p);
   }
 
   protected validate(g: AdamOptions): void {
@@ -59,7 +32,24 @@ export class Adam extends Optimizer<AdamOptions> {
   protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): void {
     if (g.maximize) grad = grad.neg();
     if (g.weight_decay !== 0) grad = grad.add(p, g.weight_decay);
-    adamStep(this, p, grad, state, g);
+    this.adamStep(p, grad, state, g);
+  }
+
+  /**
+   * The step shared with AdamW, with the bias corrections 1-β₁ᵗ and 1-β₂ᵗ (so the first steps are
+   * not biased towards zero): p -= lr/(1-β₁ᵗ) · m / (sqrt(v)/sqrt(1-β₂ᵗ) + eps).
+   */
+  protected adamStep(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): void {
+    const { step, m, v } = this.updateMoments(state, p, grad, g.betas);
+    const stepSize = g.lr / (1 - g.betas[0] ** step);
+    const correction2Sqrt = Math.sqrt(1 - g.betas[1] ** step);
+    let second = v;
+    if (g.amsgrad) {
+      const vmax = this.buffer(state, 'max_exp_avg_sq', p);
+      vmax.copy_(maximum(vmax, v));
+      second = vmax;
+    }
+    p.add_(m.div(second.sqrt().div(correction2Sqrt).add(g.eps)), -stepSize);
   }
 }
 
@@ -72,6 +62,6 @@ export class AdamW extends Adam {
   protected override update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): void {
     if (g.maximize) grad = grad.neg();
     p.mul_(1 - g.lr * g.weight_decay);
-    adamStep(this, p, grad, state, g);
+    this.adamStep(p, grad, state, g);
   }
 }

@@ -28,14 +28,9 @@ export class LAMB extends Optimizer<LAMBOptions> {
 
   protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<LAMBOptions>): void {
     if (!p.is_floating_point()) throw new StrideError('LAMB: parameters must be floating point');
-    const step = (state['step'] = ((state['step'] as number | undefined) ?? 0) + 1);
-    const [beta1, beta2] = g.betas;
-    const m = this.buffer(state, 'exp_avg', p);
-    const v = this.buffer(state, 'exp_avg_sq', p);
-    m.mul_(beta1).add_(grad, 1 - beta1);
-    v.mul_(beta2).add_(grad.mul(grad), 1 - beta2);
-    const mHat = m.div(1 - beta1 ** step);
-    const vHat = v.div(1 - beta2 ** step);
+    const { step, m, v } = this.updateMoments(state, p, grad, g.betas);
+    const mHat = m.div(1 - g.betas[0] ** step);
+    const vHat = v.div(1 - g.betas[1] ** step);
     let r = mHat.div(vHat.sqrt().add(g.eps));
     if (g.weight_decay !== 0) r = r.add(p, g.weight_decay);
     const pNorm = Math.sqrt(p.mul(p).sum().item());

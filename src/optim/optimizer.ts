@@ -89,6 +89,21 @@ export abstract class Optimizer<O extends object> {
     return b;
   }
 
+  /** Increments and returns the parameter's step count. */
+  protected countStep(state: ParamState): number {
+    return (state['step'] = ((state['step'] as number | undefined) ?? 0) + 1);
+  }
+
+  /** Adam-style moment estimates: m ← β₁m + (1-β₁)g, v ← β₂v + (1-β₂)g², and the step count. */
+  protected updateMoments(state: ParamState, p: Tensor, grad: Tensor, [beta1, beta2]: readonly [number, number]): { step: number; m: Tensor; v: Tensor } {
+    const step = this.countStep(state);
+    const m = this.buffer(state, 'exp_avg', p);
+    const v = this.buffer(state, 'exp_avg_sq', p);
+    m.mul_(beta1).add_(grad, 1 - beta1);
+    v.mul_(beta2).add_(grad.mul(grad), 1 - beta2);
+    return { step, m, v };
+  }
+
   state_dict(): OptimizerStateDict<O> {
     const index = new Map<Tensor, number>();
     const param_groups = this.param_groups.map((g) => {

@@ -26,7 +26,7 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
   }
 
   protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<RMSpropOptions>): void {
-    state['step'] = ((state['step'] as number | undefined) ?? 0) + 1;
+    this.countStep(state);
     if (g.maximize) grad = grad.neg();
     if (g.weight_decay !== 0) grad = grad.add(p, g.weight_decay);
     const sq = this.buffer(state, 'square_avg', p);

@@ -34,9 +34,25 @@ function windows(p: Pool2dParams, axis: 0 | 1, inSize: number, outSize: number):
   return out;
 }
 
-function planes(x: View): { planes: number; H: number; W: number } {
-  const [N, C, H, W] = x.shape as [number, number, number, number];
-  return { planes: N * C, H, W };
+/**
+ * Visits every output position of a pooling over input [N, C, H, W] (`input`) to `output`
+ * [N, C, OH, OW] with its two windows, the flat start of its input plane and its flat output index.
+ */
+function forEachWindow(
+  input: readonly number[],
+  output: readonly number[],
+  p: Pool2dParams,
+  visit: (plane: number, oi: number, h: Window, w: Window, W: number) => void,
+): void {
+  const [N, C, H, W] = input as [number, number, number, number];
+  const [OH, OW] = [output[2]!, output[3]!];
+  const wh = windows(p, 0, H, OH);
+  const ww = windows(p, 1, W, OW);
+  for (let pl = 0; pl < N * C; pl++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) visit(pl * H * W, (pl * OH + oh) * OW + ow, wh[oh]!, ww[ow]!, W);
+    }
+  }
 }
 
 /**
@@ -44,36 +60,25 @@ function planes(x: View): { planes: number; H: number; W: number } {
  * and the index defaults to the window's first position.
  */
 export function maxPool2d(x: View, out: View, indices: View, p: Pool2dParams): void {
-  const { planes: P, H, W } = planes(x);
-  const [OH, OW] = [out.shape[2]!, out.shape[3]!];
-  const wh = windows(p, 0, H, OH);
-  const ww = windows(p, 1, W, OW);
   const xs = buf(x);
   const o = buf(out);
   const ix = buf(indices);
-  for (let pl = 0; pl < P; pl++) {
-    const xBase = x.offset + pl * H * W;
-    for (let oh = 0; oh < OH; oh++) {
-      const h = wh[oh]!;
-      for (let ow = 0; ow < OW; ow++) {
-        const w = ww[ow]!;
-        let best = -Infinity;
-        let bestIdx = h.start * W + w.start;
-        for (let ih = h.start; ih < h.end; ih += h.step) {
-          for (let iw = w.start; iw < w.end; iw += w.step) {
-            const v = xs[xBase + ih * W + iw]!;
-            if (v > best || v !== v) {
-              best = v;
-              bestIdx = ih * W + iw;
-            }
-          }
+  forEachWindow(x.shape, out.shape, p, (plane, oi, h, w, W) => {
+    const xBase = x.offset + plane;
+    let best = -Infinity;
+    let bestIdx = h.start * W + w.start;
+    for (let ih = h.start; ih < h.end; ih += h.step) {
+      for (let iw = w.start; iw < w.end; iw += w.step) {
+        const v = xs[xBase + ih * W + iw]!;
+        if (v > best || v !== v) {
+          best = v;
+          bestIdx = ih * W + iw;
         }
-        const oi = (pl * OH + oh) * OW + ow;
-        o[out.offset + oi] = best;
-        ix[indices.offset + oi] = bestIdx;
       }
     }
-  }
+    o[out.offset + oi] = best;
+    ix[indices.offset + oi] = bestIdx;
+  });
 }
 
 function divisor(h: Window, w: Window, opts: AvgPoolOptions): number {
@@ -83,43 +88,22 @@ function divisor(h: Window, w: Window, opts: AvgPoolOptions): number {
 }
 
 export function avgPool2d(x: View, out: View, p: Pool2dParams, opts: AvgPoolOptions): void {
-  const { planes: P, H, W } = planes(x);
-  const [OH, OW] = [out.shape[2]!, out.shape[3]!];
-  const wh = windows(p, 0, H, OH);
-  const ww = windows(p, 1, W, OW);
   const xs = buf(x);
   const o = buf(out);
-  for (let pl = 0; pl < P; pl++) {
-    const xBase = x.offset + pl * H * W;
-    for (let oh = 0; oh < OH; oh++) {
-      const h = wh[oh]!;
-      for (let ow = 0; ow < OW; ow++) {
-        const w = ww[ow]!;
-        let s = 0;
-        for (let ih = h.start; ih < h.end; ih++) for (let iw = w.start; iw < w.end; iw++) s += xs[xBase + ih * W + iw]!;
-        o[out.offset + (pl * OH + oh) * OW + ow] = s / divisor(h, w, opts);
-      }
-    }
-  }
+  forEachWindow(x.shape, out.shape, p, (plane, oi, h, w, W) => {
+    const xBase = x.offset + plane;
+    let s = 0;
+    for (let ih = h.start; ih < h.end; ih++) for (let iw = w.start; iw < w.end; iw++) s += xs[xBase + ih * W + iw]!;
+    o[out.offset + oi] = s / divisor(h, w, opts);
+  });
 }
 
 export function avgPool2dGrad(gy: View, gx: View, p: Pool2dParams, opts: AvgPoolOptions): void {
-  const { planes: P, H, W } = planes(gx);
-  const [OH, OW] = [gy.shape[2]!, gy.shape[3]!];
-  const wh = windows(p, 0, H, OH);
-  const ww = windows(p, 1, W, OW);
   const ys = buf(gy);
-  const acc = new Float64Array(P * H * W);
-  for (let pl = 0; pl < P; pl++) {
-    const xBase = pl * H * W;
-    for (let oh = 0; oh < OH; oh++) {
-      const h = wh[oh]!;
-      for (let ow = 0; ow < OW; ow++) {
-        const w = ww[ow]!;
-        const g = ys[gy.offset + (pl * OH + oh) * OW + ow]! / divisor(h, w, opts);
-        for (let ih = h.start; ih < h.end; ih++) for (let iw = w.start; iw < w.end; iw++) acc[xBase + ih * W + iw]! += g;
-      }
-    }
-  }
+  const acc = new Float64Array(gx.shape.reduce((a, b) => a * b, 1));
+  forEachWindow(gx.shape, gy.shape, p, (plane, oi, h, w, W) => {
+    const g = ys[gy.offset + oi]! / divisor(h, w, opts);
+    for (let ih = h.start; ih < h.end; ih++) for (let iw = w.start; iw < w.end; iw++) acc[plane + ih * W + iw]! += g;
+  });
   buf(gx).set(acc, gx.offset);
 }
