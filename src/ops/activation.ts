@@ -1,9 +1,11 @@
 import { StrideError, ShapeError } from '../tensor/errors.js';
 import { formatShape, normalizeDim } from '../tensor/shape.js';
+import { fromFlat } from '../tensor/creation.js';
+import { default_generator, type Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { defineOp, emptyLike, installMethods, requireFloat } from './define.js';
 import {
-  abs, add, clamp, div, erf, exp, expm1, gt, le, log, log1p, logical_and, lt, minimum, mul, neg, sigmoid, sub, tanh, where,
+  abs, add, clamp, div, erf, exp, expm1, ge, gt, le, log, log1p, logical_and, lt, minimum, mul, neg, sigmoid, sub, tanh, where,
 } from './elementwise.js';
 import { amax, sum } from './reduce.js';
 import { reshape } from './shape.js';
@@ -23,6 +25,24 @@ function checkNumber(op: string, name: string, value: number, ok: (v: number) =>
 export function leaky_relu(x: Tensor, negative_slope = 0.01): Tensor {
   requireFloat(x, 'leaky_relu');
   return where(gt(x, 0), x, mul(x, negative_slope));
+}
+
+export interface RReLUOptions {
+  generator?: Generator;
+}
+
+/**
+ * Randomized leaky ReLU (Xu et al.): in training each negative element gets its own slope drawn
+ * from U(lower, upper) (from the seeded generator); in evaluation the slope is (lower + upper) / 2.
+ */
+export function rrelu(x: Tensor, lower = 1 / 8, upper = 1 / 3, training = false, opts: RReLUOptions = {}): Tensor {
+  requireFloat(x, 'rrelu');
+  if (!(lower <= upper)) throw new StrideError(`rrelu: lower bound ${lower} must not exceed upper bound ${upper}`);
+  if (!training) return leaky_relu(x, (lower + upper) / 2);
+  const u = (opts.generator ?? default_generator).uniform(x.numel(), 24);
+  for (let i = 0; i < u.length; i++) u[i] = lower + (upper - lower) * u[i]!;
+  const slopes = fromFlat(u, x.shape, { dtype: x.dtype, backend: x.device });
+  return where(ge(x, 0), x, mul(x, slopes));
 }
 
 /**

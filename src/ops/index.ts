@@ -12,3 +12,4 @@ export * from './activation.js';
 export * from './normalization.js';
 export * from './dropout.js';
 export * from './loss.js';
+export * from './interpolate.js';
