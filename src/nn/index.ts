@@ -19,3 +19,4 @@ export * from './loss.js';
 export { l1_penalty, l2_penalty, elastic_net_penalty, max_norm_, clip_grad_norm_, clip_grad_value_, type PenaltyOptions } from './utils.js';
 export * as init from './init.js';
 export * as functional from '../ops/index.js';
+export { summary, type ModelSummary, type SummaryRow } from './summary.js';
