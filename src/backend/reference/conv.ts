@@ -26,36 +26,47 @@ function validRange(outSize: number, size: number, s: number, p: number, kOffset
   return [start, Math.max(start, end)];
 }
 
+/** The rows and columns one weight tap touches: output ranges and the matching input offsets. */
+interface Tap {
+  /** Flat index of the input plane (n, ic) and of the output plane (n, oc). */
+  xPlane: number;
+  yPlane: number;
+  /** Flat index of the weight element (oc, icg, kh, kw). */
+  wi: number;
+  ohStart: number;
+  ohEnd: number;
+  owStart: number;
+  owEnd: number;
+  /** Input row of output row oh is oh*sh + ihOffset; input column of ow is ow*sw + iwOffset. */
+  ihOffset: number;
+  iwOffset: number;
+}
+
 /**
- * Visits every (n, oc, ic, kh, kw, oh) with the valid ow range; `tap` gets the flat indices of
- * the start of the x row, y row and w element, and the ow range. One loop nest serves forward
- * and both gradients, which differ only in what they do with each tap.
+ * Visits every (n, oc, ic, kh, kw) weight tap with the output rows/columns for which it falls
+ * inside the image. One loop nest serves forward and both gradients, which differ only in what
+ * they do with each tap.
  */
-function forEachTap(
-  g: Geometry,
-  p: Conv2dParams,
-  tap: (xRow: number, yRow: number, wi: number, owStart: number, owEnd: number, iwOffset: number) => void,
-): void {
+function forEachTap(g: Geometry, p: Conv2dParams, visit: (t: Tap) => void): void {
   const [sh, sw] = p.stride;
   const [ph, pw] = p.padding;
   const [dh, dw] = p.dilation;
+  const t: Tap = { xPlane: 0, yPlane: 0, wi: 0, ohStart: 0, ohEnd: 0, owStart: 0, owEnd: 0, ihOffset: 0, iwOffset: 0 };
   for (let n = 0; n < g.N; n++) {
     for (let oc = 0; oc < g.O; oc++) {
       const group = Math.floor(oc / g.Og);
+      t.yPlane = (n * g.O + oc) * g.OH * g.OW;
       for (let icg = 0; icg < g.Cg; icg++) {
-        const ic = group * g.Cg + icg;
-        const xPlane = (n * g.C + ic) * g.H * g.W;
-        const yPlane = (n * g.O + oc) * g.OH * g.OW;
+        t.xPlane = (n * g.C + group * g.Cg + icg) * g.H * g.W;
         for (let kh = 0; kh < g.KH; kh++) {
-          const [ohStart, ohEnd] = validRange(g.OH, g.H, sh, ph, kh * dh);
+          [t.ohStart, t.ohEnd] = validRange(g.OH, g.H, sh, ph, kh * dh);
+          t.ihOffset = kh * dh - ph;
           for (let kw = 0; kw < g.KW; kw++) {
-            const wi = ((oc * g.Cg + icg) * g.KH + kh) * g.KW + kw;
-            const [owStart, owEnd] = validRange(g.OW, g.W, sw, pw, kw * dw);
-            if (owStart >= owEnd) continue;
-            for (let oh = ohStart; oh < ohEnd; oh++) {
-              const ih = oh * sh - ph + kh * dh;
-              tap(xPlane + ih * g.W, yPlane + oh * g.OW, wi, owStart, owEnd, kw * dw - pw);
-            }
+            [t.owStart, t.owEnd] = validRange(g.OW, g.W, sw, pw, kw * dw);
+            if (t.ohStart >= t.ohEnd || t.owStart >= t.owEnd) continue;
+            t.iwOffset = kw * dw - pw;
+            t.wi = ((oc * g.Cg + icg) * g.KH + kh) * g.KW + kw;
+            visit(t);
           }
         }
       }
@@ -68,11 +79,14 @@ export function conv2d(x: View, w: View, out: View, p: Conv2dParams): void {
   const xs = buf(x);
   const ws = buf(w);
   const acc = new Float64Array(g.N * g.O * g.OH * g.OW);
-  const sw = p.stride[1];
-  forEachTap(g, p, (xRow, yRow, wi, owStart, owEnd, iwOffset) => {
-    const wv = ws[w.offset + wi]!;
-    const xBase = x.offset + xRow + iwOffset;
-    for (let ow = owStart; ow < owEnd; ow++) acc[yRow + ow]! += wv * xs[xBase + ow * sw]!;
+  const [sh, sw] = p.stride;
+  forEachTap(g, p, (t) => {
+    const wv = ws[w.offset + t.wi]!;
+    for (let oh = t.ohStart; oh < t.ohEnd; oh++) {
+      const xRow = x.offset + t.xPlane + (oh * sh + t.ihOffset) * g.W + t.iwOffset;
+      const yRow = t.yPlane + oh * g.OW;
+      for (let ow = t.owStart; ow < t.owEnd; ow++) acc[yRow + ow]! += wv * xs[xRow + ow * sw]!;
+    }
   });
   buf(out).set(acc, out.offset);
 }
@@ -82,12 +96,14 @@ export function conv2dInputGrad(gy: View, w: View, gx: View, p: Conv2dParams): v
   const ys = buf(gy);
   const ws = buf(w);
   const acc = new Float64Array(g.N * g.C * g.H * g.W);
-  const sw = p.stride[1];
-  forEachTap(g, p, (xRow, yRow, wi, owStart, owEnd, iwOffset) => {
-    const wv = ws[w.offset + wi]!;
-    const yBase = gy.offset + yRow;
-    const xBase = xRow + iwOffset;
-    for (let ow = owStart; ow < owEnd; ow++) acc[xBase + ow * sw]! += wv * ys[yBase + ow]!;
+  const [sh, sw] = p.stride;
+  forEachTap(g, p, (t) => {
+    const wv = ws[w.offset + t.wi]!;
+    for (let oh = t.ohStart; oh < t.ohEnd; oh++) {
+      const xRow = t.xPlane + (oh * sh + t.ihOffset) * g.W + t.iwOffset;
+      const yRow = gy.offset + t.yPlane + oh * g.OW;
+      for (let ow = t.owStart; ow < t.owEnd; ow++) acc[xRow + ow * sw]! += wv * ys[yRow + ow]!;
+    }
   });
   buf(gx).set(acc, gx.offset);
 }
@@ -97,13 +113,15 @@ export function conv2dWeightGrad(x: View, gy: View, gw: View, p: Conv2dParams): 
   const xs = buf(x);
   const ys = buf(gy);
   const acc = new Float64Array(g.O * g.Cg * g.KH * g.KW);
-  const sw = p.stride[1];
-  forEachTap(g, p, (xRow, yRow, wi, owStart, owEnd, iwOffset) => {
-    const xBase = x.offset + xRow + iwOffset;
-    const yBase = gy.offset + yRow;
+  const [sh, sw] = p.stride;
+  forEachTap(g, p, (t) => {
     let s = 0;
-    for (let ow = owStart; ow < owEnd; ow++) s += ys[yBase + ow]! * xs[xBase + ow * sw]!;
-    acc[wi]! += s;
+    for (let oh = t.ohStart; oh < t.ohEnd; oh++) {
+      const xRow = x.offset + t.xPlane + (oh * sh + t.ihOffset) * g.W + t.iwOffset;
+      const yRow = gy.offset + t.yPlane + oh * g.OW;
+      for (let ow = t.owStart; ow < t.owEnd; ow++) s += ys[yRow + ow]! * xs[xRow + ow * sw]!;
+    }
+    acc[t.wi]! += s;
   });
   buf(gw).set(acc, gw.offset);
 }
