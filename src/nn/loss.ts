@@ -5,10 +5,20 @@ import {
 import type { Tensor } from '../tensor/tensor.js';
 import { Module } from './module.js';
 
-/** Loss modules (torch.nn's): the options are fixed at construction, forward(input, target). */
+export interface LossOptions {
+  reduction?: Reduction;
+}
+
+/**
+ * Loss modules (torch.nn's): the options, PyTorch's keyword arguments, are fixed at construction;
+ * forward(input, target).
+ */
 abstract class Loss extends Module {
-  constructor(readonly reduction: Reduction = 'mean') {
+  readonly reduction: Reduction;
+
+  constructor(opts: LossOptions = {}) {
     super();
+    this.reduction = opts.reduction ?? 'mean';
   }
 
   abstract override forward(input: Tensor, target: Tensor): Tensor;
@@ -18,9 +28,8 @@ abstract class Loss extends Module {
   }
 }
 
-export interface WeightedLossOptions {
+export interface WeightedLossOptions extends LossOptions {
   weight?: Tensor | null;
-  reduction?: Reduction;
 }
 
 export class CrossEntropyLoss extends Loss {
@@ -29,7 +38,7 @@ export class CrossEntropyLoss extends Loss {
   readonly label_smoothing: number;
 
   constructor(opts: WeightedLossOptions & { ignore_index?: number; label_smoothing?: number } = {}) {
-    super(opts.reduction);
+    super(opts);
     this.weight = opts.weight ?? null;
     this.ignore_index = opts.ignore_index ?? -100;
     this.label_smoothing = opts.label_smoothing ?? 0;
@@ -46,7 +55,7 @@ export class NLLLoss extends Loss {
   readonly ignore_index: number;
 
   constructor(opts: WeightedLossOptions & { ignore_index?: number } = {}) {
-    super(opts.reduction);
+    super(opts);
     this.weight = opts.weight ?? null;
     this.ignore_index = opts.ignore_index ?? -100;
     if (this.weight) this.register_buffer('weight', this.weight);
@@ -61,7 +70,7 @@ export class BCELoss extends Loss {
   readonly weight: Tensor | null;
 
   constructor(opts: WeightedLossOptions = {}) {
-    super(opts.reduction);
+    super(opts);
     this.weight = opts.weight ?? null;
     if (this.weight) this.register_buffer('weight', this.weight);
   }
@@ -76,7 +85,7 @@ export class BCEWithLogitsLoss extends Loss {
   readonly pos_weight: Tensor | null;
 
   constructor(opts: WeightedLossOptions & { pos_weight?: Tensor | null } = {}) {
-    super(opts.reduction);
+    super(opts);
     this.weight = opts.weight ?? null;
     this.pos_weight = opts.pos_weight ?? null;
     if (this.weight) this.register_buffer('weight', this.weight);
@@ -103,8 +112,8 @@ export class L1Loss extends Loss {
 export class SmoothL1Loss extends Loss {
   readonly beta: number;
 
-  constructor(opts: { reduction?: Reduction; beta?: number } = {}) {
-    super(opts.reduction);
+  constructor(opts: LossOptions & { beta?: number } = {}) {
+    super(opts);
     this.beta = opts.beta ?? 1;
   }
 
@@ -116,8 +125,8 @@ export class SmoothL1Loss extends Loss {
 export class HuberLoss extends Loss {
   readonly delta: number;
 
-  constructor(opts: { reduction?: Reduction; delta?: number } = {}) {
-    super(opts.reduction);
+  constructor(opts: LossOptions & { delta?: number } = {}) {
+    super(opts);
     this.delta = opts.delta ?? 1;
   }
 
@@ -129,8 +138,8 @@ export class HuberLoss extends Loss {
 export class HingeEmbeddingLoss extends Loss {
   readonly margin: number;
 
-  constructor(opts: { reduction?: Reduction; margin?: number } = {}) {
-    super(opts.reduction);
+  constructor(opts: LossOptions & { margin?: number } = {}) {
+    super(opts);
     this.margin = opts.margin ?? 1;
   }
 
@@ -146,7 +155,7 @@ export class MultiMarginLoss extends Loss {
   readonly weight: Tensor | null;
 
   constructor(opts: WeightedLossOptions & { p?: 1 | 2; margin?: number } = {}) {
-    super(opts.reduction);
+    super(opts);
     this.p = opts.p ?? 1;
     this.margin = opts.margin ?? 1;
     this.weight = opts.weight ?? null;
@@ -162,8 +171,8 @@ export class MultiMarginLoss extends Loss {
 export class MulticlassSVMLoss extends Loss {
   readonly delta: number;
 
-  constructor(opts: { reduction?: Reduction; delta?: number } = {}) {
-    super(opts.reduction);
+  constructor(opts: LossOptions & { delta?: number } = {}) {
+    super(opts);
     this.delta = opts.delta ?? 1;
   }
 

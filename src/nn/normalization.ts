@@ -104,15 +104,17 @@ export class BatchNorm2d extends BatchNormNd {
 export class InstanceNorm2d extends NormBase {
   constructor(num_features: number, opts: BatchNormLayerOptions = {}) {
     super(num_features, opts, { affine: false, track_running_stats: false });
+    // PyTorch's instance norm does not count batches, so it has no cumulative average: its
+    // forward rejects momentum None.
+    if (this.momentum === null) throw new StrideError('InstanceNorm2d: momentum must be a number (instance norm keeps no cumulative average), got null');
   }
 
   forward(x: Tensor): Tensor {
     if (x.ndim !== 3 && x.ndim !== 4) throw new ShapeError(`InstanceNorm2d: expected a 3-d or 4-d input, got shape ${formatShape(x.shape)}`);
     const batched = x.ndim === 4 ? x : x.unsqueeze(0);
-    // PyTorch's instance norm does not count batches: momentum is always a plain factor.
     const y = instance_norm(batched, {
       running_mean: this.running_mean, running_var: this.running_var, weight: this.weight, bias: this.bias,
-      use_input_stats: this.training || !this.track_running_stats, momentum: this.momentum ?? 0.1, eps: this.eps,
+      use_input_stats: this.training || !this.track_running_stats, momentum: this.momentum!, eps: this.eps,
     });
     return x.ndim === 4 ? y : y.squeeze(0);
   }
