@@ -33,6 +33,11 @@ export interface LoadResult {
 
 let nextHookId = 0;
 
+/** How a wrong value is named in an error: its class, or its type and value. */
+function describe(v: unknown): string {
+  return v instanceof Object ? `a ${v.constructor.name}` : `${typeof v} ${String(v)}`;
+}
+
 /**
  * Base class of layers and models, with torch.nn.Module's semantics. Parameters (Parameter
  * properties), child modules (Module properties) and buffers (registered with register_buffer)
@@ -43,19 +48,21 @@ let nextHookId = 0;
  */
 export abstract class Module {
   training = true;
-  private readonly _buffers = new Set<string>();
-  private readonly _nonPersistent = new Set<string>();
-  private readonly _preHooks = new Map<number, ForwardPreHook>();
-  private readonly _hooks = new Map<number, ForwardHook>();
+  readonly #buffers = new Set<string>();
+  readonly #nonPersistent = new Set<string>();
+  /** Own property names in the order first seen (see ownEntries). */
+  readonly #order = new Set<string>();
+  readonly #preHooks = new Map<number, ForwardPreHook>();
+  readonly #hooks = new Map<number, ForwardHook>();
 
   abstract forward(...inputs: never[]): unknown;
 
   /** Runs forward-pre hooks, forward and forward hooks (PyTorch's `module(...)`). */
   call(...inputs: Parameters<this['forward']>): ReturnType<this['forward']> {
     let args: unknown[] = inputs;
-    for (const hook of this._preHooks.values()) args = hook(this, args) ?? args;
+    for (const hook of this.#preHooks.values()) args = hook(this, args) ?? args;
     let out = (this.forward as (...a: unknown[]) => unknown)(...args);
-    for (const hook of this._hooks.values()) {
+    for (const hook of this.#hooks.values()) {
       const replaced = hook(this, args, out);
       if (replaced !== undefined) out = replaced;
     }
@@ -64,43 +71,63 @@ export abstract class Module {
 
   register_forward_pre_hook(hook: ForwardPreHook): RemovableHandle {
     const id = nextHookId++;
-    this._preHooks.set(id, hook);
-    return { remove: () => this._preHooks.delete(id) };
+    this.#preHooks.set(id, hook);
+    return { remove: () => this.#preHooks.delete(id) };
   }
 
   register_forward_hook(hook: ForwardHook): RemovableHandle {
     const id = nextHookId++;
-    this._hooks.set(id, hook);
-    return { remove: () => this._hooks.delete(id) };
+    this.#hooks.set(id, hook);
+    return { remove: () => this.#hooks.delete(id) };
   }
 
   /** Adds a tensor that is state but not a parameter (BatchNorm's running_mean); persistent ones go into state_dict. */
   register_buffer(name: string, tensor: Tensor | null, persistent = true): void {
-    this.checkName(name, 'register_buffer');
+    // An existing plain tensor may become a buffer (layers assign first, then register).
+    this.register('register_buffer', name, tensor, Tensor, (v) => this.#buffers.has(name) || (v instanceof Tensor && !(v instanceof Parameter)));
     if (tensor) keep(tensor);
-    (this as unknown as Record<string, unknown>)[name] = tensor;
-    this._buffers.add(name);
-    if (!persistent) this._nonPersistent.add(name);
+    this.#buffers.add(name);
+    if (persistent) this.#nonPersistent.delete(name);
+    else this.#nonPersistent.add(name);
   }
 
   register_parameter(name: string, param: Parameter | null): void {
-    this.checkName(name, 'register_parameter');
-    (this as unknown as Record<string, unknown>)[name] = param;
+    this.register('register_parameter', name, param, Parameter, (v) => v instanceof Parameter);
   }
 
   add_module(name: string, module: Module | null): void {
-    this.checkName(name, 'add_module');
-    (this as unknown as Record<string, unknown>)[name] = module;
+    this.register('add_module', name, module, Module, (v) => v instanceof Module);
   }
 
-  private checkName(name: string, what: string): void {
-    if (!name || name.includes('.')) throw new StrideError(`${what}: name must be non-empty and contain no '.', got '${name}'`);
+  /**
+   * Validates a name and value as PyTorch does (no '.', not empty, not taken by another kind of
+   * attribute or a method), then assigns it, recording the name's position: JS lists integer-like
+   * names ("0", "1") before all others, whatever the order of assignment.
+   */
+  private register(what: string, name: string, value: unknown, kind: abstract new (...a: never[]) => unknown, sameKind: (existing: unknown) => boolean): void {
+    if (typeof name !== 'string' || !name || name.includes('.')) {
+      throw new StrideError(`${what}: name must be a non-empty string without '.', got ${JSON.stringify(name)}`);
+    }
+    const self = this as unknown as Record<string, unknown>;
+    if (name in this && self[name] != null && !sameKind(self[name])) {
+      throw new StrideError(`${what}: attribute '${name}' already exists on ${this.constructor.name}`);
+    }
+    if (this.#buffers.has(name) && kind !== Tensor) throw new StrideError(`${what}: '${name}' is already a buffer of ${this.constructor.name}`);
+    if (value !== null && !(value instanceof kind)) {
+      throw new StrideError(`${what}: cannot assign ${describe(value)} to '${name}' (${kind.name} or null required)`);
+    }
+    this.ownEntries(); // record the names assigned so far, so that this one comes after them
+    this.#order.add(name);
+    self[name] = value;
   }
 
   // ------------------------------------------------------------ traversal
 
+  /** Own properties in assignment order (names registered through add_module & co. where they were registered). */
   private ownEntries(): [string, unknown][] {
-    return Object.entries(this).filter(([k]) => !k.startsWith('_') && k !== 'training');
+    for (const k of Object.keys(this)) this.#order.add(k);
+    const self = this as unknown as Record<string, unknown>;
+    return [...this.#order].filter((k) => Object.hasOwn(this, k)).map((k) => [k, self[k]]);
   }
 
   *named_children(): Generator<[string, Module]> {
@@ -129,32 +156,37 @@ export abstract class Module {
   }
 
   private *ownBuffers(persistentOnly = false): Generator<[string, Tensor]> {
-    for (const k of this._buffers) {
+    for (const k of this.#buffers) {
       const v = (this as unknown as Record<string, unknown>)[k];
-      if (v instanceof Tensor && !(persistentOnly && this._nonPersistent.has(k))) yield [k, v];
+      if (v instanceof Tensor && !(persistentOnly && this.#nonPersistent.has(k))) yield [k, v];
+    }
+  }
+
+  /** Each tensor that `own` lists for this module or (with recurse) a descendant, once, under its first dotted name. */
+  private *namedMembers(own: (m: Module) => Iterable<[string, Tensor]>, prefix: string, recurse: boolean): Generator<[string, Tensor]> {
+    const seen = new Set<Tensor>();
+    const modules: Iterable<[string, Module]> = recurse ? this.named_modules(prefix) : [[prefix, this]];
+    for (const [name, m] of modules) {
+      for (const [k, t] of own(m)) {
+        if (seen.has(t)) continue;
+        seen.add(t);
+        yield [name ? `${name}.${k}` : k, t];
+      }
     }
   }
 
   /** Every parameter once (shared ones are listed under their first name), PyTorch's order. */
-  *named_parameters(prefix = '', recurse = true): Generator<[string, Parameter]> {
-    const seen = new Set<Parameter>();
-    const modules: Iterable<[string, Module]> = recurse ? this.named_modules(prefix) : [[prefix, this]];
-    for (const [name, m] of modules) {
-      for (const [k, p] of m.ownParameters()) {
-        if (seen.has(p)) continue;
-        seen.add(p);
-        yield [name ? `${name}.${k}` : k, p];
-      }
-    }
+  named_parameters(prefix = '', recurse = true): Generator<[string, Parameter]> {
+    return this.namedMembers((m) => m.ownParameters(), prefix, recurse) as Generator<[string, Parameter]>;
   }
 
   parameters(recurse = true): Parameter[] {
     return [...this.named_parameters('', recurse)].map(([, p]) => p);
   }
 
-  *named_buffers(prefix = '', recurse = true): Generator<[string, Tensor]> {
-    const modules: Iterable<[string, Module]> = recurse ? this.named_modules(prefix) : [[prefix, this]];
-    for (const [name, m] of modules) for (const [k, b] of m.ownBuffers()) yield [name ? `${name}.${k}` : k, b];
+  /** Every buffer once, persistent or not. */
+  named_buffers(prefix = '', recurse = true): Generator<[string, Tensor]> {
+    return this.namedMembers((m) => m.ownBuffers(), prefix, recurse);
   }
 
   buffers(recurse = true): Tensor[] {
@@ -163,9 +195,10 @@ export abstract class Module {
 
   // ------------------------------------------------------------ modes and grads
 
-  /** Sets training mode here and in every descendant (dropout and batch norm behave differently). */
+  /** Sets training mode here and, through their own train(), in every descendant (dropout and batch norm behave differently). */
   train(mode = true): this {
-    for (const m of this.modules()) m.training = mode;
+    this.training = mode;
+    for (const c of this.children()) c.train(mode);
     return this;
   }
 
@@ -200,15 +233,15 @@ export abstract class Module {
 
   /**
    * Parameters and persistent buffers by their dotted PyTorch names: each module's own
-   * parameters, then its buffers, then its children's. The tensors share storage with the model.
+   * parameters, then its buffers, then its children's; a module held under two names is listed
+   * under both, as in PyTorch. Keys start with `prefix` as given (PyTorch's: 'model.' makes
+   * 'model.fc.weight'); `out` (PyTorch's destination) receives them. The tensors share storage
+   * with the model.
    */
-  state_dict(prefix = ''): StateDict {
-    const out: StateDict = {};
-    for (const [name, m] of this.named_modules(prefix)) {
-      const p = name ? `${name}.` : '';
-      for (const [k, v] of m.ownParameters()) out[p + k] = v.detach();
-      for (const [k, v] of m.ownBuffers(true)) out[p + k] = v.detach();
-    }
+  state_dict(prefix = '', out: StateDict = {}): StateDict {
+    for (const [k, v] of this.ownParameters()) out[prefix + k] = v.detach();
+    for (const [k, v] of this.ownBuffers(true)) out[prefix + k] = v.detach();
+    for (const [k, m] of this.named_children()) m.state_dict(`${prefix}${k}.`, out);
     return out;
   }
 
@@ -236,14 +269,29 @@ export abstract class Module {
     return { missing_keys: missing, unexpected_keys: unexpected };
   }
 
-  /** Moves parameters and buffers to a backend (new tensors: create optimizers after moving). */
+  /**
+   * Moves parameters (with their gradients) and buffers to a backend. They become new tensors:
+   * create optimizers after moving. Tensors shared between modules stay shared.
+   */
   to(backend: string): this {
+    const moved = new Map<Tensor, Tensor>();
+    const move = (t: Tensor): Tensor => {
+      let m = moved.get(t);
+      if (!m) {
+        m = no_grad(() => keep(t.to(backend)));
+        if (t instanceof Parameter) {
+          const p: Parameter = new Parameter(m, t.requires_grad);
+          m.dispose();
+          if (t.grad) p.grad = move(t.grad);
+          m = p;
+        }
+        moved.set(t, m);
+      }
+      return m;
+    };
     for (const m of this.modules()) {
       const self = m as unknown as Record<string, unknown>;
-      for (const [k, p] of [...m.ownParameters()]) {
-        if (p.device !== backend) self[k] = new Parameter(no_grad(() => p.to(backend)), p.requires_grad);
-      }
-      for (const [k, b] of [...m.ownBuffers()]) if (b.device !== backend) self[k] = keep(b.to(backend));
+      for (const [k, t] of [...m.ownParameters(), ...m.ownBuffers()]) if (t.device !== backend) self[k] = move(t);
     }
     return this;
   }
@@ -310,9 +358,14 @@ export class ModuleList extends IndexedModules {
 
 /** Modules by name (torch.nn.ModuleDict). */
 export class ModuleDict extends Module {
-  constructor(modules: Record<string, Module> = {}) {
+  /**
+   * From an object or from [name, module] pairs. An object literal lists integer-like names
+   * ("0", "1") first whatever their place (JS's rule); pairs keep their order, as in PyTorch.
+   */
+  constructor(modules: Record<string, Module> | Iterable<readonly [string, Module]> = {}) {
     super();
-    for (const [k, m] of Object.entries(modules)) this.add_module(k, m);
+    const entries = Symbol.iterator in modules ? modules : Object.entries(modules);
+    for (const [k, m] of entries) this.add_module(k, m);
   }
 
   get(key: string): Module | undefined {

@@ -1,4 +1,5 @@
 import { no_grad } from '../autograd/grad_mode.js';
+import { gt, where } from '../ops/elementwise.js';
 import { amax, sum } from '../ops/reduce.js';
 import { StrideError } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -50,7 +51,8 @@ export function max_norm_(source: ParamSource, max_norm: number, opts: PenaltyOp
       if (p.ndim < 1) continue;
       // A 1-d weight has one incoming weight per unit: its norm is the absolute value.
       const norms = p.ndim === 1 ? p.abs() : p.mul(p).sum([...Array(p.ndim).keys()].slice(1), true).sqrt();
-      p.mul_(norms.clamp(max_norm).reciprocal().mul(max_norm));
+      // Slices within the limit keep their exact values (max_norm / max_norm need not round to 1).
+      p.mul_(where(gt(norms, max_norm), norms.reciprocal().mul(max_norm), 1));
     }
   });
 }
