@@ -614,24 +614,24 @@ test('layers whose arguments PyTorch checks when run: the first call names the o
   }
 });
 
-// Gaps in the layers' own checks, reported to the lead (src/nn is not this file's): these fail until fixed.
-test('Conv2d rejects a padding string other than same and valid', { todo: 'accepted; forward then fails in conv2d or with a TypeError (padding_mode reflect)' }, () => {
+// Gaps the layers' own checks used to have.
+test('Conv2d rejects a padding string other than same and valid', () => {
   throwsNaming(() => new Conv2d(4, 4, 3, { padding: 'full' as 'same' }), StrideError, 'Conv2d', "'full'");
 });
 
-test('GroupNorm and LayerNorm name themselves for negative or fractional sizes', { todo: 'the error comes from full() and names neither layer' }, () => {
+test('GroupNorm and LayerNorm name themselves for negative or fractional sizes', () => {
   throwsNaming(() => new GroupNorm(2, -4), StrideError, 'GroupNorm', '-4');
   throwsNaming(() => new LayerNorm(-2), StrideError, 'LayerNorm', '-2');
   throwsNaming(() => new LayerNorm(2.5), StrideError, 'LayerNorm', '2.5');
 });
 
-test('CrossEntropyLoss and NLLLoss reject an unknown reduction when run', { todo: "reduction 'bogus' runs as 'mean' (MSELoss and the others reject it)" }, () => {
+test('CrossEntropyLoss and NLLLoss reject an unknown reduction when run', () => {
   const [input, target] = [randn([2, 3]), tensor([0, 1], { dtype: 'int32' })];
   throwsNaming(() => new MSELoss({ reduction: 'bogus' as 'mean' }).call(input, input), StrideError, 'mse_loss', "'bogus'");
   throwsNaming(() => new CrossEntropyLoss({ reduction: 'bogus' as 'mean' }).call(input, target), StrideError, 'cross_entropy', "'bogus'");
   throwsNaming(() => new NLLLoss({ reduction: 'bogus' as 'mean' }).call(input, target), StrideError, 'nll_loss', "'bogus'");
 });
 
-test('Hardtanh rejects min_val > max_val when constructed, as PyTorch does', { todo: 'only the first forward rejects it' }, () => {
+test('Hardtanh rejects min_val > max_val when constructed, as PyTorch does', () => {
   throwsNaming(() => new Hardtanh(1, -1), StrideError, 'Hardtanh', 'min_val');
 });

@@ -91,7 +91,11 @@ export class Softplus extends Module {
 }
 
 export class Hardtanh extends Module {
-  constructor(readonly min_val = -1, readonly max_val = 1) { super(); }
+  constructor(readonly min_val = -1, readonly max_val = 1) {
+    super();
+    if (!(max_val > min_val)) throw new StrideError(`Hardtanh: max_val (${max_val}) must be greater than min_val (${min_val})`);
+  }
+
   forward(x: Tensor): Tensor { return hardtanh(x, this.min_val, this.max_val); }
   override extra_repr(): string { return `min_val=${this.min_val}, max_val=${this.max_val}`; }
 }

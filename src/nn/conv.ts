@@ -34,6 +34,9 @@ abstract class ConvNd<S extends IntOrPair> extends Module {
     this.kernel_size = spatialArg(name, 'kernel_size', kernel_size, nd, 1);
     this.stride = spatialArg(name, 'stride', stride, nd, 1);
     this.dilation = spatialArg(name, 'dilation', dilation, nd, 1);
+    if (typeof padding === 'string' && padding !== 'same' && padding !== 'valid') {
+      throw new StrideError(`${name}: padding must be an int, a tuple of ints, 'same' or 'valid', got '${padding}'`);
+    }
     this.padding = typeof padding === 'string' ? padding : spatialArg(name, 'padding', padding, nd, 0);
     for (const [what, v] of [['in_channels', in_channels], ['out_channels', out_channels], ['groups', groups]] as const) {
       if (!Number.isInteger(v) || v <= 0) throw new StrideError(`${name}: ${what} must be a positive integer, got ${v}`);

@@ -135,6 +135,9 @@ export class LayerNorm extends Module {
   constructor(normalized_shape: number | readonly number[], opts: AffineNormOptions = {}) {
     super();
     this.normalized_shape = typeof normalized_shape === 'number' ? [normalized_shape] : [...normalized_shape];
+    if (!this.normalized_shape.every((s) => Number.isInteger(s) && s > 0)) {
+      throw new StrideError(`LayerNorm: normalized_shape must be positive integers, got ${JSON.stringify(normalized_shape)}`);
+    }
     this.eps = opts.eps ?? 1e-5;
     const affine = opts.elementwise_affine ?? true;
     this.weight = affine ? new Parameter(full(this.normalized_shape, 1)) : null;
@@ -158,6 +161,7 @@ export class GroupNorm extends Module {
 
   constructor(readonly num_groups: number, readonly num_channels: number, opts: { eps?: number; affine?: boolean } = {}) {
     super();
+    if (!Number.isInteger(num_channels) || num_channels <= 0) throw new StrideError(`GroupNorm: num_channels must be a positive integer, got ${num_channels}`);
     if (!Number.isInteger(num_groups) || num_groups <= 0 || num_channels % num_groups !== 0) {
       throw new StrideError(`GroupNorm: num_channels (${num_channels}) must be divisible by num_groups (${num_groups})`);
     }

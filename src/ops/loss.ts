@@ -17,12 +17,18 @@ import { permute, reshape, unsqueeze } from './shape.js';
  */
 export type Reduction = 'mean' | 'sum' | 'none';
 
+function checkReduction(reduction: Reduction, op: string): void {
+  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') {
+    throw new StrideError(`${op}: reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
+  }
+}
+
 function reduce(loss: Tensor, reduction: Reduction, op: string): Tensor {
+  checkReduction(reduction, op);
   switch (reduction) {
     case 'mean': return mean(loss);
     case 'sum': return sum(loss);
     case 'none': return loss;
-    default: throw new StrideError(`${op}: reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
   }
 }
 
@@ -74,6 +80,7 @@ function rows(input: Tensor): Tensor {
 export function nll_loss(logp: Tensor, target: Tensor, opts: NLLOptions = {}): Tensor {
   const { weight = null, ignore_index = -100, reduction = 'mean' } = opts;
   requireFloat(logp, 'nll_loss');
+  checkReduction(reduction, 'nll_loss');
   if (logp.ndim < 1) throw new ShapeError(`nll_loss: input must have at least 1 dim (classes), got shape ${formatShape(logp.shape)}`);
   checkClassTargets('nll_loss', logp, target, ignore_index);
   checkClassWeight('nll_loss', weight, logp.shape[logp.ndim === 1 ? 0 : 1]!);
@@ -100,6 +107,7 @@ export interface CrossEntropyOptions extends NLLOptions {
 export function cross_entropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
   const { weight = null, ignore_index = -100, reduction = 'mean', label_smoothing = 0 } = opts;
   requireFloat(input, 'cross_entropy');
+  checkReduction(reduction, 'cross_entropy');
   if (!(label_smoothing >= 0 && label_smoothing <= 1)) {
     throw new StrideError(`cross_entropy: label_smoothing must be in [0, 1], got ${label_smoothing}`);
   }
