@@ -6,8 +6,12 @@ NODE_TEST = node --expose-gc --import tsx --test --test-reporter=spec
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
+STRIDE = node --import tsx src/cli/bin.ts
+
+# Trains LeNet-5 on Fashion-MNIST (the bundled subset, or the full set when installed) and
+# leaves the checkpoint, the model and the report in out/demo.
 demo: node_modules/.package-lock.json
-	node --import tsx examples/demo.ts
+	$(STRIDE) train --model lenet5 --dataset fashion-mnist --epochs $(or $(EPOCHS),3) --out out/demo
 
 test: node_modules/.package-lock.json
 	npx tsc -p tsconfig.json --noEmit

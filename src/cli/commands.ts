@@ -1,0 +1,103 @@
+import { stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import sharp from 'sharp';
+import { ImageClassificationDataset } from '../data/classification.js';
+import { DataLoader } from '../data/dataloader.js';
+import { loadDataset } from '../io/datasets.js';
+import { loadSafetensors, readBytes } from '../io/files.js';
+import { create_model } from '../models/registry.js';
+import type { Module } from '../nn/module.js';
+import { no_grad } from '../autograd/grad_mode.js';
+import { softmax } from '../ops/activation.js';
+import { interpolate } from '../ops/interpolate.js';
+import { stack } from '../ops/join.js';
+import { fromFlat } from '../tensor/creation.js';
+import { StrideError } from '../tensor/errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { evaluate } from './evaluate.js';
+
+/** What train writes next to model.safetensors. */
+export interface ModelInfo {
+  model: string;
+  options: Record<string, unknown>;
+  dataset: string;
+  classes: string[];
+  mean: number[];
+  std: number[];
+  input_shape: [number, number, number];
+}
+
+/** Loads a trained model from a run directory or a model.safetensors beside its model.json. */
+export async function loadTrained(path: string): Promise<{ model: Module; info: ModelInfo }> {
+  let dir = path;
+  let weights = join(path, 'model.safetensors');
+  try {
+    if (!(await stat(path)).isDirectory()) [dir, weights] = [dirname(path), path];
+  } catch {
+    throw new StrideError(`no such checkpoint: ${path} (give a run directory or its model.safetensors)`);
+  }
+  const infoPath = join(dir, 'model.json');
+  let info: ModelInfo;
+  try {
+    info = JSON.parse(new TextDecoder().decode(await readBytes(infoPath))) as ModelInfo;
+  } catch (e) {
+    throw new StrideError(`${infoPath}: cannot read the model description (${(e as Error).message})`);
+  }
+  const model = create_model(info.model, info.options);
+  model.load_state_dict((await loadSafetensors(weights)).tensors);
+  model.eval();
+  return { model, info };
+}
+
+export async function evalCommand(checkpoint: string, o: { dataset?: string; data?: string }): Promise<void> {
+  const { model, info } = await loadTrained(checkpoint);
+  const data = await loadDataset(o.dataset ?? info.dataset, { dir: o.data, log: (l) => console.log(l) });
+  if (data.classes.length !== info.classes.length) {
+    throw new StrideError(`the model predicts ${info.classes.length} classes but ${data.name} has ${data.classes.length}`);
+  }
+  const set = new ImageClassificationDataset(data.test, { mean: info.mean, std: info.std });
+  const loader = new DataLoader(set, { batch_size: 256, collate_fn: (s: [Tensor, number][]) => [stack(s.map((x) => x[0])), fromFlat(s.map((x) => x[1]), [s.length], { dtype: 'int32' })] as [Tensor, Tensor] });
+  const r = await evaluate(model, loader, data.classes.length);
+  console.log(`${info.model} on ${data.name} test set (${set.length} images): accuracy ${(100 * r.accuracy).toFixed(2)}%, loss ${r.loss.toFixed(4)}`);
+  const width = Math.max(...data.classes.map((c) => c.length));
+  data.classes.forEach((c, i) => console.log(`  ${c.padEnd(width)}  ${(100 * r.per_class[i]!).toFixed(1).padStart(5)}%`));
+  console.log('confusion matrix (rows: true class, columns: predicted):');
+  for (const row of r.confusion) console.log('  ' + row.map((v) => String(v).padStart(5)).join(''));
+}
+
+/** Decodes an image file into [C, H, W] in [0, 1] with the model's channels and size. */
+async function readImage(path: string, [c, h, w]: [number, number, number]): Promise<Tensor> {
+  let img = sharp(await readBytes(path));
+  img = c === 1 ? img.grayscale() : img.removeAlpha().toColourspace('srgb');
+  const { data, info } = await img.raw().toBuffer({ resolveWithObject: true }).catch((e: Error) => {
+    throw new StrideError(`${path}: not a readable image (${e.message})`);
+  });
+  const ch = info.channels;
+  const hwc = fromFlat(data, [info.height, info.width, ch], { dtype: 'uint8' });
+  let chw = hwc.permute(2, 0, 1).float().div(255);
+  if (ch !== c) chw = chw.narrow(0, 0, c);
+  if (info.height !== h || info.width !== w) chw = interpolate(chw.unsqueeze(0), { size: [h, w], mode: 'bilinear' }).squeeze(0);
+  return chw;
+}
+
+export async function predictCommand(checkpoint: string, images: string[], o: { topK: number }): Promise<void> {
+  const { model, info } = await loadTrained(checkpoint);
+  const [c] = info.input_shape;
+  const mean = fromFlat(info.mean, [c, 1, 1]);
+  const std = fromFlat(info.std, [c, 1, 1]);
+  for (const path of images) {
+    const x = (await readImage(path, info.input_shape)).sub(mean).div(std).unsqueeze(0);
+    const probs = no_grad(() => softmax((model.call as (x: Tensor) => Tensor)(x), 1)).dataSync();
+    const top = Array.from(probs).map((p, i) => [p, i] as const).sort((a, b) => b[0] - a[0]).slice(0, o.topK);
+    console.log(`${path}: ${top.map(([p, i]) => `${info.classes[i]} ${(100 * p).toFixed(1)}%`).join(', ')}`);
+  }
+}
+
+export function summaryCommand(name: string, o: { input: string; numClasses: number }): void {
+  const shape = o.input.split(',').map(Number);
+  if (shape.length !== 3 || !shape.every((s) => Number.isInteger(s) && s > 0)) {
+    throw new StrideError(`--input must be C,H,W with positive integers, got '${o.input}'`);
+  }
+  const model = create_model(name, { num_classes: o.numClasses, in_channels: shape[0], input_size: shape[1] });
+  console.log(model.summary(shape).text);
+}

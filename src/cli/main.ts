@@ -1,0 +1,139 @@
+/**
+ * The `stride` command: train, eval, predict, summary, models, data. Errors print one line
+ * (add --debug for the stack) and exit with status 1; an interrupted training run exits with 130
+ * after saving a checkpoint.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import '../backend/reference/index.js';
+import '../nn/index.js';
+import { DATASETS, loadDataset } from '../io/datasets.js';
+import { describe_model, list_models } from '../models/registry.js';
+import { StrideError } from '../tensor/errors.js';
+import { evalCommand, predictCommand, summaryCommand } from './commands.js';
+import { augmentation, AUGMENTATIONS } from './augment.js';
+import { InterruptedError, OPTIMIZERS, SCHEDULES, train } from './train.js';
+
+function int(name: string, min = 1) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got '${v}'`);
+    return n;
+  };
+}
+
+function num(name: string, min = 0) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number >= ${min}, got '${v}'`);
+    return n;
+  };
+}
+
+function choice<T extends string>(name: string, values: readonly T[]) {
+  return (v: string): T => {
+    if (!values.includes(v as T)) throw new InvalidArgumentError(`unknown ${name} '${v}'; valid: ${values.join(', ')}`);
+    return v as T;
+  };
+}
+
+export function program(): Command {
+  const cli = new Command('stride')
+    .description('Train, evaluate and inspect convolutional neural networks.')
+    .option('--debug', 'print stack traces of errors')
+    .showSuggestionAfterError(true)
+    .configureOutput({ outputError: (s, write) => write(s) });
+
+  cli
+    .command('train')
+    .description('train a model on a dataset; writes checkpoints, the model and a report into --out')
+    .addOption(new Option('--model <name>', `model (${list_models().join(', ')})`).default('lenet5').argParser(choice('model', list_models())))
+    .addOption(new Option('--dataset <name>', `dataset (${DATASETS.join(', ')})`).default('fashion-mnist').argParser(choice('dataset', DATASETS)))
+    .option('--data <dir>', 'directory with the dataset files (else $STRIDE_DATA, the system and user locations, the bundled subset)')
+    .option('--epochs <n>', 'epochs', int('epochs'), 10)
+    .option('--batch-size <n>', 'batch size', int('batch size'), 64)
+    .option('--lr <x>', 'learning rate', num('learning rate'), 0.01)
+    .addOption(new Option('--optimizer <name>', OPTIMIZERS.join('|')).default('sgd').argParser(choice('optimizer', OPTIMIZERS)))
+    .option('--momentum <x>', 'momentum (sgd, rmsprop)', num('momentum'), 0.9)
+    .option('--weight-decay <x>', 'L2 weight decay', num('weight decay'), 0)
+    .addOption(new Option('--schedule <name>', SCHEDULES.join('|')).default('none').argParser(choice('schedule', SCHEDULES)))
+    .option('--augment <list>', `comma-separated augmentations (${AUGMENTATIONS.join(', ')})`, '')
+    .option('--val-split <x>', 'fraction of the training set held out for validation', num('val split'), 0.1)
+    .option('--limit <n>', 'use only the first N training images', int('limit'))
+    .option('--seed <n>', 'random seed', int('seed', 0), 0)
+    .addOption(new Option('--backend <name>', 'compute backend').default('reference').argParser(choice('backend', ['reference'])))
+    .option('--threads <n>', 'threads for backends that use them (the reference backend uses one)', int('threads'), 1)
+    .option('--out <dir>', 'output directory (default runs/<model>-<dataset>)')
+    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .action(async (o) => {
+      const data = await loadDataset(o.dataset, { dir: o.data, log: (l) => console.log(l) });
+      const out = o.out ?? `runs/${o.model}-${o.dataset}`;
+      const names = String(o.augment).split(',').map((s) => s.trim()).filter(Boolean);
+      const signal = { interrupted: false };
+      const onSigint = () => {
+        if (signal.interrupted) process.exit(130);
+        signal.interrupted = true;
+        console.error('\ninterrupt: saving a checkpoint after this batch (press Ctrl-C again to quit at once)');
+      };
+      process.on('SIGINT', onSigint);
+      try {
+        const r = await train({
+          model: o.model, data, epochs: o.epochs, batch_size: o.batchSize, lr: o.lr, optimizer: o.optimizer, momentum: o.momentum,
+          weight_decay: o.weightDecay, schedule: o.schedule, val_split: o.valSplit, limit: o.limit ?? null,
+          augment: augmentation(names, data, o.seed), augment_names: names, seed: o.seed, out, resume: Boolean(o.resume), log: (l) => console.log(l),
+        }, signal);
+        console.log(`wrote ${r.files.map((f) => `${out}/${f}`).join(', ')}`);
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+
+  cli
+    .command('eval')
+    .description('accuracy, per-class accuracy and confusion matrix of a trained model on a test set')
+    .argument('<checkpoint>', 'a run directory or its model.safetensors')
+    .addOption(new Option('--dataset <name>', `dataset (default: the one it was trained on)`).argParser(choice('dataset', DATASETS)))
+    .option('--data <dir>', 'directory with the dataset files')
+    .action(evalCommand);
+
+  cli
+    .command('predict')
+    .description('top-k classes with probabilities for image files (PNG, JPEG)')
+    .argument('<checkpoint>', 'a run directory or its model.safetensors')
+    .argument('<images...>', 'image files')
+    .option('--top-k <k>', 'classes to show', int('top-k'), 3)
+    .action(predictCommand);
+
+  cli
+    .command('summary')
+    .description('layer table of a model: output shapes, parameters, mult-adds')
+    .argument('<model>', `model name (${list_models().join(', ')})`)
+    .option('--input <shape>', 'input shape C,H,W', '1,28,28')
+    .option('--num-classes <n>', 'classes', int('classes'), 10)
+    .action(summaryCommand);
+
+  cli
+    .command('models')
+    .description('list the models available by name')
+    .action(() => {
+      for (const m of list_models()) console.log(`${m.padEnd(10)} ${describe_model(m)}`);
+    });
+
+  return cli;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const cli = program();
+  cli.exitOverride();
+  try {
+    await cli.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    const err = e as Error & { code?: string; exitCode?: number };
+    if (err.code?.startsWith('commander.')) return err.exitCode ?? 1;
+    if (err instanceof InterruptedError) return 130;
+    const debug = argv.includes('--debug');
+    console.error(`stride: ${err instanceof StrideError ? err.message : (debug ? err.stack : err.message)}`);
+    if (debug && err instanceof StrideError) console.error(err.stack);
+    return 1;
+  }
+}
