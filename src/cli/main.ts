@@ -6,11 +6,13 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import '../backend/reference/index.js';
 import '../nn/index.js';
-import { DATASETS, loadDataset } from '../io/datasets.js';
+import { candidateDirs, DATASETS, loadDataset, type DatasetName } from '../io/datasets.js';
+import { getDataset } from '../io/download.js';
 import { describe_model, list_models } from '../models/registry.js';
 import { StrideError } from '../tensor/errors.js';
 import { evalCommand, predictCommand, summaryCommand } from './commands.js';
 import { augmentation, AUGMENTATIONS } from './augment.js';
+import { DownloadProgress } from './progress.js';
 import { InterruptedError, OPTIMIZERS, SCHEDULES, train } from './train.js';
 
 function int(name: string, min = 1) {
@@ -116,6 +118,31 @@ export function program(): Command {
     .description('list the models available by name')
     .action(() => {
       for (const m of list_models()) console.log(`${m.padEnd(10)} ${describe_model(m)}`);
+    });
+
+  const data = cli.command('data').description('datasets: where they are and how to get them');
+  data
+    .command('get')
+    .description('download a dataset into the user cache, verified, resuming partial downloads')
+    .argument('<name>', `dataset (${DATASETS.join(', ')})`, choice('dataset', DATASETS))
+    .option('--dir <dir>', 'where to put the files (default: the user cache)')
+    .action(async (name: DatasetName, o: { dir?: string }) => {
+      const bar = new DownloadProgress();
+      try {
+        const dir = await getDataset(name, { dir: o.dir, progress: (f, d, t) => bar.update(f, d, t), log: (l) => { bar.stop(); console.log(l); } });
+        bar.stop();
+        console.log(`${name}: ready in ${dir}`);
+      } finally {
+        bar.stop();
+      }
+    });
+  data
+    .command('where')
+    .description('list the places searched for a dataset, in order')
+    .argument('<name>', `dataset (${DATASETS.join(', ')})`, choice('dataset', DATASETS))
+    .option('--data <dir>', 'a directory to look in first')
+    .action((name: DatasetName, o: { data?: string }) => {
+      for (const d of candidateDirs(name, o.data)) console.log(d);
     });
 
   return cli;

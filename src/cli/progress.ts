@@ -33,3 +33,30 @@ export class EpochProgress {
     this.bar?.stop();
   }
 }
+
+/** A byte progress bar for downloads (stderr, terminals only). */
+export class DownloadProgress {
+  private bar: cliProgress.SingleBar | null = null;
+  private file = '';
+
+  update(file: string, done: number, total: number | null): void {
+    if (!process.stderr.isTTY) return;
+    if (file !== this.file || !this.bar) {
+      this.stop();
+      this.file = file;
+      this.bar = new cliProgress.SingleBar(
+        { format: `${file} {bar} {percentage}% | {value}/{total} bytes | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      );
+      this.bar.start(total ?? done, done);
+    }
+    if (total) this.bar.setTotal(total);
+    this.bar.update(done);
+  }
+
+  stop(): void {
+    this.bar?.stop();
+    this.bar = null;
+    this.file = '';
+  }
+}
