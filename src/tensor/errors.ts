@@ -39,3 +39,15 @@ export class GradcheckError extends StrideError {
     super(message);
   }
 }
+
+/**
+ * A file or byte buffer that does not follow its format (truncated, corrupted or hostile).
+ * The message starts with where: the source (file name) and, when known, the byte offset.
+ */
+export class FormatError extends StrideError {
+  override name = 'FormatError';
+
+  constructor(message: string, readonly source: string, readonly offset?: number, options?: ErrorOptions) {
+    super(`${source}${offset === undefined ? '' : ` at byte ${offset}`}: ${message}`, options);
+  }
+}

@@ -1,0 +1,5 @@
+/** File formats and file access: safetensors (pure) and the Node-only file helpers. */
+export {
+  parseSafetensors, serializeSafetensors, MAX_HEADER_BYTES, type SafetensorsContents, type SerializeOptions,
+} from './safetensors.js';
+export { readBytes, writeFileAtomic, saveSafetensors, loadSafetensors, type FileContents } from './files.js';
