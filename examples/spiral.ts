@@ -1,5 +1,5 @@
 /**
- * `make demo` (until the training CLI lands): the course's "minimal neural network case study".
+^ * The course's "minimal neural network case study".
  * A two-layer ReLU network learns three interleaved spirals with softmax cross-entropy and L2
  * regularisation, by full-batch gradient descent written directly with stride's tensors and
  * autograd. Prints the accuracy and writes the weights and a report to out/demo/.
@@ -16,7 +16,7 @@ const H = 100; // hidden units
 const STEPS = Number(process.env.DEMO_STEPS ?? 2000);
 const LR = 1.0;
 const REG = 1e-3;
-const OUT = 'out/demo';
+const OUT = 'out/spiral';
 
 const gen = new Generator(0);
 
