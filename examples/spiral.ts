@@ -1,8 +1,8 @@
 /**
-^ * The course's "minimal neural network case study".
+ * The course's "minimal neural network case study".
  * A two-layer ReLU network learns three interleaved spirals with softmax cross-entropy and L2
  * regularisation, by full-batch gradient descent written directly with stride's tensors and
- * autograd. Prints the accuracy and writes the weights and a report to out/demo/.
+ * autograd. Prints the accuracy and writes the weights and a report to out/spiral/.
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
