@@ -1,7 +1,7 @@
 /** Value tests for the stride-only layers (no PyTorch counterpart) and scheduler state round trips. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Generator, gradcheck, no_grad, tensor, rrelu } from '../src/index.js';
+import { Generator, gradcheck, no_grad, tensor, rrelu, type Tensor } from '../src/index.js';
 import { Maxout, RReLU } from '../src/nn/index.js';
 import { SGD, lr_scheduler } from '../src/optim/index.js';
 
@@ -20,7 +20,7 @@ test("Maxout computes the course's max(w1·x + b1, w2·x + b2) per unit", () => 
   });
   const w = m64.linear.weight.detach().double().requires_grad_();
   const b = m64.linear.bias!.detach().double().requires_grad_();
-  const f = (x: typeof w, w: typeof x, b: typeof x) => x.matmul(w.t()).add(b).unflatten(-1, [3, 3]).amax(-1);
+  const f = (x: Tensor, w: Tensor, b: Tensor) => x.matmul(w.t()).add(b).unflatten(-1, [3, 3]).amax(-1);
   assert.ok(gradcheck(f, [x, w, b]).ok);
 });
 
