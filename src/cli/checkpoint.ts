@@ -23,7 +23,8 @@ export interface CheckpointState {
   format: 'stride-checkpoint';
   version: 1;
   model: { name: string; options: Record<string, unknown> };
-  dataset: { name: string; classes: string[]; mean: number[]; std: number[]; input_shape: number[] };
+  /** train_sha256 identifies the training images and labels (see train.ts). */
+  dataset: { name: string; classes: string[]; mean: number[]; std: number[]; input_shape: number[]; train_sha256: string };
   /** Completed epochs, and the next batch of the current epoch (0 at an epoch boundary). */
   epoch: number;
   batch: number;
@@ -79,6 +80,15 @@ export interface LoadedCheckpoint {
   state: CheckpointState;
   model: Record<string, Tensor>;
   optimizer: OptimizerStateDict<object>;
+}
+
+/** The settings of the run checkpointed in `dir`, or null if there is no readable checkpoint.json. */
+export async function checkpointSettings(dir: string): Promise<Record<string, unknown> | null> {
+  try {
+    return (JSON.parse(new TextDecoder().decode(await readBytes(join(dir, 'checkpoint.json')))) as CheckpointState).settings ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /** Reads dir/checkpoint.json and the files it names, checking their hashes. */

@@ -10,11 +10,11 @@ import type { Module } from '../nn/module.js';
 import { no_grad } from '../autograd/grad_mode.js';
 import { softmax } from '../ops/activation.js';
 import { interpolate } from '../ops/interpolate.js';
-import { stack } from '../ops/join.js';
 import { fromFlat } from '../tensor/creation.js';
 import { StrideError } from '../tensor/errors.js';
+import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { evaluate } from './evaluate.js';
+import { collateLabeled, evaluate } from './evaluate.js';
 
 /** What train writes next to model.safetensors. */
 export interface ModelInfo {
@@ -55,8 +55,12 @@ export async function evalCommand(checkpoint: string, o: { dataset?: string; dat
   if (data.classes.length !== info.classes.length) {
     throw new StrideError(`the model predicts ${info.classes.length} classes but ${data.name} has ${data.classes.length}`);
   }
+  const shape = data.test.images.shape.slice(1);
+  if (shape.join() !== info.input_shape.join()) {
+    throw new StrideError(`the model takes images ${formatShape(info.input_shape)} (C, H, W) but ${data.name} has ${formatShape(shape)}`);
+  }
   const set = new ImageClassificationDataset(data.test, { mean: info.mean, std: info.std });
-  const loader = new DataLoader(set, { batch_size: 256, collate_fn: (s: [Tensor, number][]) => [stack(s.map((x) => x[0])), fromFlat(s.map((x) => x[1]), [s.length], { dtype: 'int32' })] as [Tensor, Tensor] });
+  const loader = new DataLoader(set, { batch_size: 256, collate_fn: collateLabeled });
   const r = await evaluate(model, loader, data.classes.length);
   console.log(`${info.model} on ${data.name} test set (${set.length} images): accuracy ${(100 * r.accuracy).toFixed(2)}%, loss ${r.loss.toFixed(4)}`);
   const width = Math.max(...data.classes.map((c) => c.length));
@@ -89,7 +93,8 @@ export async function predictCommand(checkpoint: string, images: string[], o: { 
     const x = (await readImage(path, info.input_shape)).sub(mean).div(std).unsqueeze(0);
     const probs = no_grad(() => softmax((model.call as (x: Tensor) => Tensor)(x), 1)).dataSync();
     const top = Array.from(probs).map((p, i) => [p, i] as const).sort((a, b) => b[0] - a[0]).slice(0, o.topK);
-    console.log(`${path}: ${top.map(([p, i]) => `${info.classes[i]} ${(100 * p).toFixed(1)}%`).join(', ')}`);
+    // Three significant digits: a fixed number of decimals would show small probabilities as 0%.
+    console.log(`${path}: ${top.map(([p, i]) => `${info.classes[i]} ${(100 * p).toPrecision(3)}%`).join(', ')}`);
   }
 }
 
@@ -98,6 +103,8 @@ export function summaryCommand(name: string, o: { input: string; numClasses: num
   if (shape.length !== 3 || !shape.every((s) => Number.isInteger(s) && s > 0)) {
     throw new StrideError(`--input must be C,H,W with positive integers, got '${o.input}'`);
   }
+  // The models size their classifier from one side length.
+  if (shape[1] !== shape[2]) throw new StrideError(`--input must be a square image (H = W), got ${shape[1]}x${shape[2]}`);
   const model = create_model(name, { num_classes: o.numClasses, in_channels: shape[0], input_size: shape[1] });
   console.log(model.summary(shape).text);
 }

@@ -1,11 +1,18 @@
 import type { DataLoader } from '../data/dataloader.js';
 import type { Module } from '../nn/module.js';
 import { no_grad } from '../autograd/grad_mode.js';
+import { stack } from '../ops/join.js';
 import { cross_entropy } from '../ops/loss.js';
+import { fromFlat } from '../tensor/creation.js';
 import { tidy } from '../tensor/memory.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 export type LabeledBatch = [Tensor, Tensor];
+
+/** (image, label) samples to a batch: images stacked, labels as int32. */
+export function collateLabeled(samples: [Tensor, number][]): LabeledBatch {
+  return [stack(samples.map((s) => s[0])), fromFlat(samples.map((s) => s[1]), [samples.length], { dtype: 'int32' })];
+}
 
 export interface Evaluation {
   loss: number;

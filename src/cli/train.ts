@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ImageClassificationDataset, type ClassificationData } from '../data/classification.js';
+import { ImageClassificationDataset, type ClassificationData, type ImageSet } from '../data/classification.js';
 import { DataLoader } from '../data/dataloader.js';
 import { Subset } from '../data/dataset.js';
 import { saveSafetensors, writeFileAtomic } from '../io/files.js';
@@ -13,10 +14,9 @@ import { StrideError } from '../tensor/errors.js';
 import { tidy } from '../tensor/memory.js';
 import { default_generator, Generator } from '../tensor/random.js';
 import { stack } from '../ops/join.js';
-import { fromFlat } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { evaluate, type LabeledBatch } from './evaluate.js';
+import { collateLabeled, evaluate } from './evaluate.js';
 import type { Augmentation } from './augment.js';
 import { EpochProgress } from './progress.js';
 import { writeReport, type EpochMetrics } from './report.js';
@@ -80,8 +80,14 @@ function stream(seed: number, id: number): Generator {
   return new Generator(seed).set_state({ seed, offset: id * 2 ** 40 });
 }
 
-function collate(samples: [Tensor, number][]): LabeledBatch {
-  return [stack(samples.map((s) => s[0])), fromFlat(samples.map((s) => s[1]), [samples.length], { dtype: 'int32' })];
+/** SHA-256 of a split's images and labels, to recognise the data of a run. */
+function fingerprint(set: ImageSet): string {
+  const hash = createHash('sha256');
+  for (const t of [set.images, set.labels]) {
+    const a = t.dataSync();
+    hash.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  }
+  return hash.digest('hex');
 }
 
 /** Summed loss, correct predictions and count of one batch. */
@@ -107,7 +113,6 @@ export interface TrainResult {
  * and ends with exactly the weights an uninterrupted run would have.
  */
 export async function train(o: TrainOptions, signal: { interrupted: boolean } = { interrupted: false }): Promise<TrainResult> {
-  await mkdir(o.out, { recursive: true });
   const d = o.data;
   const [, c, h, w] = d.train.images.shape as [number, number, number, number];
   const settings = {
@@ -124,24 +129,35 @@ export async function train(o: TrainOptions, signal: { interrupted: boolean } = 
   const trainAll = new ImageClassificationDataset(d.train, { mean: d.mean, std: d.std, transform: augment ? (img, i) => augment.apply(img, i) : null });
   const evalAll = new ImageClassificationDataset(d.train, { mean: d.mean, std: d.std });
   const n = Math.min(o.limit ?? Infinity, trainAll.length);
+  if (!(o.val_split >= 0 && o.val_split < 1)) throw new StrideError(`val_split must be a fraction in [0, 1), got ${o.val_split}`);
   const nVal = Math.round(n * o.val_split);
+  if (nVal >= n) throw new StrideError(`no training images left: ${n} images of which ${nVal} are held out for validation (val_split ${o.val_split})`);
   const perm = Array.from(stream(o.seed, 1).uniform(n, 53)).map((u, i) => [u, i] as const).sort((a, b) => a[0] - b[0]).map(([, i]) => i);
   const trainSet = new Subset(trainAll, perm.slice(nVal));
   const valSet = new Subset(evalAll, perm.slice(0, nVal));
   const testSet = new ImageClassificationDataset(d.test, { mean: d.mean, std: d.std });
-  const loader = new DataLoader(trainSet, { batch_size: o.batch_size, shuffle: true, seed: o.seed, collate_fn: collate });
-  const evalLoader = (set: typeof valSet | typeof testSet) => new DataLoader(set, { batch_size: 256, collate_fn: collate });
+  const loader = new DataLoader(trainSet, { batch_size: o.batch_size, shuffle: true, seed: o.seed, collate_fn: collateLabeled });
+  const evalLoader = (set: typeof valSet | typeof testSet) => new DataLoader(set, { batch_size: 256, collate_fn: collateLabeled });
 
+  await mkdir(o.out, { recursive: true });
   const optimizer = makeOptimizer(o, model.parameters());
   const scheduler = makeScheduler(o, optimizer, loader.length);
   let history: EpochMetrics[] = [];
   let startEpoch = 0;
   let startBatch = 0;
   let partial = { loss: 0, correct: 0, seen: 0, seconds: 0 };
+  const trainSha256 = fingerprint(d.train);
   if (o.resume) {
     const ck = await loadCheckpoint(o.out);
-    if (ck.state.model.name !== o.model || ck.state.dataset.name !== d.name) {
-      throw new StrideError(`cannot resume: ${o.out} holds a ${ck.state.model.name} run on ${ck.state.dataset.name}, not ${o.model} on ${d.name}`);
+    // Continuing with other settings or data would give a run that matches neither.
+    const [saved, asked] = [ck.state.settings, settings as Record<string, unknown>];
+    const differ = Object.keys(asked).filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(asked[k]));
+    if (differ.length > 0) {
+      const list = differ.map((k) => `${k} ${JSON.stringify(saved[k])} (not ${JSON.stringify(asked[k])})`).join(', ');
+      throw new StrideError(`cannot resume: ${o.out} holds a run with ${list}; resume it with its own options`);
+    }
+    if (ck.state.dataset.train_sha256 !== trainSha256) {
+      throw new StrideError(`cannot resume: the ${d.name} training images in ${d.source} are not those the run in ${o.out} was trained on`);
     }
     model.load_state_dict(ck.model);
     optimizer.load_state_dict(ck.optimizer as never);
@@ -158,7 +174,7 @@ export async function train(o: TrainOptions, signal: { interrupted: boolean } = 
     saveCheckpoint(o.out, model, optimizer as Optimizer<object>, {
       format: 'stride-checkpoint', version: 1, optimizerName: o.optimizer,
       model: { name: o.model, options: modelOptions },
-      dataset: { name: d.name, classes: d.classes, mean: d.mean, std: d.std, input_shape: [c, h, w] },
+      dataset: { name: d.name, classes: d.classes, mean: d.mean, std: d.std, input_shape: [c, h, w], train_sha256: trainSha256 },
       epoch, batch, scheduler: scheduler?.state_dict() ?? null, rng: default_generator.get_state(), partial, history, settings,
     });
 
@@ -184,6 +200,8 @@ export async function train(o: TrainOptions, signal: { interrupted: boolean } = 
       batch++;
       const seconds = (performance.now() - t0) / 1000;
       bar.update(batch, partial.loss / partial.seen, partial.correct / partial.seen, partial.seen / seconds);
+      // The batches are computed synchronously: let the event loop deliver a pending SIGINT.
+      await new Promise((resolve) => setImmediate(resolve));
       if (signal.interrupted) {
         bar.stop();
         partial.seconds = seconds;

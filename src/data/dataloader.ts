@@ -1,22 +1,46 @@
 import { stack } from '../ops/join.js';
 import { fromFlat, randperm } from '../tensor/creation.js';
-import { StrideError } from '../tensor/errors.js';
+import { IndexError, StrideError } from '../tensor/errors.js';
 import { Generator } from '../tensor/random.js';
+import { formatShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Dataset } from './dataset.js';
 
+const kindOf = (v: unknown): string => (v instanceof Tensor ? 'tensor' : Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v);
+
+/**
+ * Batches one field of the samples; `where` names it (batch, batch[1], batch.label) so that an
+ * error points at the field and the first sample that differs from sample 0.
+ */
+function collate(samples: readonly unknown[], where: string): unknown {
+  const agree = (what: string, describe: (s: unknown) => string) => {
+    const expected = describe(samples[0]);
+    const i = samples.findIndex((s) => describe(s) !== expected);
+    if (i >= 0) throw new StrideError(`default_collate: ${where} of sample 0 has ${what} ${expected} but of sample ${i} ${describe(samples[i])}`);
+  };
+  agree('type', kindOf);
+  const first = samples[0];
+  switch (kindOf(first)) {
+    case 'tensor':
+      agree('shape', (s) => formatShape((s as Tensor).shape));
+      return stack(samples as Tensor[]);
+    case 'number':
+      return fromFlat(samples as number[], [samples.length], { dtype: (samples as number[]).every(Number.isInteger) ? 'int32' : 'float32' });
+    case 'array':
+      agree('length', (s) => String((s as unknown[]).length));
+      return (first as unknown[]).map((_, i) => collate(samples.map((s) => (s as unknown[])[i]), `${where}[${i}]`));
+    case 'object':
+      agree('keys', (s) => `{${Object.keys(s as object).sort().join(', ')}}`);
+      return Object.fromEntries(Object.keys(first as object).map((k) => [k, collate(samples.map((s) => (s as Record<string, unknown>)[k]), `${where}.${k}`)]));
+    default:
+      throw new StrideError(`default_collate: cannot batch ${where} of type ${kindOf(first)} (expected tensors, numbers, or arrays and objects of them)`);
+  }
+}
+
 /** Stacks samples into a batch: tensors along a new dim 0, numbers into a tensor, arrays and objects field by field. */
 export function default_collate(samples: readonly unknown[]): unknown {
-  const first = samples[0];
-  if (first instanceof Tensor) return stack(samples as Tensor[]);
-  if (typeof first === 'number') {
-    return fromFlat(samples as number[], [samples.length], { dtype: (samples as number[]).every(Number.isInteger) ? 'int32' : 'float32' });
-  }
-  if (Array.isArray(first)) return first.map((_, i) => default_collate(samples.map((s) => (s as unknown[])[i])));
-  if (first !== null && typeof first === 'object') {
-    return Object.fromEntries(Object.keys(first).map((k) => [k, default_collate(samples.map((s) => (s as Record<string, unknown>)[k]))]));
-  }
-  throw new StrideError(`default_collate: cannot batch samples of type ${typeof first}`);
+  if (samples.length === 0) throw new StrideError('default_collate: expected at least one sample, got none');
+  return collate(samples, 'batch');
 }
 
 export interface DataLoaderOptions<T, B> {
@@ -56,8 +80,10 @@ export class DataLoader<T, B = unknown> implements AsyncIterable<B> {
     this.shuffle = opts.shuffle ?? false;
     this.drop_last = opts.drop_last ?? false;
     this.seed = opts.seed ?? 0;
+    if (!Number.isSafeInteger(this.seed) || this.seed < 0) throw new StrideError(`DataLoader: seed must be a non-negative integer, got ${this.seed}`);
     this.collate = opts.collate_fn ?? (default_collate as (s: T[]) => B);
-    this.prefetch = Math.max(0, opts.prefetch ?? 1);
+    this.prefetch = opts.prefetch ?? 1;
+    if (!Number.isInteger(this.prefetch) || this.prefetch < 0) throw new StrideError(`DataLoader: prefetch must be a non-negative integer, got ${this.prefetch}`);
   }
 
   /** Number of batches per epoch. */
@@ -68,6 +94,7 @@ export class DataLoader<T, B = unknown> implements AsyncIterable<B> {
 
   /** The sample order of an epoch. */
   order(epoch: number): number[] {
+    if (!Number.isSafeInteger(epoch) || epoch < 0) throw new StrideError(`DataLoader: epoch must be a non-negative integer, got ${epoch}`);
     const n = this.dataset.length;
     if (!this.shuffle) return [...Array(n).keys()];
     const g = new Generator(this.seed).set_state({ seed: this.seed, offset: epoch * 2 ** 32 });
@@ -76,21 +103,25 @@ export class DataLoader<T, B = unknown> implements AsyncIterable<B> {
 
   /** The batches of one epoch from batch `start` on (to resume mid-epoch). */
   async *batches(epoch: number, start = 0): AsyncGenerator<B> {
+    if (!Number.isInteger(start) || start < 0 || start > this.length) {
+      throw new IndexError(`DataLoader.batches: start must be a batch index in 0..${this.length}, got ${start}`);
+    }
     const order = this.order(epoch);
     const load = async (b: number): Promise<B> => {
       const idx = order.slice(b * this.batch_size, (b + 1) * this.batch_size);
       return this.collate(await Promise.all(idx.map((i) => this.dataset.get(i))));
     };
-    const queue: Promise<B>[] = [];
+    // The awaited batch and up to `prefetch` more are in flight. If the consumer stops early, the
+    // ones it never awaits must not surface as unhandled rejections, hence the empty catch.
+    const inFlight: Promise<B>[] = [];
     let next = start;
-    const fill = () => {
-      while (next < this.length && queue.length <= this.prefetch) queue.push(load(next++));
-    };
-    fill();
-    while (queue.length > 0) {
-      const batch = await queue.shift()!;
-      fill();
-      yield batch;
+    while (next < this.length || inFlight.length > 0) {
+      while (next < this.length && inFlight.length <= this.prefetch) {
+        const batch = load(next++);
+        batch.catch(() => {});
+        inFlight.push(batch);
+      }
+      yield await inFlight.shift()!;
     }
   }
 

@@ -81,7 +81,7 @@ export class MappedDataset<T, U> implements Dataset<U> {
 export function random_split<T>(dataset: Dataset<T>, lengths: readonly number[], generator: Generator = default_generator): Subset<T>[] {
   const n = dataset.length;
   let counts = [...lengths];
-  const fractional = counts.every((l) => l >= 0 && l <= 1) && Math.abs(counts.reduce((a, b) => a + b, 0) - 1) < 1e-9 && counts.reduce((a, b) => a + b, 0) !== n;
+  const fractional = counts.every((l) => l >= 0 && l <= 1) && Math.abs(counts.reduce((a, b) => a + b, 0) - 1) < 1e-9;
   if (fractional) {
     counts = counts.map((f) => Math.floor(n * f));
     let rest = n - counts.reduce((a, b) => a + b, 0);

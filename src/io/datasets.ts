@@ -1,11 +1,11 @@
 /**
- * Datasets by name, found on disk: `--data DIR`, then $STRIDE_DATA, then the standard places
- * (Debian's /usr/share/datasets/NAME, the user cache ~/.cache/stride/NAME), then, for
- * Fashion-MNIST, the subset bundled with stride. The first place that has every file wins.
+ * Datasets by name, found on disk: in `--data DIR` only when given, else in $STRIDE_DATA, then the
+ * standard places (Debian's /usr/share/datasets/NAME, the user cache ~/.cache/stride/NAME), then,
+ * for Fashion-MNIST, the subset bundled with stride. The first place that has every file wins.
  */
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClassificationData, ImageSet } from '../data/classification.js';
 import { parseCifar } from '../data/cifar.js';
@@ -107,12 +107,16 @@ export function userCacheDir(): string {
   return join(process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'stride');
 }
 
-/** Where a dataset is looked for, in order. */
+/**
+ * Where a dataset is looked for, in order. A directory given explicitly is the only place looked
+ * in: a mistyped --data must not silently train on another copy.
+ */
 export function candidateDirs(name: DatasetName, dir?: string): string[] {
   const spec = SPECS[name];
-  const roots = [dir, process.env['STRIDE_DATA']].filter((r): r is string => Boolean(r));
-  const out: string[] = [];
-  for (const root of roots) out.push(root, ...spec.dirs.map((d) => join(root, d)));
+  const under = (root: string) => [root, ...spec.dirs.map((d) => join(root, d))];
+  if (dir) return under(dir);
+  const env = process.env['STRIDE_DATA'];
+  const out = env ? under(env) : [];
   out.push(join('/usr/share/datasets', name), join(userCacheDir(), name));
   if (name === 'fashion-mnist') out.push(BUNDLED_SUBSET);
   return out;
@@ -135,10 +139,10 @@ export async function loadDataset(name: string, opts: LoadOptions = {}): Promise
   const dirs = candidateDirs(name as DatasetName, opts.dir);
   const found = dirs.find((d) => complete(d, spec));
   if (!found) {
-    throw new StrideError(`dataset ${name} not found; looked for ${spec.files.join(', ')} in:\n  ${dirs.join('\n  ')}\nget it with: stride data get ${name}`);
+    throw new StrideError(`dataset ${name} not found: none of ${dirs.join(', ')} has all of ${spec.files.join(', ')} (or .gz); get it with: stride data get ${name}`);
   }
   const data = await spec.load(found);
-  const bundled = found === BUNDLED_SUBSET;
+  const bundled = resolve(found) === resolve(BUNDLED_SUBSET);
   opts.log?.(`${name}: ${data.train.labels.shape[0]} training and ${data.test.labels.shape[0]} test images from ${found}${bundled ? ' (the bundled subset; install the full set for real results)' : ''}`);
   return { name, source: found, ...data };
 }
