@@ -1,5 +1,5 @@
 # stride: `make demo` and `make test` work on a fresh clone (Node 20+); they install what is missing.
-.PHONY: demo test typecheck build fixtures clean
+.PHONY: demo test native typecheck build fixtures clean
 
 NODE_TEST = node --expose-gc --import tsx --test --test-reporter=spec
 
@@ -14,9 +14,22 @@ STRIDE = node --import tsx src/cli/bin.ts
 demo: node_modules/.package-lock.json
 	$(STRIDE) train --model lenet5 --dataset fashion-mnist --epochs $(or $(EPOCHS),3) --limit $(or $(LIMIT),12000) --out out/demo
 
-test: node_modules/.package-lock.json
+# The suite runs twice: on the reference backend, then (all but test/native.test.ts, which
+# compares the two directly) on the native one, which test/setup_backend.ts makes the default;
+# that run prints a NOTICE and passes when the addon is not built.
+test: node_modules/.package-lock.json native
 	npx tsc -p tsconfig.json --noEmit
 	$(NODE_TEST) test/*.test.ts
+	@echo "== the test suite on the native backend =="
+	STRIDE_BACKEND=native $(NODE_TEST) --import ./test/setup_backend.ts $(filter-out test/native.test.ts,$(wildcard test/*.test.ts))
+
+# The native backend (optional): an N-API addon over oneDNN, built with node-gyp when a C++
+# compiler and oneDNN are present (libdnnl-dev is installed with apt when run as root); else a
+# NOTICE, and stride runs on the reference backend. See native/README.md.
+NATIVE_ADDON = native/build/Release/stride_native.node
+native: $(NATIVE_ADDON)
+$(NATIVE_ADDON): native/binding.gyp native/build.sh $(wildcard native/src/*) | node_modules/.package-lock.json
+	@sh native/build.sh
 
 typecheck: node_modules/.package-lock.json
 	npx tsc -p tsconfig.json --noEmit
@@ -36,3 +49,34 @@ fixtures:
 
 clean:
 	rm -rf dist out
+
+# Benchmarks stride against PyTorch, onnxruntime-node, TF.js and ConvNetJS (bench/run.ts), after
+# installing what is missing: bench/'s npm packages and, as root with apt, Debian's PyTorch.
+# QUICK=1 runs the short version (< 15 minutes on two cores). Results go to bench/results/.
+.PHONY: bench
+bench/node_modules/.package-lock.json: bench/package.json bench/package-lock.json
+	cd bench && npm ci --ignore-scripts --no-audit --no-fund
+
+bench: node_modules/.package-lock.json bench/node_modules/.package-lock.json
+	@if ! /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y -q python3-torch python3-torchvision || { apt-get update -q && apt-get install -y -q python3-torch python3-torchvision; }; \
+	  else \
+	    echo "NOTICE: python3-torch is not installed and apt is unavailable; PyTorch and onnxruntime are reported as unavailable."; \
+	  fi; \
+	fi
+	node --import tsx bench/run.ts $(if $(QUICK),--quick)
+
+# Writes the PyTorch model files: torchvision's resnet18, vgg11, alexnet and mobilenet_v2 with
+# reference logits into ~/.cache/stride/torchvision or $STRIDE_TORCHVISION_DIR (about 840 MB, not
+# committed; test/torchvision_parity.test.ts skips those checks without them), the committed key
+# list test/fixtures/models/torchvision_keys.json, and the committed Fashion-MNIST CNN, retrained
+# (needs Debian's dataset-fashion-mnist). Needs python3-torch and python3-torchvision.
+.PHONY: models-fixtures
+models-fixtures:
+	@if /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null; then \
+	  /usr/bin/python3 tools/models/export_torchvision.py && \
+	  /usr/bin/python3 tools/models/train_fashion_cnn.py; \
+	else \
+	  echo "NOTICE: python3-torch/python3-torchvision are not installed (apt-get install python3-torch python3-torchvision); no model files written."; \
+	fi

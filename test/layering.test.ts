@@ -25,10 +25,12 @@ test('core folders import nothing from Node (they must run in browsers)', () => 
     const rel = relative(SRC, f);
     const top = rel.split('/')[0]!;
     // Besides the core layers, data/ and the safetensors codec are pure too (they run in browsers).
-    const pure = LAYERS.includes(top) || top === 'data' || rel === 'io/safetensors.ts' || rel === 'index.ts';
+    // backend/native/ is the Node-only addon loader: pure files must not import it.
+    const pure = (LAYERS.includes(top) && !rel.startsWith('backend/native/')) || top === 'data' || rel === 'io/safetensors.ts' || rel === 'index.ts';
     if (!pure) continue;
     for (const spec of imports(f)) {
       assert.ok(!spec.startsWith('node:') && !['fs', 'path', 'os', 'worker_threads'].includes(spec), `${relative(SRC, f)} imports ${spec}`);
+      assert.ok(!relative(SRC, join(f, '..', spec)).startsWith('backend/native/'), `${relative(SRC, f)} imports the Node-only ${spec}`);
     }
   }
 });

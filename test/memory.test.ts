@@ -148,7 +148,7 @@ test('a handle collected by the GC without dispose() is freed by the finalizer a
 });
 
 test('to(backend) copies across backends and gradients flow back', () => {
-  const x = tensor([1, 2, 3], { requires_grad: true });
+  const x = tensor([1, 2, 3], { requires_grad: true, backend: 'reference' });
   const y = x.to('counting').mul(3).sum();
   assert.equal(y.device, 'counting');
   y.backward();

@@ -12,6 +12,8 @@ import { describe_model, list_models } from '../models/registry.js';
 import { StrideError } from '../tensor/errors.js';
 import { evalCommand, predictCommand, summaryCommand } from './commands.js';
 import { augmentation, AUGMENTATIONS } from './augment.js';
+import { checkpointSettings } from './checkpoint.js';
+import { addLmCommands } from './lm.js';
 import { DownloadProgress } from './progress.js';
 import { InterruptedError, OPTIMIZERS, SCHEDULES, train } from './train.js';
 
@@ -38,19 +40,39 @@ function choice<T extends string>(name: string, values: readonly T[]) {
   };
 }
 
+/** A comma-separated list of choices (empty items ignored). */
+function choices<T extends string>(name: string, values: readonly T[]) {
+  const one = choice(name, values);
+  return (v: string): T[] => v.split(',').map((s) => s.trim()).filter(Boolean).map(one);
+}
+
+/** Applies fn to a command and all its subcommands (settings made after creation are not inherited). */
+function everyCommand(cmd: Command, fn: (c: Command) => void): void {
+  fn(cmd);
+  for (const c of cmd.commands) everyCommand(c, fn);
+}
+
+/** Commander's error, on one line, followed by the valid commands or options when one was unknown. */
+function oneLineError(cmd: Command, message: string): string {
+  const line = message.trim().replace(/\s*\n\s*/g, ' ');
+  const valid = line.startsWith('error: unknown command') ? cmd.commands.map((c) => c.name())
+    : line.startsWith('error: unknown option') ? cmd.createHelp().visibleOptions(cmd).map((o) => o.long ?? o.short)
+    : null;
+  return `${line}${valid ? `; valid: ${valid.join(', ')}` : ''}\n`;
+}
+
 export function program(): Command {
   const cli = new Command('stride')
     .description('Train, evaluate and inspect convolutional neural networks.')
     .option('--debug', 'print stack traces of errors')
-    .showSuggestionAfterError(true)
-    .configureOutput({ outputError: (s, write) => write(s) });
+    .showSuggestionAfterError(true);
 
   cli
     .command('train')
     .description('train a model on a dataset; writes checkpoints, the model and a report into --out')
     .addOption(new Option('--model <name>', `model (${list_models().join(', ')})`).default('lenet5').argParser(choice('model', list_models())))
     .addOption(new Option('--dataset <name>', `dataset (${DATASETS.join(', ')})`).default('fashion-mnist').argParser(choice('dataset', DATASETS)))
-    .option('--data <dir>', 'directory with the dataset files (else $STRIDE_DATA, the system and user locations, the bundled subset)')
+    .option('--data <dir>', 'directory with the dataset files (the only place looked in; else $STRIDE_DATA, the system and user locations, the bundled subset)')
     .option('--epochs <n>', 'epochs', int('epochs'), 10)
     .option('--batch-size <n>', 'batch size', int('batch size'), 64)
     .option('--lr <x>', 'learning rate', num('learning rate'), 0.01)
@@ -58,18 +80,26 @@ export function program(): Command {
     .option('--momentum <x>', 'momentum (sgd, rmsprop)', num('momentum'), 0.9)
     .option('--weight-decay <x>', 'L2 weight decay', num('weight decay'), 0)
     .addOption(new Option('--schedule <name>', SCHEDULES.join('|')).default('none').argParser(choice('schedule', SCHEDULES)))
-    .option('--augment <list>', `comma-separated augmentations (${AUGMENTATIONS.join(', ')})`, '')
+    .option('--augment <list>', `comma-separated augmentations (${AUGMENTATIONS.join(', ')})`, choices('augmentation', AUGMENTATIONS), [])
     .option('--val-split <x>', 'fraction of the training set held out for validation', num('val split'), 0.1)
     .option('--limit <n>', 'use only the first N training images', int('limit'))
     .option('--seed <n>', 'random seed', int('seed', 0), 0)
     .addOption(new Option('--backend <name>', 'compute backend').default('reference').argParser(choice('backend', ['reference'])))
     .option('--threads <n>', 'threads for backends that use them (the reference backend uses one)', int('threads'), 1)
     .option('--out <dir>', 'output directory (default runs/<model>-<dataset>)')
-    .option('--resume', 'continue the run in --out from its last checkpoint')
-    .action(async (o) => {
-      const data = await loadDataset(o.dataset, { dir: o.data, log: (l) => console.log(l) });
+    .option('--resume', 'continue the run in --out from its last checkpoint (with its options, unless given)')
+    .option('--profile', 'time each training step by layer, backward op and backend primitive; prints the table and writes profile.md')
+    .action(async (o, cmd: Command) => {
       const out = o.out ?? `runs/${o.model}-${o.dataset}`;
-      const names = String(o.augment).split(',').map((s) => s.trim()).filter(Boolean);
+      if (o.resume) {
+        // Settings are saved under snake_case names, commander's keys are camelCase.
+        for (const [k, v] of Object.entries((await checkpointSettings(out)) ?? {})) {
+          const key = k.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
+          if (cmd.getOptionValueSource(key) !== 'cli') o[key] = v;
+        }
+      }
+      const data = await loadDataset(o.dataset, { dir: o.data, log: (l) => console.log(l) });
+      const names: string[] = o.augment;
       const signal = { interrupted: false };
       const onSigint = () => {
         if (signal.interrupted) process.exit(130);
@@ -82,6 +112,7 @@ export function program(): Command {
           model: o.model, data, epochs: o.epochs, batch_size: o.batchSize, lr: o.lr, optimizer: o.optimizer, momentum: o.momentum,
           weight_decay: o.weightDecay, schedule: o.schedule, val_split: o.valSplit, limit: o.limit ?? null,
           augment: augmentation(names, data, o.seed), augment_names: names, seed: o.seed, out, resume: Boolean(o.resume), log: (l) => console.log(l),
+          profile: Boolean(o.profile),
         }, signal);
         console.log(`wrote ${r.files.map((f) => `${out}/${f}`).join(', ')}`);
       } finally {
@@ -140,17 +171,21 @@ export function program(): Command {
     .command('where')
     .description('list the places searched for a dataset, in order')
     .argument('<name>', `dataset (${DATASETS.join(', ')})`, choice('dataset', DATASETS))
-    .option('--data <dir>', 'a directory to look in first')
+    .option('--data <dir>', 'look only in this directory')
     .action((name: DatasetName, o: { data?: string }) => {
       for (const d of candidateDirs(name, o.data)) console.log(d);
     });
 
+  addLmCommands(cli);
+
+  everyCommand(cli, (cmd) => cmd.configureOutput({ outputError: (s, write) => write(oneLineError(cmd, s)) }));
   return cli;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const cli = program();
-  cli.exitOverride();
+  // Errors and --help of subcommands too must come back here rather than exit the process.
+  everyCommand(cli, (cmd) => cmd.exitOverride());
   try {
     await cli.parseAsync(argv, { from: 'user' });
     return 0;

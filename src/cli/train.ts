@@ -18,6 +18,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { collateLabeled, evaluate } from './evaluate.js';
 import type { Augmentation } from './augment.js';
+import { Profiler } from './profile.js';
 import { EpochProgress } from './progress.js';
 import { writeReport, type EpochMetrics } from './report.js';
 
@@ -45,6 +46,8 @@ export interface TrainOptions {
   resume: boolean;
   /** Print per-epoch lines (and the progress bar on a terminal). */
   log: (line: string) => void;
+  /** Time every training step by layer, backward op and primitive; print the table and write profile.md. */
+  profile?: boolean;
 }
 
 function makeOptimizer(o: TrainOptions, params: Tensor[]): Optimizer<{ lr: number }> {
@@ -178,6 +181,7 @@ export async function train(o: TrainOptions, signal: { interrupted: boolean } = 
       epoch, batch, scheduler: scheduler?.state_dict() ?? null, rng: default_generator.get_state(), partial, history, settings,
     });
 
+  const profiler = o.profile ? new Profiler(model, optimizer) : null;
   for (let epoch = startEpoch; epoch < o.epochs; epoch++) {
     model.train();
     o.augment?.set_epoch(epoch);
@@ -185,7 +189,7 @@ export async function train(o: TrainOptions, signal: { interrupted: boolean } = 
     const t0 = performance.now() - partial.seconds * 1000;
     let batch = startBatch;
     for await (const [x, y] of loader.batches(epoch, startBatch)) {
-      const stats = tidy(() => {
+      const step = () => tidy(() => {
         optimizer.zero_grad();
         const logits = (model.call as (x: Tensor) => Tensor)(x);
         const loss = cross_entropy(logits, y);
@@ -193,6 +197,7 @@ export async function train(o: TrainOptions, signal: { interrupted: boolean } = 
         optimizer.step();
         return batchStats(loss, logits, y);
       });
+      const stats = profiler ? profiler.step(step) : step();
       if (o.schedule === 'onecycle') scheduler!.step();
       partial.loss += stats.loss;
       partial.correct += stats.correct;
@@ -230,6 +235,15 @@ export async function train(o: TrainOptions, signal: { interrupted: boolean } = 
     await checkpoint(epoch + 1, 0);
   }
 
+  const profileFiles: string[] = [];
+  if (profiler) {
+    profiler.stop();
+    const table = profiler.report();
+    o.log(`\n${table}`);
+    await writeFileAtomic(join(o.out, 'profile.md'), new TextEncoder().encode(table));
+    profileFiles.push('profile.md');
+  }
+
   const test = await evaluate(model, evalLoader(testSet), d.classes.length);
   o.log(`test accuracy: ${(100 * test.accuracy).toFixed(2)}% (loss ${test.loss.toFixed(4)}, ${testSet.length} images)`);
   await saveSafetensors(join(o.out, 'model.safetensors'), model.state_dict(), { format: 'pt' });
@@ -246,7 +260,7 @@ export async function train(o: TrainOptions, signal: { interrupted: boolean } = 
     test: { loss: test.loss, accuracy: test.accuracy, confusion: test.confusion, per_class: Object.fromEntries(d.classes.map((k, i) => [k, test.per_class[i]!])) },
     mistakes: { images, captions: wrong.map(([p, i]) => `predicted ${d.classes[p]}\ntrue ${d.classes[testLabels[i]!]}`) },
   });
-  return { model, history, test: { loss: test.loss, accuracy: test.accuracy }, files: ['model.safetensors', 'model.json', 'checkpoint.json', ...files] };
+  return { model, history, test: { loss: test.loss, accuracy: test.accuracy }, files: ['model.safetensors', 'model.json', 'checkpoint.json', ...profileFiles, ...files] };
 }
 
 export class InterruptedError extends StrideError {

@@ -20,3 +20,4 @@ export { l1_penalty, l2_penalty, elastic_net_penalty, max_norm_, clip_grad_norm_
 export * as init from './init.js';
 export * as functional from '../ops/index.js';
 export { summary, type ModelSummary, type SummaryRow } from './summary.js';
+export { RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, PackedSequence, pack_padded_sequence, pad_packed_sequence, pad_sequence, pack_sequence, type RNNMode, type RNNBaseOptions, type RNNOptions, type RNNCellOptions } from './rnn.js';

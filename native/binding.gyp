@@ -1,0 +1,20 @@
+{
+  "targets": [
+    {
+      "target_name": "stride_native",
+      "sources": [
+        "src/addon.cc",
+        "src/elementwise.cc",
+        "src/napi.cc",
+        "src/onednn.cc",
+        "src/pool.cc",
+        "src/reduce.cc"
+      ],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-O2"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-O3", "-fopenmp"],
+      "ldflags": ["-fopenmp"],
+      "libraries": ["-ldnnl"]
+    }
+  ]
+}

@@ -1,0 +1,294 @@
+// Elementwise primitives on float32 (bool for comparisons), any strides and broadcasting.
+//
+// Results match the reference backend, which computes in float64 and rounds once on store:
+// + - * / and sqrt are exact in float32 already; transcendental functions run in double here too.
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "ops.h"
+#include "strided.h"
+
+namespace stride {
+namespace {
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+inline float sigmoid(float x) {
+  const double v = x;
+  return static_cast<float>(v >= 0 ? 1 / (1 + std::exp(-v)) : std::exp(v) / (1 + std::exp(v)));
+}
+
+// Math.max/min: NaN if either is NaN, and +0 is above -0.
+inline float jsMax(float a, float b) {
+  if (a != a || b != b) return kNaN;
+  if (a == b) return std::signbit(a) ? b : a;
+  return a > b ? a : b;
+}
+inline float jsMin(float a, float b) {
+  if (a != a || b != b) return kNaN;
+  if (a == b) return std::signbit(a) ? a : b;
+  return a < b ? a : b;
+}
+
+// Math.pow differs from C's pow in two cases: a NaN exponent and (+-1) ** +-inf both give NaN.
+inline float jsPow(float a, float b) {
+  if (b != b || (std::fabs(a) == 1 && std::isinf(b))) return kNaN;
+  return static_cast<float>(std::pow(static_cast<double>(a), static_cast<double>(b)));
+}
+
+// Python's modulo: the result takes the divisor's sign.
+inline float remainder(float a, float b) {
+  const double r = std::fmod(static_cast<double>(a), static_cast<double>(b));
+  return static_cast<float>(r != 0 && (r < 0) != (b < 0) ? r + b : r);
+}
+
+inline float viaDouble(double (*f)(double), float x) { return static_cast<float>(f(x)); }
+
+// name, output type, expression of the float x. The order is the op numbering the JS side uses.
+#define STRIDE_UNARY(X)                                             \
+  X(neg, float, -x)                                                 \
+  X(abs, float, std::fabs(x))                                       \
+  X(sign, float, x > 0 ? 1.0f : x < 0 ? -1.0f : 0.0f)               \
+  X(exp, float, viaDouble(std::exp, x))                             \
+  X(log, float, viaDouble(std::log, x))                             \
+  X(log1p, float, viaDouble(std::log1p, x))                         \
+  X(expm1, float, viaDouble(std::expm1, x))                         \
+  X(sqrt, float, std::sqrt(x))                                      \
+  X(rsqrt, float, static_cast<float>(1 / std::sqrt(double(x))))     \
+  X(reciprocal, float, 1.0f / x)                                    \
+  X(sin, float, viaDouble(std::sin, x))                             \
+  X(cos, float, viaDouble(std::cos, x))                             \
+  X(tanh, float, viaDouble(std::tanh, x))                           \
+  X(sigmoid, float, sigmoid(x))                                     \
+  X(relu, float, x <= 0 ? 0.0f : x)                                 \
+  X(floor, float, std::floor(x))                                    \
+  X(ceil, float, std::ceil(x))                                      \
+  X(round, float, std::nearbyint(x)) /* half to even */             \
+  X(trunc, float, std::trunc(x))                                    \
+  X(erf, float, viaDouble(std::erf, x))                             \
+  X(logical_not, uint8_t, x == 0)
+
+#define STRIDE_BINARY(X)                                                                      \
+  X(add, float, a + b)                                                                        \
+  X(sub, float, a - b)                                                                        \
+  X(mul, float, a * b)                                                                        \
+  X(div, float, a / b)                                                                        \
+  X(pow, float, jsPow(a, b))                                                                  \
+  X(maximum, float, jsMax(a, b))                                                              \
+  X(minimum, float, jsMin(a, b))                                                              \
+  X(remainder, float, remainder(a, b))                                                        \
+  X(floor_divide, float, static_cast<float>(std::floor(static_cast<double>(a) / b)))          \
+  X(atan2, float, static_cast<float>(std::atan2(static_cast<double>(a), static_cast<double>(b)))) \
+  X(eq, uint8_t, a == b)                                                                      \
+  X(ne, uint8_t, a != b)                                                                      \
+  X(lt, uint8_t, a < b)                                                                       \
+  X(le, uint8_t, a <= b)                                                                      \
+  X(gt, uint8_t, a > b)                                                                       \
+  X(ge, uint8_t, a >= b)                                                                      \
+  X(logical_and, uint8_t, a != 0 && b != 0)                                                   \
+  X(logical_or, uint8_t, a != 0 || b != 0)                                                    \
+  X(logical_xor, uint8_t, (a != 0) != (b != 0))
+
+#define DEFINE_UNARY(NAME, OUT, EXPR) \
+  struct Unary_##NAME {               \
+    using Out = OUT;                  \
+    Out operator()(float x) const { return EXPR; } \
+  };
+#define DEFINE_BINARY(NAME, OUT, EXPR) \
+  struct Binary_##NAME {               \
+    using Out = OUT;                   \
+    Out operator()(float a, float b) const { return EXPR; } \
+  };
+STRIDE_UNARY(DEFINE_UNARY)
+STRIDE_BINARY(DEFINE_BINARY)
+
+template <class Op>
+STRIDE_CLONES void unaryRow(int64_t n, const float* x, int64_t sx, typename Op::Out* o, int64_t so) {
+  const Op op;
+  if (sx == 1 && so == 1) {
+    for (int64_t i = 0; i < n; i++) o[i] = op(x[i]);
+  } else {
+    for (int64_t i = 0; i < n; i++) o[i * so] = op(x[i * sx]);
+  }
+}
+
+template <class Op>
+STRIDE_CLONES void binaryRow(int64_t n, const float* a, int64_t sa, const float* b, int64_t sb, typename Op::Out* o, int64_t so) {
+  const Op op;
+  if (sa == 1 && sb == 1 && so == 1) {
+    for (int64_t i = 0; i < n; i++) o[i] = op(a[i], b[i]);
+  } else if (sa == 1 && sb == 0 && so == 1) {
+    const float bv = *b;
+    for (int64_t i = 0; i < n; i++) o[i] = op(a[i], bv);
+  } else if (sa == 0 && sb == 1 && so == 1) {
+    const float av = *a;
+    for (int64_t i = 0; i < n; i++) o[i] = op(av, b[i]);
+  } else {
+    for (int64_t i = 0; i < n; i++) o[i * so] = op(a[i * sa], b[i * sb]);
+  }
+}
+
+template <class T>
+constexpr napi_typedarray_type arrayType() {
+  return std::is_same<T, float>::value ? napi_float32_array : napi_uint8_array;
+}
+
+// unary(op, x, out, geometry)
+template <class Op>
+void runUnary(Call& c) {
+  const Array x = c.array(1, napi_float32_array, "x");
+  const Array out = c.array(2, arrayType<typename Op::Out>(), "out");
+  size_t count;
+  const double* meta = c.meta(3, &count);
+  Meta m(meta, count);
+  const auto s = readStrided<2>(m, {&x, &out});
+  const float* xs = x.as<float>();
+  auto* os = out.as<typename Op::Out>();
+  forRows(s, [&](const int64_t* off, int64_t n, const int64_t* st) {
+    unaryRow<Op>(n, xs + off[0], st[0], os + off[1], st[1]);
+  });
+}
+
+// binary(op, a, b, out, geometry)
+template <class Op>
+void runBinary(Call& c) {
+  const Array a = c.array(1, napi_float32_array, "a");
+  const Array b = c.array(2, napi_float32_array, "b");
+  const Array out = c.array(3, arrayType<typename Op::Out>(), "out");
+  size_t count;
+  const double* meta = c.meta(4, &count);
+  Meta m(meta, count);
+  const auto s = readStrided<3>(m, {&a, &b, &out});
+  const float* as = a.as<float>();
+  const float* bs = b.as<float>();
+  auto* os = out.as<typename Op::Out>();
+  forRows(s, [&](const int64_t* off, int64_t n, const int64_t* st) {
+    binaryRow<Op>(n, as + off[0], st[0], bs + off[1], st[1], os + off[2], st[2]);
+  });
+}
+
+#define UNARY_ENTRY(NAME, OUT, EXPR) runUnary<Unary_##NAME>,
+#define BINARY_ENTRY(NAME, OUT, EXPR) runBinary<Binary_##NAME>,
+#define NAME_ENTRY(NAME, OUT, EXPR) {#NAME, std::is_same<OUT, float>::value ? "float32" : "bool"},
+void (*const kUnaryRun[])(Call&) = {STRIDE_UNARY(UNARY_ENTRY)};
+void (*const kBinaryRun[])(Call&) = {STRIDE_BINARY(BINARY_ENTRY)};
+
+STRIDE_CLONES void whereRow(int64_t n, const uint8_t* c, int64_t sc, const float* a, int64_t sa, const float* b, int64_t sb, float* o, int64_t so) {
+  if (sc == 1 && sa == 1 && sb == 1 && so == 1) {
+    for (int64_t i = 0; i < n; i++) o[i] = c[i] ? a[i] : b[i];
+  } else {
+    for (int64_t i = 0; i < n; i++) o[i * so] = c[i * sc] ? a[i * sa] : b[i * sb];
+  }
+}
+
+template <class T>
+STRIDE_CLONES void copyRow(int64_t n, const T* s, int64_t ss, T* d, int64_t ds) {
+  if (ss == 1 && ds == 1) {
+    std::memmove(d, s, n * sizeof(T));
+  } else if (ss == 0 && ds == 1) {
+    const T v = *s;
+    for (int64_t i = 0; i < n; i++) d[i] = v;
+  } else {
+    for (int64_t i = 0; i < n; i++) d[i * ds] = s[i * ss];
+  }
+}
+
+template <class T>
+void runCopy(const Array& src, const Array& dst, Meta& m) {
+  const auto s = readStrided<2>(m, {&src, &dst});
+  const T* ss = src.as<T>();
+  T* ds = dst.as<T>();
+  forRows(s, [&](const int64_t* off, int64_t n, const int64_t* st) { copyRow<T>(n, ss + off[0], st[0], ds + off[1], st[1]); });
+}
+
+template <class T>
+void runFill(const Array& dst, T value, Meta& m) {
+  const auto s = readStrided<1>(m, {&dst});
+  T* ds = dst.as<T>();
+  forRows(s, [&](const int64_t* off, int64_t n, const int64_t* st) {
+    T* d = ds + off[0];
+    if (st[0] == 1) {
+      for (int64_t i = 0; i < n; i++) d[i] = value;
+    } else {
+      for (int64_t i = 0; i < n; i++) d[i * st[0]] = value;
+    }
+  });
+}
+
+int opIndex(Call& c, int count, const char* kind) {
+  const int op = c.int32(0);
+  if (op < 0 || op >= count) throw Error(std::string("unknown ") + kind + " op " + std::to_string(op));
+  return op;
+}
+
+}  // namespace
+
+const OpInfo kUnaryOps[] = {STRIDE_UNARY(NAME_ENTRY)};
+const int kUnaryOpCount = sizeof(kUnaryOps) / sizeof(kUnaryOps[0]);
+const OpInfo kBinaryOps[] = {STRIDE_BINARY(NAME_ENTRY)};
+const int kBinaryOpCount = sizeof(kBinaryOps) / sizeof(kBinaryOps[0]);
+
+napi_value unary(Call& c) {
+  kUnaryRun[opIndex(c, kUnaryOpCount, "unary")](c);
+  return c.undefined();
+}
+
+napi_value binary(Call& c) {
+  kBinaryRun[opIndex(c, kBinaryOpCount, "binary")](c);
+  return c.undefined();
+}
+
+// where(cond, a, b, out, geometry)
+napi_value where(Call& c) {
+  const Array cond = c.array(0, napi_uint8_array, "cond");
+  const Array a = c.array(1, napi_float32_array, "a");
+  const Array b = c.array(2, napi_float32_array, "b");
+  const Array out = c.array(3, napi_float32_array, "out");
+  size_t count;
+  const double* meta = c.meta(4, &count);
+  Meta m(meta, count);
+  const auto s = readStrided<4>(m, {&cond, &a, &b, &out});
+  forRows(s, [&](const int64_t* off, int64_t n, const int64_t* st) {
+    whereRow(n, cond.as<uint8_t>() + off[0], st[0], a.as<float>() + off[1], st[1], b.as<float>() + off[2], st[2],
+             out.as<float>() + off[3], st[3]);
+  });
+  return c.undefined();
+}
+
+// copy(src, dst, geometry): both of one element type, copied bit for bit.
+napi_value copy(Call& c) {
+  const Array src = c.array(0);
+  const Array dst = c.array(1);
+  if (src.type != dst.type) throw Error("source and destination differ in element type");
+  size_t count;
+  const double* meta = c.meta(2, &count);
+  Meta m(meta, count);
+  switch (elementSize(src.type)) {
+    case 1: runCopy<uint8_t>(src, dst, m); break;
+    case 2: runCopy<uint16_t>(src, dst, m); break;
+    case 4: runCopy<uint32_t>(src, dst, m); break;
+    default: runCopy<uint64_t>(src, dst, m); break;
+  }
+  return c.undefined();
+}
+
+// fill(dst, value, geometry) for float32 and float64 buffers.
+napi_value fill(Call& c) {
+  const Array dst = c.array(0);
+  const double value = c.number(1);
+  size_t count;
+  const double* meta = c.meta(2, &count);
+  Meta m(meta, count);
+  if (dst.type == napi_float32_array) {
+    runFill<float>(dst, static_cast<float>(value), m);
+  } else if (dst.type == napi_float64_array) {
+    runFill<double>(dst, value, m);
+  } else {
+    throw Error("fill takes float32 or float64 buffers");
+  }
+  return c.undefined();
+}
+
+}  // namespace stride

@@ -1,0 +1,449 @@
+// Convolutions and matrix products through oneDNN, with primitives cached by geometry.
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <list>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "ops.h"
+#include "strided.h"
+
+#if DNNL_VERSION_MAJOR != 2
+#error "stride's native backend is written against the oneDNN 2.x API"
+#endif
+
+namespace stride {
+namespace {
+
+using dnnl::memory;
+using Dims = memory::dims;
+using Tag = memory::format_tag;
+constexpr auto kF32 = memory::data_type::f32;
+
+/** Grow-only buffers for operands in the primitive's own layout, one per operand slot, shared by all calls. */
+class Scratch {
+ public:
+  void* get(int slot, size_t bytes) {
+    if (bytes > size_[slot]) {
+      const size_t rounded = (bytes + 63) / 64 * 64;
+      buffers_[slot].reset(std::aligned_alloc(64, rounded));
+      size_[slot] = buffers_[slot] ? rounded : 0;
+      if (!buffers_[slot]) throw Error("out of memory for a " + std::to_string(bytes) + "-byte scratch buffer");
+    }
+    return buffers_[slot].get();
+  }
+
+ private:
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
+  };
+  static constexpr int kSlots = 3;
+  std::unique_ptr<void, Free> buffers_[kSlots];
+  size_t size_[kSlots] = {};
+};
+
+/** Least-recently-used map from a geometry key to what was built for it. */
+class Lru {
+ public:
+  using Key = std::vector<int64_t>;
+
+  template <class T, class Make>
+  T& get(const Key& key, const Make& make) {
+    auto found = index_.find(key);
+    if (found != index_.end()) {
+      items_.splice(items_.begin(), items_, found->second);
+      return *static_cast<T*>(found->second->second.get());
+    }
+    std::shared_ptr<void> value = make();
+    items_.emplace_front(key, value);
+    index_[key] = items_.begin();
+    if (items_.size() > kCapacity) {
+      index_.erase(items_.back().first);
+      items_.pop_back();
+    }
+    return *static_cast<T*>(value.get());
+  }
+
+ private:
+  struct Hash {
+    size_t operator()(const Key& k) const {
+      size_t h = 1469598103934665603ull;
+      for (int64_t v : k) h = (h ^ static_cast<size_t>(v)) * 1099511628211ull;
+      return h;
+    }
+  };
+  // Enough for every layer of a network forward and backward.
+  static constexpr size_t kCapacity = 256;
+  std::list<std::pair<Key, std::shared_ptr<void>>> items_;  // most recent first
+  std::unordered_map<Key, std::list<std::pair<Key, std::shared_ptr<void>>>::iterator, Hash> index_;
+};
+
+/** The engine, stream and caches; one per JS thread, since worker threads may load the addon too. */
+struct Context {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  Lru cache;
+  Scratch scratch;
+};
+
+Context& context() {
+  thread_local Context c;
+  return c;
+}
+
+/** One operand: memory in the caller's plain layout and, if the primitive wants another, its own and the reorder between them. */
+struct Operand {
+  bool output;
+  int slot;
+  memory user, inner;
+  dnnl::reorder convert;
+
+  Operand(const dnnl::engine& engine, int slot_, bool output_, const memory::desc& plain, const memory::desc& wanted)
+      : output(output_), slot(slot_), user(plain, engine, DNNL_MEMORY_NONE), inner(user) {
+    if (wanted != plain) {
+      inner = memory(wanted, engine, DNNL_MEMORY_NONE);
+      convert = output ? dnnl::reorder(inner, user) : dnnl::reorder(user, inner);
+    }
+  }
+
+  bool reordered() const { return inner != user; }
+};
+
+/** A primitive and its operands (inputs first), ready to run on the caller's buffers. */
+struct Prepared {
+  dnnl::primitive primitive;
+  std::vector<Operand> operands;
+  std::unordered_map<int, memory> args;
+
+  void add(int arg, Operand op) {
+    args.emplace(arg, op.inner);
+    operands.push_back(std::move(op));
+  }
+
+  void run(Context& c, void* const* data) {
+    for (size_t i = 0; i < operands.size(); i++) {
+      Operand& op = operands[i];
+      op.user.set_data_handle(data[i]);
+      if (!op.reordered()) continue;
+      op.inner.set_data_handle(c.scratch.get(op.slot, op.inner.get_desc().get_size()));
+      if (!op.output) op.convert.execute(c.stream, op.user, op.inner);
+    }
+    primitive.execute(c.stream, args);
+    for (Operand& op : operands) {
+      if (op.output && op.reordered()) op.convert.execute(c.stream, op.inner, op.user);
+    }
+    c.stream.wait();
+  }
+};
+
+const char* statusName(dnnl_status_t s) {
+  switch (s) {
+    case dnnl_out_of_memory: return "out of memory";
+    case dnnl_invalid_arguments: return "invalid arguments";
+    case dnnl_unimplemented: return "unimplemented";
+    case dnnl_runtime_error: return "runtime error";
+    default: return "error";
+  }
+}
+
+std::string list(std::initializer_list<int64_t> v) {
+  std::string s = "[";
+  for (int64_t x : v) s += (s.size() > 1 ? ", " : "") + std::to_string(x);
+  return s + "]";
+}
+
+// ---------------------------------------------------------------- convolution
+
+enum ConvKind : int64_t { kForward = 1, kBackwardData, kBackwardWeights };
+
+/**
+ * A convolution call's geometry, packed by the JS side as [N, C, H, W, O, Cg, KH, KW, OH, OW,
+ * sh, sw, ph, pw, dh, dw, groups] and then the element offsets of its three buffers.
+ */
+struct ConvGeometry {
+  int64_t N, C, H, W, O, Cg, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, G;
+  int64_t offsets[3];
+  /**
+   * The input rows and columns some output reads. Trailing ones no window reaches (PyTorch's
+   * floor in the output size, or a transposed convolution's output_padding) are left out of
+   * what oneDNN sees, so its right padding is never negative, which it refuses with dilation.
+   */
+  int64_t Hc, Wc;
+
+  explicit ConvGeometry(Meta& m) {
+    int64_t* fields[] = {&N, &C, &H, &W, &O, &Cg, &KH, &KW, &OH, &OW, &sh, &sw, &ph, &pw, &dh, &dw, &G};
+    for (int64_t* f : fields) *f = m.next();
+    for (int64_t& o : offsets) o = m.next();
+    if (N < 1 || C < 1 || H < 1 || W < 1 || O < 1 || KH < 1 || KW < 1 || OH < 1 || OW < 1 || G < 1 || Cg * G != C || O % G != 0) {
+      throw Error("inconsistent geometry for a " + describe(kForward));
+    }
+    Hc = std::min(H, (OH - 1) * sh + (KH - 1) * dh + 1 - ph);
+    Wc = std::min(W, (OW - 1) * sw + (KW - 1) * dw + 1 - pw);
+  }
+
+  /** False when every window lies in the padding: all three results are then zero. */
+  bool reachesInput() const { return Hc > 0 && Wc > 0; }
+
+  int64_t srcSize() const { return N * C * H * W; }
+  int64_t weightsSize() const { return O * Cg * KH * KW; }
+  int64_t dstSize() const { return N * O * OH * OW; }
+
+  /** The covered part of the input: in oneDNN's chosen layout, or as a window of the caller's nchw buffer. */
+  memory::desc src(Tag t) const { return {{N, C, Hc, Wc}, kF32, t}; }
+  memory::desc userSrc() const { return {{N, C, Hc, Wc}, kF32, Dims{C * H * W, H * W, W, 1}}; }
+  memory::desc dst(Tag t) const { return {{N, O, OH, OW}, kF32, t}; }
+  memory::desc weights(Tag t) const {
+    // The caller's [O, C/G, kh, kw] is already goihw: groups are the outer split of O.
+    if (G == 1) return {{O, Cg, KH, KW}, kF32, t == Tag::any ? t : Tag::oihw};
+    return {{G, O / G, Cg, KH, KW}, kF32, t == Tag::any ? t : Tag::goihw};
+  }
+  Dims strides() const { return {sh, sw}; }
+  // oneDNN counts dilation from 0; the right padding follows from the output size.
+  Dims dilates() const { return {dh - 1, dw - 1}; }
+  Dims padL() const { return {ph, pw}; }
+  Dims padR() const { return {(OH - 1) * sh + (KH - 1) * dh + 1 - Hc - ph, (OW - 1) * sw + (KW - 1) * dw + 1 - Wc - pw}; }
+
+  /** Zeroes the input-gradient rows and columns outside the covered part, which no output reaches. */
+  void zeroUncovered(float* gx) const {
+    if (Hc == H && Wc == W) return;
+    for (int64_t plane = 0; plane < N * C; plane++) {
+      float* p = gx + plane * H * W;
+      for (int64_t h = 0; h < Hc; h++) std::fill(p + h * W + Wc, p + (h + 1) * W, 0.0f);
+      std::fill(p + Hc * W, p + H * W, 0.0f);
+    }
+  }
+
+  Lru::Key key(ConvKind kind) const { return {kind, N, C, H, W, O, Cg, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, G}; }
+
+  std::string describe(ConvKind kind) const {
+    const char* what = kind == kForward ? "forward" : kind == kBackwardData ? "backward data" : "backward weights";
+    return std::string("convolution ") + what + " of x " + list({N, C, H, W}) + " and w " + list({O, Cg, KH, KW}) +
+           " to " + list({N, O, OH, OW}) + ", stride " + list({sh, sw}) + ", padding " + list({ph, pw}) + ", dilation " +
+           list({dh, dw}) + ", groups " + std::to_string(G);
+  }
+};
+
+/**
+ * The activation layout to ask oneDNN for. Its own choice (blocked or nhwc, reordered from and
+ * to nchw here) runs forward and weight gradients 1.3-3x faster than nchw; the input gradient
+ * of a few-channel input is the exception, several times slower (measured on AVX-512).
+ */
+Tag activationTag(ConvKind kind, const ConvGeometry& g) { return kind == kBackwardData && g.C < 4 ? Tag::nchw : Tag::any; }
+
+dnnl::convolution_forward::primitive_desc forwardPd(const Context& c, const ConvGeometry& g, Tag act) {
+  const dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, g.src(act),
+                                          g.weights(Tag::any), g.dst(act), g.strides(), g.dilates(), g.padL(), g.padR());
+  return {d, c.engine};
+}
+
+std::shared_ptr<Prepared> prepareConv(const Context& c, const ConvGeometry& g, ConvKind kind) {
+  const Tag act = activationTag(kind, g);
+  const auto fwd = forwardPd(c, g, act);
+  auto p = std::make_shared<Prepared>();
+  const auto& e = c.engine;
+  if (kind == kForward) {
+    p->primitive = dnnl::convolution_forward(fwd);
+    p->add(DNNL_ARG_SRC, Operand(e, 0, false, g.userSrc(), fwd.src_desc()));
+    p->add(DNNL_ARG_WEIGHTS, Operand(e, 1, false, g.weights(Tag::oihw), fwd.weights_desc()));
+    p->add(DNNL_ARG_DST, Operand(e, 2, true, g.dst(Tag::nchw), fwd.dst_desc()));
+  } else if (kind == kBackwardData) {
+    const dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, g.src(act), g.weights(Tag::any),
+                                                  g.dst(act), g.strides(), g.dilates(), g.padL(), g.padR());
+    const dnnl::convolution_backward_data::primitive_desc pd(d, e, fwd);
+    p->primitive = dnnl::convolution_backward_data(pd);
+    p->add(DNNL_ARG_DIFF_DST, Operand(e, 0, false, g.dst(Tag::nchw), pd.diff_dst_desc()));
+    p->add(DNNL_ARG_WEIGHTS, Operand(e, 1, false, g.weights(Tag::oihw), pd.weights_desc()));
+    p->add(DNNL_ARG_DIFF_SRC, Operand(e, 2, true, g.userSrc(), pd.diff_src_desc()));
+  } else {
+    const dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, g.src(act), g.weights(Tag::any),
+                                                     g.dst(act), g.strides(), g.dilates(), g.padL(), g.padR());
+    const dnnl::convolution_backward_weights::primitive_desc pd(d, e, fwd);
+    p->primitive = dnnl::convolution_backward_weights(pd);
+    p->add(DNNL_ARG_SRC, Operand(e, 0, false, g.userSrc(), pd.src_desc()));
+    p->add(DNNL_ARG_DIFF_DST, Operand(e, 1, false, g.dst(Tag::nchw), pd.diff_dst_desc()));
+    p->add(DNNL_ARG_DIFF_WEIGHTS, Operand(e, 2, true, g.weights(Tag::oihw), pd.diff_weights_desc()));
+  }
+  return p;
+}
+
+// (a, b, out, geometry): forward x, w → y; backward data gy, w → gx; backward weights x, gy → gw.
+napi_value runConv(Call& c, ConvKind kind) {
+  Array arrays[3];
+  for (int i = 0; i < 3; i++) arrays[i] = c.array(i, napi_float32_array, "a convolution operand");
+  size_t count;
+  const double* meta = c.meta(3, &count);
+  Meta m(meta, count);
+  const ConvGeometry g(m);
+  const int64_t sizes[3][3] = {{g.srcSize(), g.weightsSize(), g.dstSize()},
+                               {g.dstSize(), g.weightsSize(), g.srcSize()},
+                               {g.srcSize(), g.dstSize(), g.weightsSize()}};
+  void* data[3];
+  for (int i = 0; i < 3; i++) {
+    checkBlock(arrays[i], g.offsets[i], sizes[kind - 1][i], "a convolution operand");
+    data[i] = arrays[i].as<float>() + g.offsets[i];
+  }
+  if (!g.reachesInput()) {
+    std::fill_n(static_cast<float*>(data[2]), sizes[kind - 1][2], 0.0f);
+    return c.undefined();
+  }
+  try {
+    Context& ctx = context();
+    ctx.cache.get<Prepared>(g.key(kind), [&] { return prepareConv(ctx, g, kind); }).run(ctx, data);
+    if (kind == kBackwardData) g.zeroUncovered(static_cast<float*>(data[2]));
+  } catch (const dnnl::error& e) {
+    throw Error(g.describe(kind) + ": oneDNN " + statusName(e.status) + ": " + e.what());
+  }
+  return c.undefined();
+}
+
+// ---------------------------------------------------------------- matmul
+
+/** A [B, M, K]-style operand: sizes, element offset and strides. */
+struct Matrix {
+  int64_t dims[3];
+  int64_t offset;
+  int64_t strides[3];
+
+  /** Dims of size 1 get the stride a contiguous layout would have, which oneDNN's fast paths recognise. */
+  memory::desc desc() const {
+    Dims s(strides, strides + 3);
+    if (dims[2] == 1) s[2] = 1;
+    if (dims[1] == 1) s[1] = dims[2] * s[2];
+    if (dims[0] == 1) s[0] = dims[1] * s[1];
+    return {{dims[0], dims[1], dims[2]}, kF32, s};
+  }
+
+  memory::desc contiguous() const { return {{dims[0], dims[1], dims[2]}, kF32, Tag::abc}; }
+};
+
+void copyMatrix(const float* src, const int64_t* ss, float* dst, const int64_t* ds, const int64_t* dims) {
+  for (int64_t b = 0; b < dims[0]; b++) {
+    for (int64_t i = 0; i < dims[1]; i++) {
+      const float* s = src + b * ss[0] + i * ss[1];
+      float* d = dst + b * ds[0] + i * ds[1];
+      for (int64_t j = 0; j < dims[2]; j++) d[j * ds[2]] = s[j * ss[2]];
+    }
+  }
+}
+
+/** A matmul primitive; `packed` when oneDNN has no fast kernel for the strides, so operands go through contiguous copies. */
+struct PreparedMatmul {
+  dnnl::matmul primitive;
+  memory a, c, out;
+  bool packed;
+};
+
+std::shared_ptr<PreparedMatmul> prepareMatmul(const Context& ctx, const Matrix& a, const Matrix& c, const Matrix& out) {
+  auto describe = [&](bool packed) {
+    const dnnl::matmul::desc d(packed ? a.contiguous() : a.desc(), packed ? c.contiguous() : c.desc(),
+                               packed ? out.contiguous() : out.desc());
+    return dnnl::matmul::primitive_desc(d, ctx.engine);
+  };
+  // oneDNN accepts any strides but serves unusual ones with its slow reference kernel.
+  auto pd = describe(false);
+  const bool packed = std::strstr(pd.impl_info_str(), "ref") != nullptr;
+  if (packed) pd = describe(true);
+  const auto& e = ctx.engine;
+  return std::make_shared<PreparedMatmul>(PreparedMatmul{dnnl::matmul(pd), memory(pd.src_desc(), e, DNNL_MEMORY_NONE),
+                                                         memory(pd.weights_desc(), e, DNNL_MEMORY_NONE),
+                                                         memory(pd.dst_desc(), e, DNNL_MEMORY_NONE), packed});
+}
+
+}  // namespace
+
+napi_value conv2d(Call& c) { return runConv(c, kForward); }
+napi_value conv2dInputGrad(Call& c) { return runConv(c, kBackwardData); }
+napi_value conv2dWeightGrad(Call& c) { return runConv(c, kBackwardWeights); }
+
+// matmul(a, c, out, [B, M, K, N, a offset, a strides, c offset, c strides, out offset, out strides])
+napi_value matmul(Call& call) {
+  const Array arrays[3] = {call.array(0, napi_float32_array, "a"), call.array(1, napi_float32_array, "c"),
+                           call.array(2, napi_float32_array, "out")};
+  size_t count;
+  const double* meta = call.meta(3, &count);
+  Meta m(meta, count);
+  int64_t sizes[4];
+  m.dims(4, sizes, true);
+  const int64_t B = sizes[0], M = sizes[1], K = sizes[2], N = sizes[3];
+  Matrix a{{B, M, K}, 0, {}}, c{{B, K, N}, 0, {}}, out{{B, M, N}, 0, {}};
+  Matrix* ms[3] = {&a, &c, &out};
+  for (int i = 0; i < 3; i++) {
+    ms[i]->offset = m.next();
+    m.dims(3, ms[i]->strides, false);
+    checkBounds(arrays[i], 3, ms[i]->dims, ms[i]->offset, ms[i]->strides, i == 0 ? "a" : i == 1 ? "c" : "out");
+  }
+  float* ptr[3];
+  for (int i = 0; i < 3; i++) ptr[i] = arrays[i].as<float>() + ms[i]->offset;
+  if (B == 0 || M == 0 || N == 0) return call.undefined();
+  if (K == 0) {
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) ptr[2][b * out.strides[0] + i * out.strides[1] + j * out.strides[2]] = 0;
+    return call.undefined();
+  }
+  // A batch stride of 0 is a broadcast operand: oneDNN broadcasts batch dims of size 1. When
+  // both are broadcast, one product is computed and copied to the other batches.
+  if (a.strides[0] == 0) a.dims[0] = 1;
+  if (c.strides[0] == 0) c.dims[0] = 1;
+  const bool replicate = a.dims[0] == 1 && c.dims[0] == 1 && B > 1;
+  if (replicate) out.dims[0] = 1;
+  try {
+    Context& ctx = context();
+    const Lru::Key key = {4, B, M, K, N, a.dims[0], c.dims[0], out.dims[0], a.strides[0], a.strides[1], a.strides[2],
+                          c.strides[0], c.strides[1], c.strides[2], out.strides[0], out.strides[1], out.strides[2]};
+    PreparedMatmul& p = ctx.cache.get<PreparedMatmul>(key, [&] { return prepareMatmul(ctx, a, c, out); });
+    if (p.packed) {
+      const int64_t contiguous[3][3] = {{M * K, K, 1}, {K * N, N, 1}, {M * N, N, 1}};
+      float* scratch[3];
+      for (int i = 0; i < 3; i++) scratch[i] = static_cast<float*>(ctx.scratch.get(i, ms[i]->dims[0] * contiguous[i][0] * sizeof(float)));
+      copyMatrix(ptr[0], a.strides, scratch[0], contiguous[0], a.dims);
+      copyMatrix(ptr[1], c.strides, scratch[1], contiguous[1], c.dims);
+      p.a.set_data_handle(scratch[0]), p.c.set_data_handle(scratch[1]), p.out.set_data_handle(scratch[2]);
+    } else {
+      p.a.set_data_handle(ptr[0]), p.c.set_data_handle(ptr[1]), p.out.set_data_handle(ptr[2]);
+    }
+    p.primitive.execute(ctx.stream, {{DNNL_ARG_SRC, p.a}, {DNNL_ARG_WEIGHTS, p.c}, {DNNL_ARG_DST, p.out}});
+    ctx.stream.wait();
+    if (p.packed) {
+      const int64_t contiguous[3] = {M * N, N, 1};
+      copyMatrix(static_cast<float*>(p.out.get_data_handle()), contiguous, ptr[2], out.strides, out.dims);
+    }
+  } catch (const dnnl::error& e) {
+    throw Error("matmul of " + list({B, M, K}) + " and " + list({B, K, N}) + ": oneDNN " + statusName(e.status) + ": " + e.what());
+  }
+  for (int64_t b = 1; replicate && b < B; b++) {
+    copyMatrix(ptr[2], out.strides, ptr[2] + b * out.strides[0], out.strides, out.dims);
+  }
+  return call.undefined();
+}
+
+const char* onednnIsa() {
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::sse41: return "sse41";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_mic: return "avx512_mic";
+    case dnnl::cpu_isa::avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    default: return "baseline";
+  }
+}
+
+const char* onednnRuntime() {
+  switch (dnnl_version()->cpu_runtime) {
+    case DNNL_RUNTIME_OMP: return "OpenMP";
+    case DNNL_RUNTIME_TBB: return "TBB";
+    case DNNL_RUNTIME_THREADPOOL: return "threadpool";
+    default: return "sequential";
+  }
+}
+
+}  // namespace stride

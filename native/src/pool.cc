@@ -1,0 +1,195 @@
+// 2-d max and average pooling on contiguous float32 [N, C, H, W], as the reference defines them.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "ops.h"
+#include "strided.h"
+
+namespace stride {
+namespace {
+
+/** One pooling window along one spatial dim: input positions start, start+step, ... < end. */
+struct Window {
+  int64_t start, end, step;
+  /** Divisor contribution when padding counts (PyTorch clips windows at size + padding). */
+  int64_t padded;
+};
+
+struct Axis {
+  int64_t in, out, kernel, stride, padding, dilation;
+};
+
+/** The windows of every output position along one dim, clipped to the input. */
+std::vector<Window> windows(bool adaptive, const Axis& a) {
+  std::vector<Window> w(a.out);
+  for (int64_t o = 0; o < a.out; o++) {
+    if (adaptive) {
+      const int64_t start = o * a.in / a.out, end = ((o + 1) * a.in + a.out - 1) / a.out;
+      w[o] = {start, end, 1, end - start};
+      continue;
+    }
+    int64_t start = o * a.stride - a.padding;
+    const int64_t paddedEnd = std::min(start + (a.kernel - 1) * a.dilation + 1, a.in + a.padding);
+    const int64_t padded = paddedEnd - start;
+    if (start < 0) start += (-start + a.dilation - 1) / a.dilation * a.dilation;
+    w[o] = {start, std::min(paddedEnd, a.in), a.dilation, padded};
+  }
+  return w;
+}
+
+/** A pooling call's geometry: [N, C, H, W, OH, OW, adaptive, kh, kw, sh, sw, ph, pw, dh, dw, in offset, out offset]. */
+struct Pool {
+  int64_t planes, H, W, OH, OW, inOffset, outOffset;
+  std::vector<Window> wh, ww;
+
+  explicit Pool(Meta& m) {
+    int64_t g[15];
+    m.dims(15, g, true);
+    planes = g[0] * g[1];
+    H = g[2], W = g[3], OH = g[4], OW = g[5];
+    const bool adaptive = g[6] != 0;
+    if (!adaptive && (g[7] < 1 || g[8] < 1 || g[9] < 1 || g[10] < 1 || g[13] < 1 || g[14] < 1)) {
+      throw Error("kernel, stride and dilation must be positive");
+    }
+    wh = windows(adaptive, {H, OH, g[7], g[9], g[11], g[13]});
+    ww = windows(adaptive, {W, OW, g[8], g[10], g[12], g[14]});
+    inOffset = m.next();
+    outOffset = m.next();
+  }
+
+  int64_t inPlane() const { return H * W; }
+  int64_t outPlane() const { return OH * OW; }
+  bool parallel() const { return planes * outPlane() * 4 >= kParallelMin; }
+};
+
+struct AvgOptions {
+  bool countIncludePad;
+  double divisorOverride;  // NaN when not set
+
+  explicit AvgOptions(Meta& m) : countIncludePad(m.next() != 0), divisorOverride(m.raw()) {}
+
+  double divisor(const Window& h, const Window& w) const {
+    if (!std::isnan(divisorOverride)) return divisorOverride;
+    if (countIncludePad) return static_cast<double>(h.padded * w.padded);
+    return static_cast<double>((h.end - h.start) * (w.end - w.start));
+  }
+};
+
+STRIDE_CLONES void maxPlane(const Pool& p, const float* x, float* y, int32_t* idx) {
+  for (int64_t oh = 0; oh < p.OH; oh++) {
+    const Window& h = p.wh[oh];
+    for (int64_t ow = 0; ow < p.OW; ow++) {
+      const Window& w = p.ww[ow];
+      // A NaN wins (the last one gives the index); the index defaults to the window's first position.
+      float best = -std::numeric_limits<float>::infinity();
+      int64_t bestIdx = h.start * p.W + w.start;
+      for (int64_t ih = h.start; ih < h.end; ih += h.step) {
+        for (int64_t iw = w.start; iw < w.end; iw += w.step) {
+          const float v = x[ih * p.W + iw];
+          if (v > best || v != v) {
+            best = v;
+            bestIdx = ih * p.W + iw;
+          }
+        }
+      }
+      y[oh * p.OW + ow] = best;
+      idx[oh * p.OW + ow] = static_cast<int32_t>(bestIdx);
+    }
+  }
+}
+
+STRIDE_CLONES void avgPlane(const Pool& p, const AvgOptions& opts, const float* x, float* y) {
+  for (int64_t oh = 0; oh < p.OH; oh++) {
+    const Window& h = p.wh[oh];
+    for (int64_t ow = 0; ow < p.OW; ow++) {
+      const Window& w = p.ww[ow];
+      double s = 0;
+      for (int64_t ih = h.start; ih < h.end; ih++) {
+        for (int64_t iw = w.start; iw < w.end; iw++) s += x[ih * p.W + iw];
+      }
+      y[oh * p.OW + ow] = static_cast<float>(s / opts.divisor(h, w));
+    }
+  }
+}
+
+STRIDE_CLONES void avgGradPlane(const Pool& p, const AvgOptions& opts, const float* gy, float* gx, double* acc) {
+  std::fill(acc, acc + p.inPlane(), 0.0);
+  for (int64_t oh = 0; oh < p.OH; oh++) {
+    const Window& h = p.wh[oh];
+    for (int64_t ow = 0; ow < p.OW; ow++) {
+      const Window& w = p.ww[ow];
+      const double g = gy[oh * p.OW + ow] / opts.divisor(h, w);
+      for (int64_t ih = h.start; ih < h.end; ih++) {
+        for (int64_t iw = w.start; iw < w.end; iw++) acc[ih * p.W + iw] += g;
+      }
+    }
+  }
+  for (int64_t i = 0; i < p.inPlane(); i++) gx[i] = static_cast<float>(acc[i]);
+}
+
+}  // namespace
+
+// maxPool2d(x, out, indices, geometry)
+napi_value maxPool2d(Call& c) {
+  const Array x = c.array(0, napi_float32_array, "x");
+  const Array out = c.array(1, napi_float32_array, "out");
+  const Array indices = c.array(2, napi_int32_array, "indices");
+  size_t count;
+  const double* meta = c.meta(3, &count);
+  Meta m(meta, count);
+  const Pool p(m);
+  const int64_t idxOffset = m.next();
+  checkBlock(x, p.inOffset, p.planes * p.inPlane(), "x");
+  checkBlock(out, p.outOffset, p.planes * p.outPlane(), "out");
+  checkBlock(indices, idxOffset, p.planes * p.outPlane(), "indices");
+#pragma omp parallel for if (p.parallel())
+  for (int64_t pl = 0; pl < p.planes; pl++) {
+    maxPlane(p, x.as<float>() + p.inOffset + pl * p.inPlane(), out.as<float>() + p.outOffset + pl * p.outPlane(),
+             indices.as<int32_t>() + idxOffset + pl * p.outPlane());
+  }
+  return c.undefined();
+}
+
+// avgPool2d(x, out, geometry + [countIncludePad, divisorOverride or NaN])
+napi_value avgPool2d(Call& c) {
+  const Array x = c.array(0, napi_float32_array, "x");
+  const Array out = c.array(1, napi_float32_array, "out");
+  size_t count;
+  const double* meta = c.meta(2, &count);
+  Meta m(meta, count);
+  const Pool p(m);
+  const AvgOptions opts(m);
+  checkBlock(x, p.inOffset, p.planes * p.inPlane(), "x");
+  checkBlock(out, p.outOffset, p.planes * p.outPlane(), "out");
+#pragma omp parallel for if (p.parallel())
+  for (int64_t pl = 0; pl < p.planes; pl++) {
+    avgPlane(p, opts, x.as<float>() + p.inOffset + pl * p.inPlane(), out.as<float>() + p.outOffset + pl * p.outPlane());
+  }
+  return c.undefined();
+}
+
+// avgPool2dGrad(gy, gx, geometry + [countIncludePad, divisorOverride or NaN]); the geometry's
+// input is gx and its output gy.
+napi_value avgPool2dGrad(Call& c) {
+  const Array gy = c.array(0, napi_float32_array, "gy");
+  const Array gx = c.array(1, napi_float32_array, "gx");
+  size_t count;
+  const double* meta = c.meta(2, &count);
+  Meta m(meta, count);
+  const Pool p(m);
+  const AvgOptions opts(m);
+  checkBlock(gx, p.inOffset, p.planes * p.inPlane(), "gx");
+  checkBlock(gy, p.outOffset, p.planes * p.outPlane(), "gy");
+  // One float64 plane per thread, allocated here: nothing may throw inside the parallel region.
+  const int threads = p.parallel() ? omp_get_max_threads() : 1;
+  std::vector<double> acc(threads * p.inPlane());
+#pragma omp parallel for num_threads(threads)
+  for (int64_t pl = 0; pl < p.planes; pl++) {
+    avgGradPlane(p, opts, gy.as<float>() + p.outOffset + pl * p.outPlane(), gx.as<float>() + p.inOffset + pl * p.inPlane(),
+                 acc.data() + omp_get_thread_num() * p.inPlane());
+  }
+  return c.undefined();
+}
+
+}  // namespace stride

@@ -1,0 +1,49 @@
+import { createRequire } from 'node:module';
+import type { TypedArray } from '../../tensor/dtype.js';
+
+/** [op name, output dtype]; an op's index in its table is its number in calls. */
+export type OpTable = readonly (readonly [string, string])[];
+
+/**
+ * The N-API addon built from native/ (see native/README.md). Buffers are passed as the typed
+ * arrays themselves (no copy); `geometry` carries shapes, strides, offsets and parameters as
+ * the packers in index.ts lay them out. Functions throw an Error naming the primitive on bad
+ * input or a oneDNN failure.
+ */
+export interface Addon {
+  readonly unaryOps: OpTable;
+  readonly binaryOps: OpTable;
+  readonly reduceOps: OpTable;
+  status(): { isa: string; kernels: string; runtime: string; threads: number; onednn: string };
+  setThreads(n: number): void;
+  unary(op: number, x: TypedArray, out: TypedArray, geometry: Float64Array): void;
+  binary(op: number, a: TypedArray, b: TypedArray, out: TypedArray, geometry: Float64Array): void;
+  where(cond: TypedArray, a: TypedArray, b: TypedArray, out: TypedArray, geometry: Float64Array): void;
+  copy(src: TypedArray, dst: TypedArray, geometry: Float64Array): void;
+  fill(dst: TypedArray, value: number, geometry: Float64Array): void;
+  reduce(op: number, x: TypedArray, out: TypedArray, geometry: Float64Array): void;
+  /** False, having written nothing, when an index is out of range. */
+  gather(x: TypedArray, index: TypedArray, out: TypedArray, geometry: Float64Array): boolean;
+  scatterAdd(out: TypedArray, index: TypedArray, src: TypedArray, geometry: Float64Array): boolean;
+  maxPool2d(x: TypedArray, out: TypedArray, indices: TypedArray, geometry: Float64Array): void;
+  avgPool2d(x: TypedArray, out: TypedArray, geometry: Float64Array): void;
+  avgPool2dGrad(gy: TypedArray, gx: TypedArray, geometry: Float64Array): void;
+  conv2d(x: TypedArray, w: TypedArray, out: TypedArray, geometry: Float64Array): void;
+  conv2dInputGrad(gy: TypedArray, w: TypedArray, gx: TypedArray, geometry: Float64Array): void;
+  conv2dWeightGrad(x: TypedArray, gy: TypedArray, gw: TypedArray, geometry: Float64Array): void;
+  matmul(a: TypedArray, c: TypedArray, out: TypedArray, geometry: Float64Array): void;
+}
+
+/** Where `make native` puts the addon; STRIDE_NATIVE_ADDON names another build (a debug or sanitizer one). */
+const ADDON_PATH = '../../../native/build/Release/stride_native.node';
+
+/** The addon, or why it could not be loaded. */
+export function loadAddon(): { addon: Addon } | { reason: string } {
+  try {
+    return { addon: createRequire(import.meta.url)(process.env['STRIDE_NATIVE_ADDON'] || ADDON_PATH) as Addon };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'MODULE_NOT_FOUND') return { reason: 'the addon is not built (native/build/Release/stride_native.node is missing; run `make native`)' };
+    return { reason: `the addon failed to load: ${err.message}` };
+  }
+}

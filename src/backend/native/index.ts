@@ -1,0 +1,219 @@
+/**
+ * The native backend: the reference backend's buffers (typed arrays on the JS heap, so reading,
+ * writing and allocating are the reference's) with the heavy primitives run by an N-API addon
+ * over oneDNN, built from native/ by `make native`. Primitives or dtypes the addon does not
+ * cover (float64, integer maths, argmax, strided conv inputs...) run on the reference code.
+ *
+ * Node only: import it from a Node entry point, never from the core. Importing it registers the
+ * backend as 'native' when the addon loads; nativeStatus() says why it did not otherwise.
+ */
+import { registerBackend, type Backend, type Conv2dParams, type Pool2dParams, type View } from '../backend.js';
+import { referenceBackend } from '../reference/index.js';
+import type { DType, TypedArray } from '../../tensor/dtype.js';
+import { numel } from '../../tensor/shape.js';
+import { loadAddon, type Addon, type OpTable } from './addon.js';
+
+export interface NativeStatus {
+  available: boolean;
+  /** Why the backend is unavailable. */
+  reason?: string;
+  /** The instruction set oneDNN runs on (its own dispatch), e.g. avx512_core. */
+  isa?: string;
+  /** Threads used by oneDNN and the addon's parallel loops. */
+  threads?: number;
+  /** oneDNN's version and threading runtime. */
+  onednn?: string;
+}
+
+type NView = View<TypedArray>;
+
+/** The addon's loops handle views up to this rank (PyTorch allows 25; stride's models use at most 5). */
+const MAX_RANK = 16;
+
+/**
+ * Shapes, strides and parameters go to the addon in this one array, refilled by every call
+ * (calls are synchronous). 128 numbers cover the largest packing: 3 views of rank 16 and their shape.
+ */
+const geometry = new Float64Array(128);
+
+/** [rank, shape..., then per view: offset, strides...]: views walking one common shape. */
+function packViews(shape: readonly number[], views: readonly NView[]): Float64Array {
+  let i = 0;
+  geometry[i++] = shape.length;
+  for (const s of shape) geometry[i++] = s;
+  for (const v of views) {
+    geometry[i++] = v.offset;
+    for (const s of v.strides) geometry[i++] = s;
+  }
+  return geometry;
+}
+
+/** Appends a view with its own shape: shape..., offset, strides... */
+function packView(i: number, v: NView): number {
+  for (const s of v.shape) geometry[i++] = s;
+  geometry[i++] = v.offset;
+  for (const s of v.strides) geometry[i++] = s;
+  return i;
+}
+
+function packConv(x: readonly number[], w: readonly number[], y: readonly number[], p: Conv2dParams, offsets: readonly [number, number, number]): Float64Array {
+  geometry.set(x);
+  geometry.set(w, 4);
+  geometry.set(y.slice(2), 8);
+  geometry.set([...p.stride, ...p.padding, ...p.dilation, p.groups, ...offsets], 10);
+  return geometry;
+}
+
+/** [N, C, H, W, OH, OW, adaptive, kh, kw, sh, sw, ph, pw, dh, dw, in offset, out offset, ...extra]. */
+function packPool(input: NView, output: NView, p: Pool2dParams, extra: readonly number[]): Float64Array {
+  geometry.set(input.shape);
+  geometry.set(output.shape.slice(2), 4);
+  if (p.kind === 'window') geometry.set([0, ...p.kernel, ...p.stride, ...p.padding, ...p.dilation], 6);
+  else geometry.set([1, 0, 0, 0, 0, 0, 0, 0, 0], 6);
+  geometry.set([input.offset, output.offset, ...extra], 15);
+  return geometry;
+}
+
+const codes = (table: OpTable): Map<string, { code: number; out: DType }> =>
+  new Map(table.map(([name, out], code) => [name, { code, out: out as DType }]));
+
+const f32 = (...views: NView[]): boolean => views.every((v) => v.dtype === 'float32');
+const fits = (v: NView): boolean => v.shape.length <= MAX_RANK;
+/** oneDNN rejects empty tensors; the reference handles them. */
+const nonEmpty = (...views: NView[]): boolean => views.every((v) => numel(v.shape) > 0);
+
+function makeBackend(addon: Addon): Backend<TypedArray> {
+  const ref = referenceBackend;
+  const unaryOps = codes(addon.unaryOps);
+  const binaryOps = codes(addon.binaryOps);
+  const reduceOps = codes(addon.reduceOps);
+  return {
+    ...ref,
+    name: 'native',
+    copy(src, dst) {
+      if (src.dtype === dst.dtype && fits(dst)) addon.copy(src.buffer, dst.buffer, packViews(dst.shape, [src, dst]));
+      else ref.copy(src, dst);
+    },
+    fill(dst, value) {
+      if ((dst.dtype === 'float32' || dst.dtype === 'float64') && fits(dst)) addon.fill(dst.buffer, value, packViews(dst.shape, [dst]));
+      else ref.fill(dst, value);
+    },
+    unary(op, x, out) {
+      const o = unaryOps.get(op);
+      if (o && o.out === out.dtype && f32(x) && fits(out)) addon.unary(o.code, x.buffer, out.buffer, packViews(out.shape, [x, out]));
+      else ref.unary(op, x, out);
+    },
+    binary(op, a, b, out) {
+      const o = binaryOps.get(op);
+      if (o && o.out === out.dtype && f32(a, b) && fits(out)) addon.binary(o.code, a.buffer, b.buffer, out.buffer, packViews(out.shape, [a, b, out]));
+      else ref.binary(op, a, b, out);
+    },
+    where(cond, a, b, out) {
+      if (cond.dtype === 'bool' && f32(a, b, out) && fits(out)) addon.where(cond.buffer, a.buffer, b.buffer, out.buffer, packViews(out.shape, [cond, a, b, out]));
+      else ref.where(cond, a, b, out);
+    },
+    reduce(op, x, out) {
+      const o = reduceOps.get(op);
+      if (o && f32(x, out) && fits(x)) {
+        let i = 0;
+        geometry[i++] = x.shape.length;
+        i = packView(i, x);
+        packView(i, out);
+        addon.reduce(o.code, x.buffer, out.buffer, geometry);
+      } else {
+        ref.reduce(op, x, out);
+      }
+    },
+    // An out-of-range index sends the call to the reference, which throws its IndexError.
+    gather(x, dim, index, out) {
+      if (!(f32(x, out) && index.dtype === 'int32' && fits(x) && addon.gather(x.buffer, index.buffer, out.buffer, packIndexed(dim, x, index, out)))) {
+        ref.gather(x, dim, index, out);
+      }
+    },
+    scatterAdd(out, dim, index, src) {
+      if (!(f32(out, src) && index.dtype === 'int32' && fits(out) && addon.scatterAdd(out.buffer, index.buffer, src.buffer, packIndexed(dim, out, index, src)))) {
+        ref.scatterAdd(out, dim, index, src);
+      }
+    },
+    matmul(a, c, out) {
+      if (!f32(a, c, out)) return ref.matmul(a, c, out);
+      geometry.set([...a.shape, c.shape[2]!, a.offset, ...a.strides, c.offset, ...c.strides, out.offset, ...out.strides]);
+      addon.matmul(a.buffer, c.buffer, out.buffer, geometry);
+    },
+    conv2d(x, w, out, p) {
+      if (f32(x, w, out) && nonEmpty(x, w, out)) addon.conv2d(x.buffer, w.buffer, out.buffer, packConv(x.shape, w.shape, out.shape, p, [x.offset, w.offset, out.offset]));
+      else ref.conv2d(x, w, out, p);
+    },
+    conv2dInputGrad(gy, w, gx, p) {
+      if (f32(gy, w, gx) && nonEmpty(gy, w, gx)) addon.conv2dInputGrad(gy.buffer, w.buffer, gx.buffer, packConv(gx.shape, w.shape, gy.shape, p, [gy.offset, w.offset, gx.offset]));
+      else ref.conv2dInputGrad(gy, w, gx, p);
+    },
+    conv2dWeightGrad(x, gy, gw, p) {
+      if (f32(x, gy, gw) && nonEmpty(x, gy, gw)) addon.conv2dWeightGrad(x.buffer, gy.buffer, gw.buffer, packConv(x.shape, gw.shape, gy.shape, p, [x.offset, gy.offset, gw.offset]));
+      else ref.conv2dWeightGrad(x, gy, gw, p);
+    },
+    maxPool2d(x, out, indices, p) {
+      if (f32(x, out)) addon.maxPool2d(x.buffer, out.buffer, indices.buffer, packPool(x, out, p, [indices.offset]));
+      else ref.maxPool2d(x, out, indices, p);
+    },
+    avgPool2d(x, out, p, opts) {
+      if (f32(x, out)) addon.avgPool2d(x.buffer, out.buffer, packPool(x, out, p, [opts.countIncludePad ? 1 : 0, opts.divisorOverride ?? NaN]));
+      else ref.avgPool2d(x, out, p, opts);
+    },
+    avgPool2dGrad(gy, gx, p, opts) {
+      if (f32(gy, gx)) addon.avgPool2dGrad(gy.buffer, gx.buffer, packPool(gx, gy, p, [opts.countIncludePad ? 1 : 0, opts.divisorOverride ?? NaN]));
+      else ref.avgPool2dGrad(gy, gx, p, opts);
+    },
+  };
+}
+
+/** [rank, dim, then three views with their own shapes]: gather's x, index, out or scatter's out, index, src. */
+function packIndexed(dim: number, a: NView, index: NView, b: NView): Float64Array {
+  geometry[0] = a.shape.length;
+  geometry[1] = dim;
+  packView(packView(packView(2, a), index), b);
+  return geometry;
+}
+
+/** STRIDE_THREADS, when set, must be a positive integer. */
+function envThreads(): number | undefined {
+  const s = process.env['STRIDE_THREADS'];
+  if (s === undefined || s === '') return undefined;
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`STRIDE_THREADS must be a positive integer, got '${s}'`);
+  return n;
+}
+
+function init(): { addon: Addon; backend: Backend<TypedArray> } | { reason: string } {
+  const loaded = loadAddon();
+  if (!('addon' in loaded)) return loaded;
+  try {
+    const threads = envThreads();
+    if (threads !== undefined) loaded.addon.setThreads(threads);
+  } catch (e) {
+    return { reason: (e as Error).message };
+  }
+  return { addon: loaded.addon, backend: makeBackend(loaded.addon) };
+}
+
+const state = init();
+
+/** The native backend, or null when the addon is unavailable (see nativeStatus). */
+export const nativeBackend: Backend | null = 'backend' in state ? (state.backend as Backend) : null;
+if (nativeBackend) registerBackend(nativeBackend);
+
+export function nativeStatus(): NativeStatus {
+  if (!('addon' in state)) return { available: false, reason: state.reason };
+  const s = state.addon.status();
+  return { available: true, isa: s.isa, threads: s.threads, onednn: `${s.onednn} (${s.runtime})` };
+}
+
+/**
+ * Threads for oneDNN and the addon's loops (default: the core count, or STRIDE_THREADS). oneDNN
+ * follows it when built on OpenMP, as Debian's is; small ops always run on the calling thread.
+ */
+export function setThreads(n: number): void {
+  if (!('addon' in state)) throw new Error(`setThreads: the native backend is unavailable: ${state.reason}`);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`setThreads: expected a positive integer, got ${n}`);
+  state.addon.setThreads(n);
+}
