@@ -25,7 +25,6 @@ const FULL = process.env['STRIDE_FULL_TESTS'] === '1';
 const FULL_ONLY = !FULL && 'set STRIDE_FULL_TESTS=1 to run (builds more 100M-parameter models or runs VGG16 at 224x224: minutes on the reference backend)';
 
 interface KeyFixture {
-  torchvision: string;
   models: Record<string, { params: number; state_dict: [string, number[]][] }>;
 }
 const TORCHVISION = JSON.parse(readFileSync(new URL('./fixtures/models/torchvision_keys.json', import.meta.url), 'utf8')) as KeyFixture;
