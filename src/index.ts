@@ -3,6 +3,7 @@
  * This entry point registers the reference backend and attaches the tensor methods.
  */
 import './backend/reference/index.js';
+import './backend/meta/index.js';
 
 export { Tensor, type NestedArray } from './tensor/tensor.js';
 export type { DType, TypedArray } from './tensor/dtype.js';
@@ -13,10 +14,11 @@ export * from './tensor/creation.js';
 export { Generator, default_generator, manual_seed, type GeneratorState } from './tensor/random.js';
 export { tidy, keep, memory, set_memory_debug, type MemoryReport } from './tensor/memory.js';
 export {
-  registerBackend, getBackend, set_default_backend, get_default_backend, list_backends,
+  registerBackend, getBackend, set_default_backend, get_default_backend, list_backends, with_default_backend,
   type Backend, type View,
 } from './backend/backend.js';
 export { referenceBackend } from './backend/reference/index.js';
+export { metaBackend } from './backend/meta/index.js';
 
 export { no_grad, enable_grad, is_grad_enabled, set_grad_enabled } from './autograd/grad_mode.js';
 export { grad, value_and_grad } from './autograd/functional.js';

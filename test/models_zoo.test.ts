@@ -3,14 +3,13 @@
  * tables, state_dict keys and shapes equal to torchvision's (test/fixtures/models/
  * torchvision_keys.json, written by tools/models/export_torchvision.py), and each model's own
  * behaviour. Building a 100M-parameter model takes 10-20 s on the reference backend (random
- * initialisation), so each large model is built once, and the VGG variants beyond VGG16 and
- * VGG11-BN, ResNet-34/101/152 and VGG16's forward pass at 224x224 (about 2-3 minutes) run only
- * with STRIDE_FULL_TESTS=1.
+ * initialisation), so each large model is built once, and where only shapes and keys matter the
+ * models are built and run on the meta backend, which follows shapes without any data.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { ShapeError, StrideError, cat, fromFlat, no_grad, randn, select, type Tensor } from '../src/index.js';
+import { ShapeError, StrideError, cat, fromFlat, no_grad, randn, select, with_default_backend, type Tensor } from '../src/index.js';
 import '../src/nn/index.js';
 import {
   AlexNet, BasicBlock, CifarResNet, ConnectionTableConv2d, GoogLeNet, LENET_C3_TABLE, LeNet5, MobileNetV2, ResNet, UNet, VGG, ZFNet,
@@ -21,8 +20,6 @@ import { Linear } from '../src/nn/linear.js';
 import type { Module, Sequential } from '../src/nn/module.js';
 import { assertClose, throwsNaming } from './helpers.js';
 
-const FULL = process.env['STRIDE_FULL_TESTS'] === '1';
-const FULL_ONLY = !FULL && 'set STRIDE_FULL_TESTS=1 to run (builds more 100M-parameter models or runs VGG16 at 224x224: minutes on the reference backend)';
 
 interface KeyFixture {
   models: Record<string, { params: number; state_dict: [string, number[]][] }>;
@@ -201,9 +198,11 @@ test('vgg16 layers keep the course table\'s channels, halving the maps at each p
   ]);
 });
 
-test("vgg16 at 224x224: the course's per-layer output shapes", { skip: FULL_ONLY }, () => {
+test("vgg16 at 224x224: the course's per-layer output shapes (followed on the meta backend)", () => {
   const convs = (c: number, s: number, n: number) => Array.from({ length: n }, () => ['Conv2d', [c, s, s]]);
-  assert.deepEqual(layerShapes(vgg16(), [3, 224, 224], ['Conv2d', 'MaxPool2d', 'Linear']), [
+  const onMeta = with_default_backend('meta', () => new VGG('vgg16'));
+  assert.equal(count(onMeta), 138_357_544);
+  assert.deepEqual(layerShapes(onMeta, [3, 224, 224], ['Conv2d', 'MaxPool2d', 'Linear']), [
     ...convs(64, 224, 2), ['MaxPool2d', [64, 112, 112]],
     ...convs(128, 112, 2), ['MaxPool2d', [128, 56, 56]],
     ...convs(256, 56, 3), ['MaxPool2d', [256, 28, 28]],
@@ -219,8 +218,10 @@ test("vgg11_bn: torchvision's keys, with BatchNorm after every convolution", () 
   assert.deepEqual([...m.features].slice(0, 4).map((l) => l.constructor.name), ['Conv2d', 'BatchNorm2d', 'ReLU', 'MaxPool2d']);
 });
 
-test("the other VGGs: torchvision's parameter totals and keys", { skip: FULL_ONLY }, () => {
-  for (const name of ['vgg11', 'vgg13', 'vgg13_bn', 'vgg16_bn', 'vgg19', 'vgg19_bn']) assertTorchvisionKeys(name, create_model(name, { init_weights: false }));
+test("the other VGGs: torchvision's parameter totals and keys", () => {
+  for (const name of ['vgg11', 'vgg13', 'vgg13_bn', 'vgg16_bn', 'vgg19', 'vgg19_bn']) {
+    assertTorchvisionKeys(name, with_default_backend('meta', () => create_model(name)));
+  }
 });
 
 // ---------------------------------------------------------------- GoogLeNet
@@ -270,8 +271,8 @@ test("resnet18: 11,689,512 parameters and torchvision's keys; resnet50: Bottlene
   assertTorchvisionKeys('resnet50', new ResNet('resnet50'));
 });
 
-test("resnet34, resnet101, resnet152: torchvision's totals and keys", { skip: FULL_ONLY }, () => {
-  for (const name of ['resnet34', 'resnet101', 'resnet152']) assertTorchvisionKeys(name, create_model(name));
+test("resnet34, resnet101, resnet152: torchvision's totals and keys", () => {
+  for (const name of ['resnet34', 'resnet101', 'resnet152']) assertTorchvisionKeys(name, with_default_backend('meta', () => create_model(name)));
 });
 
 test('resnet18 stages halve the maps and double the channels; in_channels and num_classes change conv1 and fc', () => {

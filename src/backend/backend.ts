@@ -132,6 +132,17 @@ export function set_default_backend(name: string): void {
   defaultBackend = getBackend(name);
 }
 
+/** Runs fn with `name` as the default backend, e.g. building a model on 'meta' to read its shapes. */
+export function with_default_backend<T>(name: string, fn: () => T): T {
+  const previous = defaultBackend;
+  defaultBackend = getBackend(name);
+  try {
+    return fn();
+  } finally {
+    defaultBackend = previous;
+  }
+}
+
 export function get_default_backend(): string {
   return getBackend().name;
 }

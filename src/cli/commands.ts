@@ -12,6 +12,7 @@ import { softmax } from '../ops/activation.js';
 import { interpolate } from '../ops/interpolate.js';
 import { fromFlat } from '../tensor/creation.js';
 import { StrideError } from '../tensor/errors.js';
+import { with_default_backend } from '../backend/backend.js';
 import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { collateLabeled, evaluate } from './evaluate.js';
@@ -105,6 +106,7 @@ export function summaryCommand(name: string, o: { input: string; numClasses: num
   }
   // The models size their classifier from one side length.
   if (shape[1] !== shape[2]) throw new StrideError(`--input must be a square image (H = W), got ${shape[1]}x${shape[2]}`);
-  const model = create_model(name, { num_classes: o.numClasses, in_channels: shape[0], input_size: shape[1] });
+  // On the meta backend no weight is drawn and no arithmetic runs: only the shapes are followed.
+  const model = with_default_backend('meta', () => create_model(name, { num_classes: o.numClasses, in_channels: shape[0], input_size: shape[1] }));
   console.log(model.summary(shape).text);
 }

@@ -5,6 +5,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import '../backend/reference/index.js';
+import '../backend/meta/index.js';
 import '../nn/index.js';
 import { candidateDirs, DATASETS, loadDataset, type DatasetName } from '../io/datasets.js';
 import { getDataset } from '../io/download.js';

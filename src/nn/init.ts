@@ -52,10 +52,14 @@ function fan(t: Tensor, mode: FanMode): number {
   return mode === 'fan_in' ? fanIn : fanOut;
 }
 
-/** Writes values (row-major) into t without recording autograd. */
-function fillWith(t: Tensor, values: ArrayLike<number>): Tensor {
+/**
+ * Writes the values `make` gives (row-major) into t without recording autograd. A meta tensor
+ * holds no data, so nothing is drawn for it: building a huge model on 'meta' stays instant.
+ */
+function fillWith(t: Tensor, make: () => ArrayLike<number>): Tensor {
+  if (t.device === 'meta') return t;
   no_grad(() => {
-    const src = fromFlat(values, t.shape, { dtype: 'float64', backend: t.device });
+    const src = fromFlat(make(), t.shape, { dtype: 'float64', backend: t.device });
     copy_(t, src);
     src.dispose();
   });
@@ -67,35 +71,41 @@ export interface InitOptions {
 }
 
 export function uniform_(t: Tensor, a = 0, b = 1, opts: InitOptions = {}): Tensor {
-  const u = (opts.generator ?? default_generator).uniform(t.numel(), 53);
-  for (let i = 0; i < u.length; i++) u[i] = a + (b - a) * u[i]!;
-  return fillWith(t, u);
+  return fillWith(t, () => {
+    const u = (opts.generator ?? default_generator).uniform(t.numel(), 53);
+    for (let i = 0; i < u.length; i++) u[i] = a + (b - a) * u[i]!;
+    return u;
+  });
 }
 
 export function normal_(t: Tensor, mean = 0, std = 1, opts: InitOptions = {}): Tensor {
-  const z = (opts.generator ?? default_generator).normal(t.numel());
-  for (let i = 0; i < z.length; i++) z[i] = mean + std * z[i]!;
-  return fillWith(t, z);
+  return fillWith(t, () => {
+    const z = (opts.generator ?? default_generator).normal(t.numel());
+    for (let i = 0; i < z.length; i++) z[i] = mean + std * z[i]!;
+    return z;
+  });
 }
 
 /** Normal(mean, std) restricted to [a, b] by redrawing values outside. */
 export function trunc_normal_(t: Tensor, mean = 0, std = 1, a = -2, b = 2, opts: InitOptions = {}): Tensor {
   if (!(a < b)) throw new StrideError(`trunc_normal_: need a < b, got a=${a}, b=${b}`);
-  const g = opts.generator ?? default_generator;
-  const out = new Float64Array(t.numel());
-  let filled = 0;
-  for (let round = 0; filled < out.length; round++) {
-    if (round > 1000) throw new StrideError(`trunc_normal_: [${a}, ${b}] lies too far in the tail of Normal(${mean}, ${std})`);
-    for (const z of g.normal(out.length - filled)) {
-      const v = mean + std * z;
-      if (v >= a && v <= b) out[filled++] = v;
+  return fillWith(t, () => {
+    const g = opts.generator ?? default_generator;
+    const out = new Float64Array(t.numel());
+    let filled = 0;
+    for (let round = 0; filled < out.length; round++) {
+      if (round > 1000) throw new StrideError(`trunc_normal_: [${a}, ${b}] lies too far in the tail of Normal(${mean}, ${std})`);
+      for (const z of g.normal(out.length - filled)) {
+        const v = mean + std * z;
+        if (v >= a && v <= b) out[filled++] = v;
+      }
     }
-  }
-  return fillWith(t, out);
+    return out;
+  });
 }
 
 export function constant_(t: Tensor, value: number): Tensor {
-  return fillWith(t, new Float64Array(t.numel()).fill(value));
+  return fillWith(t, () => new Float64Array(t.numel()).fill(value));
 }
 
 export function zeros_(t: Tensor): Tensor {
@@ -110,9 +120,11 @@ export function ones_(t: Tensor): Tensor {
 export function eye_(t: Tensor): Tensor {
   if (t.ndim !== 2) throw new ShapeError(`eye_: only 2-d tensors are supported, got shape [${t.shape.join(', ')}]`);
   const [n, m] = t.shape as [number, number];
-  const v = new Float64Array(n * m);
-  for (let i = 0; i < Math.min(n, m); i++) v[i * m + i] = 1;
-  return fillWith(t, v);
+  return fillWith(t, () => {
+    const v = new Float64Array(n * m);
+    for (let i = 0; i < Math.min(n, m); i++) v[i * m + i] = 1;
+    return v;
+  });
 }
 
 /** Glorot & Bengio: U(-a, a) with a = gain·sqrt(6 / (fan_in + fan_out)). */
@@ -156,28 +168,30 @@ export function kaiming_normal_(t: Tensor, opts: KaimingOptions = {}): Tensor {
  */
 export function orthogonal_(t: Tensor, gain = 1, opts: InitOptions = {}): Tensor {
   if (t.ndim < 2) throw new ShapeError(`orthogonal_: only tensors with 2 or more dimensions are supported, got shape [${t.shape.join(', ')}]`);
-  const rows = t.shape[0]!;
-  const cols = t.numel() / rows;
-  const transpose = rows < cols;
-  const [n, k] = transpose ? [cols, rows] : [rows, cols]; // n >= k: orthonormalise k columns of length n
-  const z = (opts.generator ?? default_generator).normal(n * k);
-  const q: Float64Array[] = [];
-  for (let j = 0; j < k; j++) {
-    const v = Float64Array.from({ length: n }, (_, i) => z[i * k + j]!);
-    for (let pass = 0; pass < 2; pass++) {
-      for (const u of q) {
-        let d = 0;
-        for (let i = 0; i < n; i++) d += u[i]! * v[i]!;
-        for (let i = 0; i < n; i++) v[i]! -= d * u[i]!;
+  return fillWith(t, () => {
+    const rows = t.shape[0]!;
+    const cols = t.numel() / rows;
+    const transpose = rows < cols;
+    const [n, k] = transpose ? [cols, rows] : [rows, cols]; // n >= k: orthonormalise k columns of length n
+    const z = (opts.generator ?? default_generator).normal(n * k);
+    const q: Float64Array[] = [];
+    for (let j = 0; j < k; j++) {
+      const v = Float64Array.from({ length: n }, (_, i) => z[i * k + j]!);
+      for (let pass = 0; pass < 2; pass++) {
+        for (const u of q) {
+          let d = 0;
+          for (let i = 0; i < n; i++) d += u[i]! * v[i]!;
+          for (let i = 0; i < n; i++) v[i]! -= d * u[i]!;
+        }
       }
+      const norm = Math.hypot(...v);
+      for (let i = 0; i < n; i++) v[i]! /= norm;
+      q.push(v);
     }
-    const norm = Math.hypot(...v);
-    for (let i = 0; i < n; i++) v[i]! /= norm;
-    q.push(v);
-  }
-  const out = new Float64Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[r * cols + c] = gain * (transpose ? q[r]![c]! : q[c]![r]!);
-  }
-  return fillWith(t, out);
+    const out = new Float64Array(rows * cols);
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) out[r * cols + c] = gain * (transpose ? q[r]![c]! : q[c]![r]!);
+    }
+    return out;
+  });
 }

@@ -47,6 +47,8 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 /**
  * Runs one zero input of shape [1, ...input_shape] through the model (eval mode, no grad) and
  * lists every layer that has no children: name, type, output shape, parameters, multiply-adds.
+ * For large models, build them on the 'meta' backend (with_default_backend('meta', ...)): the
+ * shapes are then followed without computing anything.
  */
 export function summary(model: Module, input_shape: readonly number[]): ModelSummary {
   if (!input_shape.every((s) => Number.isInteger(s) && s > 0)) {
@@ -67,7 +69,8 @@ export function summary(model: Module, input_shape: readonly number[]): ModelSum
   model.eval();
   try {
     no_grad(() => {
-      const x = zeros([1, ...input_shape]);
+      // The input lives where the model does (a model built on 'meta' is summarised without data).
+      const x = zeros([1, ...input_shape], { backend: model.parameters()[0]?.device });
       (model.call as (x: Tensor) => unknown)(x);
     });
   } finally {
