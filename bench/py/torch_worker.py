@@ -66,7 +66,7 @@ class Block(nn.Module):
 
 
 class ResNet20(nn.Module):
-    """CIFAR ResNet-20 with 1x1 projection shortcuts (as bench/lib/stride_models.ts)."""
+    """CIFAR ResNet-20 with 1x1 projection shortcuts (as stride/models' CifarResNet)."""
 
     def __init__(self):
         super().__init__()

@@ -1,15 +1,17 @@
 /**
  * stride worker: runs the workloads on one stride backend (--backend NAME); the thread count
- * comes from STRIDE_THREADS, set by the orchestrator.
+ * comes from STRIDE_THREADS, set by the orchestrator. The models are stride's own (stride/models:
+ * LeNet-5, the CIFAR ResNet-20 with projection shortcuts, torchvision's ResNet-18), which the
+ * PyTorch and TF.js workers mirror layer for layer.
  */
 import * as st from '../../src/index.js';
-import { LeNet5 } from '../../src/models/index.js';
+import { CifarResNet, LeNet5, ResNet } from '../../src/models/index.js';
 import type { Module } from '../../src/nn/index.js';
 import { SGD } from '../../src/optim/index.js';
 import { loadFashion, permutation, type Split } from '../lib/fashion.js';
 import { serve, type Runner, type T1Epoch, type T1Params } from '../lib/serve.js';
 import { loadStrideBackends } from '../lib/stride_backends.js';
-import { ResNet18, ResNet20, glorotInit } from '../lib/stride_models.js';
+import { glorotInit } from '../lib/stride_init.js';
 import type { WorkloadId, WorkloadParams } from '../lib/workloads.js';
 
 const backend = process.argv[process.argv.indexOf('--backend') + 1]!;
@@ -80,7 +82,7 @@ function prepare(id: WorkloadId, p: WorkloadParams): Runner {
     }
     case 'w2_train': {
       st.manual_seed(0);
-      const m = new ResNet20();
+      const m = new CifarResNet({ depth: 20 });
       glorotInit(m);
       const opt = new SGD(m.parameters(), { lr: p.lr!, momentum: p.momentum! });
       const x = st.randn([b, 3, 32, 32]);
@@ -90,7 +92,7 @@ function prepare(id: WorkloadId, p: WorkloadParams): Runner {
     case 'w3_b1':
     case 'w3_b8': {
       st.manual_seed(0);
-      const m = new ResNet18();
+      const m = new ResNet('resnet18');
       glorotInit(m);
       m.eval();
       const x = st.randn([b, 3, 224, 224]);

@@ -115,7 +115,7 @@ function block(cin: number, cout: number, stride: number, vars: tf.Variable[]) {
   return (x: tf.Tensor4D, t: boolean) => tf.relu(tf.add(c2(tf.relu(c1(x, t)), t), down ? down(x, t) : x)) as tf.Tensor4D;
 }
 
-/** ResNet of BasicBlocks as bench/lib/stride_models.ts (CIFAR ResNet-20, torchvision ResNet-18). */
+/** ResNet of BasicBlocks as stride/models (CIFAR ResNet-20, torchvision ResNet-18). */
 function resnet(kind: 'resnet20' | 'resnet18'): Net {
   const vars: tf.Variable[] = [];
   const r18 = kind === 'resnet18';
