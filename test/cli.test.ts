@@ -42,6 +42,9 @@ const HELP: Record<string, string[]> = {
   data: ['get', 'where'],
   'data get': ['<name>', '--dir'],
   'data where': ['<name>', '--data'],
+  lm: ['train', 'sample'],
+  'lm train': ['--text', '--out', '--steps', '--hidden', '--embedding', '--layers', '--cell', '--seq-len', '--batch-size', '--lr', '--val-split', '--seed'],
+  'lm sample': ['<run>', '--length', '--temperature', '--prime', '--seed'],
 };
 
 test('every command has a help test (this list follows the program)', () => {
@@ -116,7 +119,7 @@ test('as a process: exit code 0 for help, 1 for an unknown command, with the mes
   assert.match(help.stdout, /^Usage: stride /);
   assert.equal(bad.code, 1);
   assert.equal(bad.stdout, '');
-  assert.equal(bad.stderr, "error: unknown command 'bogus'; valid: train, eval, predict, summary, models, data\n");
+  assert.equal(bad.stderr, "error: unknown command 'bogus'; valid: train, eval, predict, summary, models, data, lm\n");
 });
 
 // ---------------------------------------------------------------- summary, models

@@ -5,6 +5,7 @@
  */
 import { no_grad } from '../autograd/grad_mode.js';
 import { ReLU, Tanh } from '../nn/activation.js';
+import { BatchNorm1d } from '../nn/normalization.js';
 import { Conv2d } from '../nn/conv.js';
 import { Embedding } from '../nn/embedding.js';
 import { Flatten, Linear } from '../nn/linear.js';
@@ -15,7 +16,8 @@ import { log_softmax } from '../ops/activation.js';
 import { index_select } from '../ops/indexing.js';
 import { cross_entropy } from '../ops/loss.js';
 import { argmax } from '../ops/reduce.js';
-import { narrow, reshape, unsqueeze } from '../ops/shape.js';
+import { cat } from '../ops/join.js';
+import { expand, narrow, reshape, unsqueeze } from '../ops/shape.js';
 import { fromFlat, zeros } from '../tensor/creation.js';
 import { isIntegral } from '../tensor/dtype.js';
 import { DTypeError, ShapeError, StrideError } from '../tensor/errors.js';
@@ -102,9 +104,12 @@ interface Beam {
 }
 
 /**
- * CNN encoder → LSTM decoder. The encoder (two 3×3 conv-ReLU-2×2 max-pool blocks and a linear
- * layer with tanh) gives h₀; c₀ is zero. Parameter names: encoder.*, embedding.weight,
- * lstm.weight_ih_l0 …, decoder.weight, decoder.bias.
+ * CNN encoder → LSTM decoder. The encoder (two 3×3 conv-ReLU-2×2 max-pool blocks, then a linear
+ * layer, batch normalisation and tanh) maps an image to a feature vector f of hidden_size. As in
+ * the course's model, f is the LSTM's initial hidden state h₀ (c₀ is zero); f is also appended
+ * to every step's word embedding, so that the decoder sees the image at each word and the
+ * encoder gets a gradient from each (normalising f keeps that signal from starting out too weak
+ * to learn from). Parameter names: encoder.*, embedding.weight, lstm.weight_ih_l0 …, decoder.*.
  */
 export class ImageCaptioner extends Module {
   readonly vocab_size: number;
@@ -125,30 +130,38 @@ export class ImageCaptioner extends Module {
     this.encoder = new Sequential(
       new Conv2d(in_channels, channels[0], 3, { padding: 1 }), new ReLU(), new MaxPool2d(2),
       new Conv2d(channels[0], channels[1], 3, { padding: 1 }), new ReLU(), new MaxPool2d(2),
-      new Flatten(), new Linear(channels[1] * side * side, hidden_size), new Tanh(),
+      new Flatten(), new Linear(channels[1] * side * side, hidden_size), new BatchNorm1d(hidden_size), new Tanh(),
     );
     this.embedding = new Embedding(vocab_size, embedding_dim, { padding_idx: WordVocab.NULL });
-    this.lstm = new LSTM(embedding_dim, hidden_size, { batch_first: true });
+    this.lstm = new LSTM(embedding_dim + hidden_size, hidden_size, { batch_first: true });
     this.decoder = new Linear(hidden_size, vocab_size);
   }
 
-  /** The LSTM's initial state [h₀, c₀], each [1, B, H], from images [B, C, H, W]. */
-  init_state(images: Tensor): [Tensor, Tensor] {
+  /** The image features f [B, H] of images [B, C, H, W]. */
+  features(images: Tensor): Tensor {
     if (images.ndim !== 4) throw new ShapeError(`ImageCaptioner: expected images [B, C, H, W], got shape ${formatShape(images.shape)}`);
-    const h = unsqueeze(this.encoder.call(images) as Tensor, 0);
+    return this.encoder.call(images) as Tensor;
+  }
+
+  /** The LSTM's initial state [h₀, c₀], each [1, B, H]: the features and zeros. */
+  init_state(features: Tensor): [Tensor, Tensor] {
+    const h = unsqueeze(features, 0);
     return [h, zeros(h.shape, { dtype: h.dtype, backend: h.device })];
   }
 
-  /** One decoder pass from a state: scores [B, T, V] for the input words [B, T], and the next state. */
-  private decode(words: Tensor, state: readonly [Tensor, Tensor]): [Tensor, [Tensor, Tensor]] {
-    const [out, next] = this.lstm.call(this.embedding.call(words), state as [Tensor, Tensor]);
+  /** Decoder steps from a state: scores [B, T, V] for the input words [B, T] of images with features [B, H], and the next state. */
+  private decode(words: Tensor, features: Tensor, state: readonly [Tensor, Tensor]): [Tensor, [Tensor, Tensor]] {
+    const [B, T] = words.shape as [number, number];
+    const input = cat([this.embedding.call(words), expand(unsqueeze(features, 1), [B, T, this.hidden_size])], 2);
+    const [out, next] = this.lstm.call(input, state as [Tensor, Tensor]);
     return [this.decoder.call(out), next];
   }
 
   /** Teacher forcing: scores [B, T, V] of the word after each input word of captions [B, T]. */
   forward(images: Tensor, captions: Tensor): Tensor {
     if (!isIntegral(captions.dtype) || captions.ndim !== 2) throw new DTypeError(`ImageCaptioner: captions must be word indices [B, T] (int32), got ${captions.dtype} ${formatShape(captions.shape)}`);
-    return this.decode(captions, this.init_state(images))[0];
+    const f = this.features(images);
+    return this.decode(captions, f, this.init_state(f))[0];
   }
 
   /**
@@ -169,12 +182,13 @@ export class ImageCaptioner extends Module {
   greedy(images: Tensor, max_len = 16): number[][] {
     return no_grad(() => tidy(() => {
       const B = images.shape[0]!;
-      let state = this.init_state(images);
+      const f = this.features(images);
+      let state = this.init_state(f);
       let words = fromFlat(new Array(B).fill(WordVocab.START), [B, 1], { dtype: 'int32' });
       const out: number[][] = Array.from({ length: B }, () => []);
       const done = new Array<boolean>(B).fill(false);
       for (let t = 0; t < max_len && done.includes(false); t++) {
-        const [scores, next] = this.decode(words, state);
+        const [scores, next] = this.decode(words, f, state);
         state = next;
         const best = argmax(narrow(reshape(scores, [B, this.vocab_size]), 1, WordVocab.END, this.vocab_size - WordVocab.END), 1).add(WordVocab.END);
         const ids = best.dataSync();
@@ -199,7 +213,8 @@ export class ImageCaptioner extends Module {
     if (!Number.isInteger(beam_size) || beam_size < 1) throw new StrideError(`beam_search: beam_size must be a positive integer, got ${beam_size}`);
     const B = images.shape[0]!;
     return no_grad(() => tidy(() => {
-      const [h0, c0] = this.init_state(images);
+      const f = this.features(images);
+      const [h0, c0] = this.init_state(f);
       const results: number[][] = [];
       for (let b = 0; b < B; b++) {
         let state: [Tensor, Tensor] = [narrow(h0, 1, b, 1), narrow(c0, 1, b, 1)];
@@ -209,7 +224,8 @@ export class ImageCaptioner extends Module {
           const last = beams.map((beam) => beam.ids.at(-1) ?? WordVocab.START);
           const rows = fromFlat(beams.map((beam) => beam.row), [beams.length], { dtype: 'int32' });
           const stepState: [Tensor, Tensor] = [index_select(state[0], 1, rows), index_select(state[1], 1, rows)];
-          const [scores, next] = this.decode(fromFlat(last, [beams.length, 1], { dtype: 'int32' }), stepState);
+          const feats = expand(narrow(f, 0, b, 1), [beams.length, this.hidden_size]);
+          const [scores, next] = this.decode(fromFlat(last, [beams.length, 1], { dtype: 'int32' }), feats, stepState);
           state = next;
           const logp = log_softmax(reshape(scores, [beams.length, this.vocab_size]), 1).dataSync();
           const candidates: { beam: number; id: number; logp: number }[] = [];

@@ -101,9 +101,7 @@ export class CharLM extends Module {
     if (!isIntegral(ids.dtype)) throw new DTypeError(`CharLM: expected character indices (int32), got ${ids.dtype}`);
     if (ids.ndim !== 2) throw new ShapeError(`CharLM: expected indices [batch, time], got shape ${formatShape(ids.shape)}`);
     const x = this.embedding.call(ids);
-    const [out, next] = this.rnn instanceof LSTM
-      ? this.rnn.forward(x, state as [Tensor, Tensor] | null)
-      : this.rnn.forward(x, state as Tensor | null);
+    const [out, next] = this.rnn instanceof LSTM ? this.rnn.call(x, state as [Tensor, Tensor] | null) : this.rnn.call(x, state as Tensor | null);
     return [this.decoder.call(out), next];
   }
 }
@@ -168,7 +166,6 @@ export function train_char_lm(model: CharLM, ids: Int32Array, opts: LMTrainOptio
       since = 0;
     }
   }
-  model.eval();
   return history;
 }
 

@@ -203,7 +203,7 @@ function step(mode: RNNMode, w: StepWeights, x: Tensor, state: readonly Tensor[]
  */
 function runDirection(mode: RNNMode, w: StepWeights, xs: readonly Tensor[], init: readonly Tensor[], sizes: readonly number[], reverse: boolean): { outs: Tensor[]; final: Tensor[] } {
   const outs = new Array<Tensor>(xs.length);
-  const rows = (s: readonly Tensor[], start: number, n: number) => s.map((t) => narrow(t, 0, start, n));
+  const rows = (s: readonly Tensor[], start: number, n: number) => s.map((x) => narrow(x, 0, start, n));
   if (!reverse) {
     let state: Tensor[] = [...init];
     let active = init[0]!.shape[0]!;
