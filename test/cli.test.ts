@@ -79,7 +79,7 @@ test('an unknown command or option is refused on one line listing the valid ones
   assertFails(await stride(['bogus']), "unknown command 'bogus'", 'valid: train, eval, predict, summary, models, data');
   assertFails(await stride(['trian']), "unknown command 'trian' (Did you mean train?)", 'valid: train,');
   assertFails(await stride(['data', 'fetch']), "unknown command 'fetch'", 'valid: get, where');
-  assertFails(await stride(['train', '--bogus']), "unknown option '--bogus'", 'valid: --model, --dataset, --data, --epochs', '--resume, --help');
+  assertFails(await stride(['train', '--bogus']), "unknown option '--bogus'", 'valid: --model, --dataset, --data, --epochs', '--resume, --profile, --help');
   assertFails(await stride(['summary', 'lenet5', '--inptu', '1,32,32']), "unknown option '--inptu'", '(Did you mean --input?)', 'valid: --input, --num-classes, --help');
 });
 
