@@ -11,7 +11,7 @@
         "src/reduce.cc"
       ],
       "defines": ["NAPI_VERSION=8"],
-      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-O2"],
+      "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-O3", "-fopenmp"],
       "ldflags": ["-fopenmp"],
       "libraries": ["-ldnnl"]

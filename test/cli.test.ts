@@ -17,7 +17,11 @@ import { BUNDLED_SUBSET, loadDataset } from '../src/io/datasets.js';
 import { loadSafetensors } from '../src/io/files.js';
 import { create_model, list_models } from '../src/models/registry.js';
 import { no_grad, softmax, type Tensor } from '../src/index.js';
+import { nativeStatus } from '../src/backend/native/index.js';
 import { bundledSubset, idxBytes, readJson, ROOT, spawnStride, stride, SUBSET, tempDir, withEnv, writeFashionFixture, type CliResult } from './cli_util.js';
+
+/** What `--backend auto` (the default) resolves to here. */
+const AUTO_BACKEND = nativeStatus().available ? 'native' : 'reference';
 
 const tmp = tempDir('cli');
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -33,12 +37,13 @@ function assertFails(r: CliResult, ...parts: string[]): void {
 
 /** Every command with what its help must mention. */
 const HELP: Record<string, string[]> = {
-  '': ['train', 'eval', 'predict', 'summary', 'models', 'data', '--debug'],
+  '': ['train', 'eval', 'predict', 'summary', 'models', 'info', 'data', '--debug'],
   train: ['--model', '--dataset', '--data', '--epochs', '--batch-size', '--lr', '--optimizer', '--momentum', '--weight-decay', '--schedule', '--augment', '--val-split', '--limit', '--seed', '--backend', '--threads', '--out', '--resume', 'lenet5', 'sgd|adam'],
   eval: ['<checkpoint>', '--dataset', '--data'],
   predict: ['<checkpoint>', '<images...>', '--top-k'],
   summary: ['<model>', '--input', '--num-classes'],
   models: ['list the models'],
+  info: ['backends'],
   data: ['get', 'where'],
   'data get': ['<name>', '--dir'],
   'data where': ['<name>', '--data'],
@@ -76,7 +81,7 @@ test('stride help <command> prints the same help', async () => {
 // ---------------------------------------------------------------- bad input
 
 test('an unknown command or option is refused on one line listing the valid ones', async () => {
-  assertFails(await stride(['bogus']), "unknown command 'bogus'", 'valid: train, eval, predict, summary, models, data');
+  assertFails(await stride(['bogus']), "unknown command 'bogus'", 'valid: train, eval, predict, summary, models, info, data');
   assertFails(await stride(['trian']), "unknown command 'trian' (Did you mean train?)", 'valid: train,');
   assertFails(await stride(['data', 'fetch']), "unknown command 'fetch'", 'valid: get, where');
   assertFails(await stride(['train', '--bogus']), "unknown option '--bogus'", 'valid: --model, --dataset, --data, --epochs', '--resume, --profile, --help');
@@ -89,7 +94,7 @@ test('unknown models, datasets, optimizers, schedules and augmentations list the
   assertFails(await stride(['train', '--optimizer', 'adamax']), "unknown optimizer 'adamax'; valid: sgd, adam, adamw, rmsprop, adagrad, lamb");
   assertFails(await stride(['train', '--schedule', 'linear']), "unknown schedule 'linear'; valid: none, step, cosine, onecycle, plateau");
   assertFails(await stride(['train', '--augment', 'flip,rotate']), "unknown augmentation 'rotate'; valid: flip, crop, affine, erase, jitter");
-  assertFails(await stride(['train', '--backend', 'webgpu']), "unknown backend 'webgpu'; valid: reference");
+  assertFails(await stride(['train', '--backend', 'webgpu']), "unknown backend 'webgpu'; valid: auto, native, reference");
   assertFails(await stride(['eval', 'somewhere', '--dataset', 'svhn']), "unknown dataset 'svhn'; valid: fashion-mnist");
   assertFails(await stride(['data', 'where', 'svhn']), "unknown dataset 'svhn'; valid: fashion-mnist");
   assertFails(await stride(['summary', 'nosuchnet']), `stride: unknown model 'nosuchnet'; available: ${list_models().join(', ')}`);
@@ -119,7 +124,7 @@ test('as a process: exit code 0 for help, 1 for an unknown command, with the mes
   assert.match(help.stdout, /^Usage: stride /);
   assert.equal(bad.code, 1);
   assert.equal(bad.stdout, '');
-  assert.equal(bad.stderr, "error: unknown command 'bogus'; valid: train, eval, predict, summary, models, data, lm\n");
+  assert.equal(bad.stderr, "error: unknown command 'bogus'; valid: train, eval, predict, summary, models, info, data, lm\n");
 });
 
 // ---------------------------------------------------------------- summary, models
@@ -166,6 +171,20 @@ test('models lists every model with its description', async () => {
   assert.match(r.stdout, /^lenet5\s+LeNet-5 .*61,706 parameters/m);
 });
 
+test('info names the backends, the default and what the native one runs on', async () => {
+  const r = await stride(['info']);
+  assert.equal(r.code, 0);
+  const native = nativeStatus();
+  assert.match(r.stdout, new RegExp(`^backends: reference${native.available ? ', native' : ''} \\(default for training: ${AUTO_BACKEND}\\)$`, 'm'));
+  if (native.available) assert.ok(r.stdout.includes(`native: oneDNN ${native.onednn}, ISA ${native.isa}, ${native.threads} thread(s)`), r.stdout);
+  else assert.ok(r.stdout.includes(`native: unavailable (${native.reason}); build it with make native`), r.stdout);
+});
+
+test('train --backend native without the addon, or with a bad thread count, is refused', async () => {
+  if (!nativeStatus().available) assertFails(await stride(['train', '--backend', 'native']), 'the native backend is unavailable');
+  assertFails(await stride(['train', '--threads', '0']), '--threads');
+});
+
 // ---------------------------------------------------------------- training and its report
 
 const run = join(tmp, 'run');
@@ -205,7 +224,7 @@ test('train: metrics.json has one entry per epoch, accuracy well above chance, a
   assert.equal(m.test.accuracy, diagonal / 1000);
   assert.deepEqual(m.settings, {
     model: 'lenet5', dataset: 'fashion-mnist', epochs: 2, batch_size: 16, optimizer: 'adam', lr: 0.003, momentum: 0.9, weight_decay: 0,
-    schedule: 'none', val_split: 0.1, limit: 400, augment: [], seed: 0, backend: 'reference',
+    schedule: 'none', val_split: 0.1, limit: 400, augment: [], seed: 0, backend: AUTO_BACKEND,
   });
   const md = readFileSync(join(run, 'report.md'), 'utf8');
   assert.ok(md.includes(`Test accuracy **${(100 * m.test.accuracy).toFixed(2)}%**`));

@@ -4,6 +4,10 @@
  * reductions, gather/scatter, and the error paths. Skipped, with a notice, without the addon.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { nativeBackend, nativeStatus, setThreads } from '../src/backend/native/index.js';
 import { IndexError, referenceBackend, type Backend, type DType, type TypedArray, type View } from '../src/index.js';
@@ -38,9 +42,9 @@ function view(shape: number[], opts: { dtype?: DType; strides?: number[]; offset
   return { buffer, dtype, shape, strides, offset };
 }
 
-/** A zeroed output like `v` (same geometry, own buffer), so both backends write separately. */
+/** A copy of `v` with its own buffer: both backends start from the same (random) contents, so an element one leaves unwritten shows. */
 function like(v: View<TypedArray>): View<TypedArray> {
-  return { ...v, buffer: allocArray(v.dtype, v.buffer.length) };
+  return { ...v, buffer: v.buffer.slice() };
 }
 
 /** The elements of v, in row-major order of its shape. */
@@ -328,6 +332,30 @@ describe('native backend', { skip }, () => {
     }
     assert.throws(() => setThreads(0), /positive integer/);
     assert.throws(() => setThreads(1.5), /positive integer/);
+  });
+
+  test('signals during oneDNN calls (a sampling profiler) do not corrupt memory', () => {
+    // oneDNN 2.6's threaded gemm corrupted the heap within a few thousand of these under node --cpu-prof.
+    const dir = mkdtempSync(join(tmpdir(), 'stride-native-'));
+    const script = `
+      const { nativeBackend } = await import(${JSON.stringify(new URL('../src/backend/native/index.ts', import.meta.url).href)});
+      const view = (shape, strides, size) => ({ buffer: new Float32Array(size).fill(1), dtype: 'float32', shape, strides, offset: 0 });
+      for (let i = 0; i < 3000; i++) {
+        const out = view([1, 64, 120], [7680, 120, 1], 7680);
+        nativeBackend.matmul(view([1, 64, 400], [25600, 400, 1], 25600), view([1, 400, 120], [400, 1, 400], 48000), out);
+        if (out.buffer[7679] !== 400) throw new Error('wrong product ' + out.buffer[7679]);
+      }
+      console.log('ok');`;
+    try {
+      const r = spawnSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', '--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        env: { ...process.env, STRIDE_THREADS: '2' },
+      });
+      assert.equal(r.status, 0, `the child failed (${r.signal ?? r.status}): ${r.stderr}`);
+      assert.equal(r.stdout.trim(), 'ok');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a view reaching past its buffer is a JS error', () => {

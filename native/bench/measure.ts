@@ -3,10 +3,11 @@
  * gradients for LeNet-5's convolutions and a ResNet 3x3 layer, matmul, and a LeNet-5 training
  * step. Each figure is the best of several timed runs (the machine may be shared).
  *
- *   node --import tsx native/bench/measure.ts [--threads N] [--only lenet]
+ *   node --import tsx native/bench/measure.ts [--threads N] [--only conv|matmul|lenet]
+ *     [--native-only] [--steps N (LeNet steps per timed run, default 50)]
  */
 import { nativeBackend, nativeStatus, setThreads } from '../../src/backend/native/index.js';
-import { cross_entropy, no_grad, randint, randn, referenceBackend, set_default_backend, tidy, type Backend, type View } from '../../src/index.js';
+import { cross_entropy, randint, randn, referenceBackend, set_default_backend, tidy, type Backend, type View } from '../../src/index.js';
 import type { Conv2dParams } from '../../src/backend/backend.js';
 import { create_model } from '../../src/models/index.js';
 import { SGD } from '../../src/optim/index.js';
@@ -53,23 +54,23 @@ function convs(): void {
     { name: 'LeNet-5 C3 (64x6x14x14, 16@5x5)', x: [64, 6, 14, 14], w: [16, 6, 5, 5], pad: 0, refReps: 3 },
     { name: 'ResNet 3x3 (8x64x56x56, 64@3x3, pad 1)', x: [8, 64, 56, 56], w: [64, 64, 3, 3], pad: 1, refReps: 1 },
   ];
-  console.log('\nconv2d GFLOP/s            forward   input grad  weight grad');
+  console.log(`\n${'conv2d GFLOP/s'.padEnd(52)} forward  input grad  weight grad`);
   for (const l of layers) {
     const p: Conv2dParams = { stride: [1, 1], padding: [l.pad, l.pad], dilation: [1, 1], groups: 1 };
-    const [N, C, H, W] = l.x as [number, number, number, number];
+    const [N, C, H] = l.x as [number, number, number, number];
     const [O, , K] = l.w as [number, number, number, number];
     const OH = H + 2 * l.pad - K + 1;
     const flop = 2 * N * O * OH * OH * C * K * K;
     const x = view(l.x), w = view(l.w), y = view([N, O, OH, OH]), gx = view(l.x), gw = view(l.w);
-    for (const [name, b, reps, min] of [['native', nativeBackend!, 5, 0.2], ['reference', referenceBackend as Backend, l.refReps, 0]] as const) {
+    const backends = [['native', nativeBackend!, 5, 0.2], ['reference', referenceBackend as Backend, l.refReps, 0]] as const;
+    for (const [name, b, reps, min] of args.includes('--native-only') ? backends.slice(0, 1) : backends) {
       const g = [
         best(() => b.conv2d(x, w, y, p), reps, min),
         best(() => b.conv2dInputGrad(y, w, gx, p), reps, min),
         best(() => b.conv2dWeightGrad(x, y, gw, p), reps, min),
       ].map((s) => (flop / s / 1e9).toFixed(1).padStart(9));
-      console.log(`  ${l.name}\n    ${name.padEnd(22)} ${g.join('   ')}`);
+      console.log(`  ${`${l.name}, ${name}`.padEnd(50)} ${g.join('   ')}`);
     }
-    void W;
   }
 }
 
@@ -105,7 +106,6 @@ function lenet(backend: string, steps: number): number {
     for (let i = 0; i < steps; i++) step();
     bestT = Math.min(bestT, (performance.now() - t0) / 1000 / steps);
   }
-  void no_grad;
   return 64 / bestT;
 }
 
@@ -114,6 +114,6 @@ if (!only || only === 'matmul') matmuls();
 if (!only || only === 'lenet') {
   console.log('\nLeNet-5 training step, batch 64 (images/s)');
   const nat = lenet('native', Number(flag('--steps') ?? 50));
-  const ref = only === 'lenet' && flag('--native-only') !== undefined ? NaN : lenet('reference', 3);
+  const ref = args.includes('--native-only') ? NaN : lenet('reference', 3);
   console.log(`  native ${nat.toFixed(0)}, reference ${ref.toFixed(0)} (${(nat / ref).toFixed(1)}x)`);
 }

@@ -46,59 +46,62 @@ inline float remainder(float a, float b) {
 
 inline float viaDouble(double (*f)(double), float x) { return static_cast<float>(f(x)); }
 
-// name, output type, expression of the float x. The order is the op numbering the JS side uses.
-#define STRIDE_UNARY(X)                                             \
-  X(neg, float, -x)                                                 \
-  X(abs, float, std::fabs(x))                                       \
-  X(sign, float, x > 0 ? 1.0f : x < 0 ? -1.0f : 0.0f)               \
-  X(exp, float, viaDouble(std::exp, x))                             \
-  X(log, float, viaDouble(std::log, x))                             \
-  X(log1p, float, viaDouble(std::log1p, x))                         \
-  X(expm1, float, viaDouble(std::expm1, x))                         \
-  X(sqrt, float, std::sqrt(x))                                      \
-  X(rsqrt, float, static_cast<float>(1 / std::sqrt(double(x))))     \
-  X(reciprocal, float, 1.0f / x)                                    \
-  X(sin, float, viaDouble(std::sin, x))                             \
-  X(cos, float, viaDouble(std::cos, x))                             \
-  X(tanh, float, viaDouble(std::tanh, x))                           \
-  X(sigmoid, float, sigmoid(x))                                     \
-  X(relu, float, x <= 0 ? 0.0f : x)                                 \
-  X(floor, float, std::floor(x))                                    \
-  X(ceil, float, std::ceil(x))                                      \
-  X(round, float, std::nearbyint(x)) /* half to even */             \
-  X(trunc, float, std::trunc(x))                                    \
-  X(erf, float, viaDouble(std::erf, x))                             \
-  X(logical_not, uint8_t, x == 0)
+// name, output type, parallel grain, expression of the float x (a and b for binary ops). The
+// order is the op numbering the JS side uses.
+#define STRIDE_UNARY(X)                                                       \
+  X(neg, float, kCheapGrain, -x)                                              \
+  X(abs, float, kCheapGrain, std::fabs(x))                                    \
+  X(sign, float, kCheapGrain, x > 0 ? 1.0f : x < 0 ? -1.0f : 0.0f)            \
+  X(exp, float, kCostlyGrain, viaDouble(std::exp, x))                         \
+  X(log, float, kCostlyGrain, viaDouble(std::log, x))                         \
+  X(log1p, float, kCostlyGrain, viaDouble(std::log1p, x))                     \
+  X(expm1, float, kCostlyGrain, viaDouble(std::expm1, x))                     \
+  X(sqrt, float, kCheapGrain, std::sqrt(x))                                   \
+  X(rsqrt, float, kCostlyGrain, static_cast<float>(1 / std::sqrt(double(x)))) \
+  X(reciprocal, float, kCheapGrain, 1.0f / x)                                 \
+  X(sin, float, kCostlyGrain, viaDouble(std::sin, x))                         \
+  X(cos, float, kCostlyGrain, viaDouble(std::cos, x))                         \
+  X(tanh, float, kCostlyGrain, viaDouble(std::tanh, x))                       \
+  X(sigmoid, float, kCostlyGrain, sigmoid(x))                                 \
+  X(relu, float, kCheapGrain, x <= 0 ? 0.0f : x)                              \
+  X(floor, float, kCheapGrain, std::floor(x))                                 \
+  X(ceil, float, kCheapGrain, std::ceil(x))                                   \
+  X(round, float, kCheapGrain, std::nearbyint(x)) /* half to even */          \
+  X(trunc, float, kCheapGrain, std::trunc(x))                                 \
+  X(erf, float, kCostlyGrain, viaDouble(std::erf, x))                         \
+  X(logical_not, uint8_t, kCheapGrain, x == 0)
 
-#define STRIDE_BINARY(X)                                                                      \
-  X(add, float, a + b)                                                                        \
-  X(sub, float, a - b)                                                                        \
-  X(mul, float, a * b)                                                                        \
-  X(div, float, a / b)                                                                        \
-  X(pow, float, jsPow(a, b))                                                                  \
-  X(maximum, float, jsMax(a, b))                                                              \
-  X(minimum, float, jsMin(a, b))                                                              \
-  X(remainder, float, remainder(a, b))                                                        \
-  X(floor_divide, float, static_cast<float>(std::floor(static_cast<double>(a) / b)))          \
-  X(atan2, float, static_cast<float>(std::atan2(static_cast<double>(a), static_cast<double>(b)))) \
-  X(eq, uint8_t, a == b)                                                                      \
-  X(ne, uint8_t, a != b)                                                                      \
-  X(lt, uint8_t, a < b)                                                                       \
-  X(le, uint8_t, a <= b)                                                                      \
-  X(gt, uint8_t, a > b)                                                                       \
-  X(ge, uint8_t, a >= b)                                                                      \
-  X(logical_and, uint8_t, a != 0 && b != 0)                                                   \
-  X(logical_or, uint8_t, a != 0 || b != 0)                                                    \
-  X(logical_xor, uint8_t, (a != 0) != (b != 0))
+#define STRIDE_BINARY(X)                                                                                        \
+  X(add, float, kCheapGrain, a + b)                                                                             \
+  X(sub, float, kCheapGrain, a - b)                                                                             \
+  X(mul, float, kCheapGrain, a * b)                                                                             \
+  X(div, float, kCheapGrain, a / b)                                                                             \
+  X(pow, float, kCostlyGrain, jsPow(a, b))                                                                      \
+  X(maximum, float, kCheapGrain, jsMax(a, b))                                                                   \
+  X(minimum, float, kCheapGrain, jsMin(a, b))                                                                   \
+  X(remainder, float, kCostlyGrain, remainder(a, b))                                                            \
+  X(floor_divide, float, kCostlyGrain, static_cast<float>(std::floor(static_cast<double>(a) / b)))              \
+  X(atan2, float, kCostlyGrain, static_cast<float>(std::atan2(static_cast<double>(a), static_cast<double>(b)))) \
+  X(eq, uint8_t, kCheapGrain, a == b)                                                                           \
+  X(ne, uint8_t, kCheapGrain, a != b)                                                                           \
+  X(lt, uint8_t, kCheapGrain, a < b)                                                                            \
+  X(le, uint8_t, kCheapGrain, a <= b)                                                                           \
+  X(gt, uint8_t, kCheapGrain, a > b)                                                                            \
+  X(ge, uint8_t, kCheapGrain, a >= b)                                                                           \
+  X(logical_and, uint8_t, kCheapGrain, a != 0 && b != 0)                                                        \
+  X(logical_or, uint8_t, kCheapGrain, a != 0 || b != 0)                                                         \
+  X(logical_xor, uint8_t, kCheapGrain, (a != 0) != (b != 0))
 
-#define DEFINE_UNARY(NAME, OUT, EXPR) \
-  struct Unary_##NAME {               \
-    using Out = OUT;                  \
+#define DEFINE_UNARY(NAME, OUT, GRAIN, EXPR)       \
+  struct Unary_##NAME {                            \
+    using Out = OUT;                               \
+    static constexpr int64_t kGrain = GRAIN;       \
     Out operator()(float x) const { return EXPR; } \
   };
-#define DEFINE_BINARY(NAME, OUT, EXPR) \
-  struct Binary_##NAME {               \
-    using Out = OUT;                   \
+#define DEFINE_BINARY(NAME, OUT, GRAIN, EXPR)               \
+  struct Binary_##NAME {                                    \
+    using Out = OUT;                                        \
+    static constexpr int64_t kGrain = GRAIN;                \
     Out operator()(float a, float b) const { return EXPR; } \
   };
 STRIDE_UNARY(DEFINE_UNARY)
@@ -148,7 +151,7 @@ void runUnary(Call& c) {
   auto* os = out.as<typename Op::Out>();
   forRows(s, [&](const int64_t* off, int64_t n, const int64_t* st) {
     unaryRow<Op>(n, xs + off[0], st[0], os + off[1], st[1]);
-  });
+  }, Op::kGrain);
 }
 
 // binary(op, a, b, out, geometry)
@@ -166,18 +169,24 @@ void runBinary(Call& c) {
   auto* os = out.as<typename Op::Out>();
   forRows(s, [&](const int64_t* off, int64_t n, const int64_t* st) {
     binaryRow<Op>(n, as + off[0], st[0], bs + off[1], st[1], os + off[2], st[2]);
-  });
+  }, Op::kGrain);
 }
 
-#define UNARY_ENTRY(NAME, OUT, EXPR) runUnary<Unary_##NAME>,
-#define BINARY_ENTRY(NAME, OUT, EXPR) runBinary<Binary_##NAME>,
-#define NAME_ENTRY(NAME, OUT, EXPR) {#NAME, std::is_same<OUT, float>::value ? "float32" : "bool"},
+#define UNARY_ENTRY(NAME, OUT, GRAIN, EXPR) runUnary<Unary_##NAME>,
+#define BINARY_ENTRY(NAME, OUT, GRAIN, EXPR) runBinary<Binary_##NAME>,
+#define NAME_ENTRY(NAME, OUT, GRAIN, EXPR) {#NAME, std::is_same<OUT, float>::value ? "float32" : "bool"},
 void (*const kUnaryRun[])(Call&) = {STRIDE_UNARY(UNARY_ENTRY)};
 void (*const kBinaryRun[])(Call&) = {STRIDE_BINARY(BINARY_ENTRY)};
 
 STRIDE_CLONES void whereRow(int64_t n, const uint8_t* c, int64_t sc, const float* a, int64_t sa, const float* b, int64_t sb, float* o, int64_t so) {
   if (sc == 1 && sa == 1 && sb == 1 && so == 1) {
     for (int64_t i = 0; i < n; i++) o[i] = c[i] ? a[i] : b[i];
+  } else if (sc == 1 && sa == 1 && sb == 0 && so == 1) {  // where(mask, x, 0): ReLU's gradient
+    const float bv = *b;
+    for (int64_t i = 0; i < n; i++) o[i] = c[i] ? a[i] : bv;
+  } else if (sc == 1 && sa == 0 && sb == 1 && so == 1) {
+    const float av = *a;
+    for (int64_t i = 0; i < n; i++) o[i] = c[i] ? av : b[i];
   } else {
     for (int64_t i = 0; i < n; i++) o[i * so] = c[i * sc] ? a[i * sa] : b[i * sb];
   }
@@ -200,7 +209,7 @@ void runCopy(const Array& src, const Array& dst, Meta& m) {
   const auto s = readStrided<2>(m, {&src, &dst});
   const T* ss = src.as<T>();
   T* ds = dst.as<T>();
-  forRows(s, [&](const int64_t* off, int64_t n, const int64_t* st) { copyRow<T>(n, ss + off[0], st[0], ds + off[1], st[1]); });
+  forRows(s, [&](const int64_t* off, int64_t n, const int64_t* st) { copyRow<T>(n, ss + off[0], st[0], ds + off[1], st[1]); }, kCheapGrain);
 }
 
 template <class T>
@@ -214,7 +223,7 @@ void runFill(const Array& dst, T value, Meta& m) {
     } else {
       for (int64_t i = 0; i < n; i++) d[i * st[0]] = value;
     }
-  });
+  }, kCheapGrain);
 }
 
 int opIndex(Call& c, int count, const char* kind) {
@@ -253,7 +262,7 @@ napi_value where(Call& c) {
   forRows(s, [&](const int64_t* off, int64_t n, const int64_t* st) {
     whereRow(n, cond.as<uint8_t>() + off[0], st[0], a.as<float>() + off[1], st[1], b.as<float>() + off[2], st[2],
              out.as<float>() + off[3], st[3]);
-  });
+  }, kCheapGrain);
   return c.undefined();
 }
 

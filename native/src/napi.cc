@@ -32,14 +32,12 @@ Call::Call(napi_env e, napi_callback_info info) : env(e) {
 }
 
 Array Call::array(size_t i) const {
-  bool is = false;
-  if (i >= argc || napi_is_typedarray(env, argv[i], &is) != napi_ok || !is) {
-    throw Error("argument " + std::to_string(i) + " must be a typed array");
-  }
   Array a;
   size_t length = 0;
-  // `data` already includes the view's byte offset into its ArrayBuffer.
-  check(env, napi_get_typedarray_info(env, argv[i], &a.type, &length, &a.data, nullptr, nullptr), "reading a typed array");
+  // Fails on anything but a typed array; `data` already includes the view's byte offset.
+  if (i >= argc || napi_get_typedarray_info(env, argv[i], &a.type, &length, &a.data, nullptr, nullptr) != napi_ok) {
+    throw Error("argument " + std::to_string(i) + " must be a typed array");
+  }
   a.length = static_cast<int64_t>(length);
   return a;
 }

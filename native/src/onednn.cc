@@ -1,5 +1,8 @@
 // Convolutions and matrix products through oneDNN, with primitives cached by geometry.
+#include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <pthread.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -140,6 +143,48 @@ struct Prepared {
   }
 };
 
+/**
+ * Holds asynchronous signals back from the calling thread while oneDNN runs, and delivers them
+ * after. oneDNN 2.6's multithreaded gemm corrupts the heap when the thread that started it takes
+ * a signal (V8's sampling profiler, node --cpu-prof, sends one every millisecond).
+ */
+class SignalsDeferred {
+ public:
+  SignalsDeferred() {
+    sigset_t block;
+    sigfillset(&block);
+    for (int s : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT}) sigdelset(&block, s);
+    pthread_sigmask(SIG_BLOCK, &block, &saved_);
+  }
+  ~SignalsDeferred() { pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+  SignalsDeferred(const SignalsDeferred&) = delete;
+  SignalsDeferred& operator=(const SignalsDeferred&) = delete;
+
+ private:
+  sigset_t saved_;
+};
+
+/**
+ * The OpenMP team oneDNN creates and runs a primitive with: one thread below about 2 Mflop (tens
+ * of microseconds, less than waking the others costs, much less when the cores are shared),
+ * else all. Restored on scope exit; a primitive is cached per team size, since oneDNN fixes the
+ * thread count of many kernels when it creates them.
+ */
+class Team {
+ public:
+  explicit Team(double flops) : saved_(omp_get_max_threads()) {
+    if (flops < 2e6) omp_set_num_threads(1);
+  }
+  ~Team() { omp_set_num_threads(saved_); }
+  Team(const Team&) = delete;
+  Team& operator=(const Team&) = delete;
+
+  int64_t size() const { return omp_get_max_threads(); }
+
+ private:
+  int saved_;
+};
+
 const char* statusName(dnnl_status_t s) {
   switch (s) {
     case dnnl_out_of_memory: return "out of memory";
@@ -217,7 +262,9 @@ struct ConvGeometry {
     }
   }
 
-  Lru::Key key(ConvKind kind) const { return {kind, N, C, H, W, O, Cg, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, G}; }
+  double flops() const { return 2.0 * N * O * OH * OW * Cg * KH * KW; }
+
+  Lru::Key key(ConvKind kind, int64_t threads) const { return {kind, threads, N, C, H, W, O, Cg, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, G}; }
 
   std::string describe(ConvKind kind) const {
     const char* what = kind == kForward ? "forward" : kind == kBackwardData ? "backward data" : "backward weights";
@@ -228,11 +275,16 @@ struct ConvGeometry {
 };
 
 /**
- * The activation layout to ask oneDNN for. Its own choice (blocked or nhwc, reordered from and
- * to nchw here) runs forward and weight gradients 1.3-3x faster than nchw; the input gradient
- * of a few-channel input is the exception, several times slower (measured on AVX-512).
+ * The activation layout to ask oneDNN for; the caller's nchw is reordered to and from it. Chosen
+ * by measurement (AVX-512, one thread; LeNet-5's two convolutions and a 64-channel 3x3 one):
+ * oneDNN's own choice (blocked nChw16c) is fastest forward and for the input gradient, by 1.2-3x
+ * over nchw, except for the input gradient of a 1-3 channel input, where it is 4x slower than
+ * nchw; nhwc is fastest for the weight gradient (1.3-2.4x over oneDNN's choice).
  */
-Tag activationTag(ConvKind kind, const ConvGeometry& g) { return kind == kBackwardData && g.C < 4 ? Tag::nchw : Tag::any; }
+Tag activationTag(ConvKind kind, const ConvGeometry& g) {
+  if (kind == kBackwardWeights) return Tag::nhwc;
+  return kind == kBackwardData && g.C < 4 ? Tag::nchw : Tag::any;
+}
 
 dnnl::convolution_forward::primitive_desc forwardPd(const Context& c, const ConvGeometry& g, Tag act) {
   const dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, g.src(act),
@@ -291,8 +343,10 @@ napi_value runConv(Call& c, ConvKind kind) {
     return c.undefined();
   }
   try {
+    const SignalsDeferred deferred;
+    const Team team(g.flops());
     Context& ctx = context();
-    ctx.cache.get<Prepared>(g.key(kind), [&] { return prepareConv(ctx, g, kind); }).run(ctx, data);
+    ctx.cache.get<Prepared>(g.key(kind, team.size()), [&] { return prepareConv(ctx, g, kind); }).run(ctx, data);
     if (kind == kBackwardData) g.zeroUncovered(static_cast<float*>(data[2]));
   } catch (const dnnl::error& e) {
     throw Error(g.describe(kind) + ": oneDNN " + statusName(e.status) + ": " + e.what());
@@ -392,8 +446,10 @@ napi_value matmul(Call& call) {
   const bool replicate = a.dims[0] == 1 && c.dims[0] == 1 && B > 1;
   if (replicate) out.dims[0] = 1;
   try {
+    const SignalsDeferred deferred;
+    const Team team(2.0 * out.dims[0] * M * N * K);
     Context& ctx = context();
-    const Lru::Key key = {4, B, M, K, N, a.dims[0], c.dims[0], out.dims[0], a.strides[0], a.strides[1], a.strides[2],
+    const Lru::Key key = {4, team.size(), B, M, K, N, a.dims[0], c.dims[0], out.dims[0], a.strides[0], a.strides[1], a.strides[2],
                           c.strides[0], c.strides[1], c.strides[2], out.strides[0], out.strides[1], out.strides[2]};
     PreparedMatmul& p = ctx.cache.get<PreparedMatmul>(key, [&] { return prepareMatmul(ctx, a, c, out); });
     if (p.packed) {

@@ -105,16 +105,16 @@ void runReduce(Call& c) {
   }
   std::vector<double> acc(size, Op::kInit);
   s.coalesce();
-  // One thread: rows of different x positions may fold into one accumulator.
+  // Rows of different x positions may fold into one accumulator.
   forRows(s, [&](const int64_t* off, int64_t n, const int64_t* st) {
     reduceRow<Op>(n, x.as<float>() + off[0], st[0], acc.data() + off[1], st[1]);
-  }, false);
+  }, kSerial);
   o.coalesce();
   int64_t pos = 0;
   forRows(o, [&](const int64_t* off, int64_t n, const int64_t* st) {
     float* d = out.as<float>() + off[0];
     for (int64_t i = 0; i < n; i++) d[i * st[0]] = static_cast<float>(acc[pos++]);
-  }, false);
+  }, kSerial);
 }
 
 void (*const kReduceRun[])(Call&) = {runReduce<Sum>, runReduce<Prod>, runReduce<Max>, runReduce<Min>};
@@ -154,7 +154,7 @@ bool indicesValid(const Array& index, int nd, const View& iv, int64_t size) {
   forRows(s, [&](const int64_t* off, int64_t n, const int64_t* st) {
     const int32_t* is = index.as<int32_t>() + off[0];
     for (int64_t i = 0; i < n; i++) ok &= is[i * st[0]] >= 0 && is[i * st[0]] < size;
-  }, false);
+  }, kSerial);
   return ok;
 }
 
@@ -210,7 +210,7 @@ napi_value gather(Call& c) {
     const int32_t* is = index.as<int32_t>() + off[1];
     float* os = out.as<float>() + off[2];
     for (int64_t i = 0; i < n; i++) os[i * st[2]] = xs[i * st[0] + is[i * st[1]] * step];
-  });
+  }, kCheapGrain);
   return c.boolean(true);
 }
 
@@ -229,13 +229,13 @@ napi_value scatterAdd(Call& c) {
   checkWithin(nd, iv.shape, sv.shape, -1, "src");
   if (!indicesValid(index, nd, iv, ov.shape[dim])) return c.boolean(false);
   const int64_t step = ov.strides[dim];
-  // One thread: several indices may name one output element.
+  // Several indices may name one output element.
   forRows(indexWalk(nd, dim, ov, iv, sv), [&](const int64_t* off, int64_t n, const int64_t* st) {
     float* os = out.as<float>() + off[0];
     const int32_t* is = index.as<int32_t>() + off[1];
     const float* ss = src.as<float>() + off[2];
     for (int64_t i = 0; i < n; i++) os[i * st[0] + is[i * st[1]] * step] += ss[i * st[2]];
-  }, false);
+  }, kSerial);
   return c.boolean(true);
 }
 

@@ -20,8 +20,11 @@ namespace stride {
 
 constexpr int kMaxDims = 16;
 
-/** Below this many elements a loop stays on the calling thread: waking the pool costs more. */
-constexpr int64_t kParallelMin = 1 << 16;
+// Below its grain (elements) a loop stays on the calling thread: waking the other threads costs
+// more than they save, and much more when other processes keep the cores busy.
+constexpr int64_t kCheapGrain = 1 << 18;   // memory-bound loops: copies, arithmetic, comparisons
+constexpr int64_t kCostlyGrain = 1 << 14;  // transcendental functions (10-20 ns per element)
+constexpr int64_t kSerial = INT64_MAX;     // loops whose rows may write one place
 
 /** Reads the numbers of a geometry argument in order, checking each is an integer. */
 class Meta {
@@ -162,12 +165,12 @@ void visitRows(const Strided<K>& s, int64_t r0, int64_t r1, const Row& row) {
 
 /**
  * Walks a coalesced view set row by row: row(offsets, n, steps) gets each view's offset at the
- * start of a row of n elements and its step along it. Large walks are split across threads
- * (by rows, or within the row when there are fewer rows than threads), so `row` must be safe
- * to call concurrently on disjoint parts, and must not throw.
+ * start of a row of n elements and its step along it. Walks of `grain` elements or more are
+ * split across threads (by rows, or within the row when there are fewer rows than threads), so
+ * `row` must be safe to call concurrently on disjoint parts, and must not throw.
  */
 template <int K, class Row>
-void forRows(const Strided<K>& s, const Row& row, bool parallel = true) {
+void forRows(const Strided<K>& s, const Row& row, int64_t grain) {
   if (s.empty()) return;
   if (s.nd == 0) {
     const int64_t steps[K] = {};
@@ -180,7 +183,7 @@ void forRows(const Strided<K>& s, const Row& row, bool parallel = true) {
     for (int d = 0; d < s.nd - 1; d++) r *= s.shape[d];
     return r;
   }();
-  const int threads = parallel && rows * inner >= kParallelMin ? omp_get_max_threads() : 1;
+  const int threads = rows * inner >= grain ? omp_get_max_threads() : 1;
   if (threads <= 1) {
     visitRows(s, 0, rows, row);
   } else if (rows >= threads) {

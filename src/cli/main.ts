@@ -6,6 +6,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import '../backend/reference/index.js';
 import '../backend/meta/index.js';
+import { list_backends, set_default_backend } from '../backend/backend.js';
+import { nativeStatus, setThreads } from '../backend/native/index.js';
 import '../nn/index.js';
 import { candidateDirs, DATASETS, loadDataset, type DatasetName } from '../io/datasets.js';
 import { getDataset } from '../io/download.js';
@@ -62,6 +64,18 @@ function oneLineError(cmd: Command, message: string): string {
   return `${line}${valid ? `; valid: ${valid.join(', ')}` : ''}\n`;
 }
 
+/**
+ * Makes the chosen backend the default: 'auto' takes native when its addon is built. Asking for
+ * native when it is not built is an error that says why.
+ */
+function useBackend(name: 'auto' | 'native' | 'reference', threads?: number): void {
+  const native = nativeStatus();
+  if (name === 'native' && !native.available) throw new StrideError(`the native backend is unavailable: ${native.reason}`);
+  const chosen = name === 'auto' ? (native.available ? 'native' : 'reference') : name;
+  set_default_backend(chosen);
+  if (chosen === 'native' && threads !== undefined) setThreads(threads);
+}
+
 export function program(): Command {
   const cli = new Command('stride')
     .description('Train, evaluate and inspect convolutional neural networks.')
@@ -85,8 +99,8 @@ export function program(): Command {
     .option('--val-split <x>', 'fraction of the training set held out for validation', num('val split'), 0.1)
     .option('--limit <n>', 'use only the first N training images', int('limit'))
     .option('--seed <n>', 'random seed', int('seed', 0), 0)
-    .addOption(new Option('--backend <name>', 'compute backend').default('reference').argParser(choice('backend', ['reference'])))
-    .option('--threads <n>', 'threads for backends that use them (the reference backend uses one)', int('threads'), 1)
+    .addOption(new Option('--backend <name>', 'compute backend: auto (native when built, else reference), native, reference').default('auto').argParser(choice('backend', ['auto', 'native', 'reference'])))
+    .option('--threads <n>', 'threads for the native backend (default: $STRIDE_THREADS or the core count; the reference backend uses one)', int('threads'))
     .option('--out <dir>', 'output directory (default runs/<model>-<dataset>)')
     .option('--resume', 'continue the run in --out from its last checkpoint (with its options, unless given)')
     .option('--profile', 'time each training step by layer, backward op and backend primitive; prints the table and writes profile.md')
@@ -96,9 +110,12 @@ export function program(): Command {
         // Settings are saved under snake_case names, commander's keys are camelCase.
         for (const [k, v] of Object.entries((await checkpointSettings(out)) ?? {})) {
           const key = k.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
-          if (cmd.getOptionValueSource(key) !== 'cli') o[key] = v;
+          // A native run continues on the reference backend where the addon is not built.
+          const unavailable = key === 'backend' && v === 'native' && !nativeStatus().available;
+          if (cmd.getOptionValueSource(key) !== 'cli' && !unavailable) o[key] = v;
         }
       }
+      useBackend(o.backend, o.threads);
       const data = await loadDataset(o.dataset, { dir: o.data, log: (l) => console.log(l) });
       const names: string[] = o.augment;
       const signal = { interrupted: false };
@@ -150,6 +167,18 @@ export function program(): Command {
     .description('list the models available by name')
     .action(() => {
       for (const m of list_models()) console.log(`${m.padEnd(10)} ${describe_model(m)}`);
+    });
+
+  cli
+    .command('info')
+    .description('the backends available here, the ISA oneDNN chose and the thread count')
+    .action(() => {
+      const native = nativeStatus();
+      console.log(`backends: ${list_backends().filter((b) => b !== 'meta').join(', ')} (default for training: ${native.available ? 'native' : 'reference'})`);
+      console.log(native.available
+        ? `native: oneDNN ${native.onednn}, ISA ${native.isa}, ${native.threads} thread(s)`
+        : `native: unavailable (${native.reason}); build it with make native`);
+      console.log(`node ${process.version} on ${process.platform}-${process.arch}`);
     });
 
   const data = cli.command('data').description('datasets: where they are and how to get them');

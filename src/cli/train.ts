@@ -11,6 +11,7 @@ import { cross_entropy } from '../ops/loss.js';
 import { Adagrad, Adam, AdamW, LAMB, RMSprop, SGD, lr_scheduler } from '../optim/index.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { StrideError } from '../tensor/errors.js';
+import { get_default_backend } from '../backend/backend.js';
 import { tidy } from '../tensor/memory.js';
 import { default_generator, Generator } from '../tensor/random.js';
 import { stack } from '../ops/join.js';
@@ -121,7 +122,7 @@ export async function train(o: TrainOptions, signal: { interrupted: boolean } = 
   const settings = {
     model: o.model, dataset: d.name, epochs: o.epochs, batch_size: o.batch_size, optimizer: o.optimizer, lr: o.lr,
     momentum: o.momentum, weight_decay: o.weight_decay, schedule: o.schedule, val_split: o.val_split, limit: o.limit,
-    augment: o.augment_names, seed: o.seed, backend: 'reference',
+    augment: o.augment_names, seed: o.seed, backend: get_default_backend(),
   };
   default_generator.manual_seed(o.seed);
   const modelOptions = { num_classes: d.classes.length, in_channels: c, input_size: h };
@@ -154,7 +155,10 @@ export async function train(o: TrainOptions, signal: { interrupted: boolean } = 
     const ck = await loadCheckpoint(o.out);
     // Continuing with other settings or data would give a run that matches neither.
     const [saved, asked] = [ck.state.settings, settings as Record<string, unknown>];
-    const differ = Object.keys(asked).filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(asked[k]));
+    // The backend may change (a machine without the native addon can continue a native run): the
+    // numbers then differ in the last bits, not in meaning.
+    const differ = Object.keys(asked).filter((k) => k !== 'backend' && JSON.stringify(saved[k]) !== JSON.stringify(asked[k]));
+    if (saved['backend'] !== asked['backend']) o.log(`note: the run was trained on the ${String(saved['backend'])} backend and continues on ${String(asked['backend'])}; the result will not be bit-identical to an uninterrupted run`);
     if (differ.length > 0) {
       const list = differ.map((k) => `${k} ${JSON.stringify(saved[k])} (not ${JSON.stringify(asked[k])})`).join(', ');
       throw new StrideError(`cannot resume: ${o.out} holds a run with ${list}; resume it with its own options`);

@@ -1,8 +1,9 @@
 /**
  * The native backend: the reference backend's buffers (typed arrays on the JS heap, so reading,
  * writing and allocating are the reference's) with the heavy primitives run by an N-API addon
- * over oneDNN, built from native/ by `make native`. Primitives or dtypes the addon does not
- * cover (float64, integer maths, argmax, strided conv inputs...) run on the reference code.
+ * over oneDNN, built from native/ by `make native` (see native/README.md). Primitives or dtypes
+ * the addon does not cover (float64 and integer maths, argmax/argmin, dtype conversions) run on
+ * the reference code.
  *
  * Node only: import it from a Node entry point, never from the core. Importing it registers the
  * backend as 'native' when the addon loads; nativeStatus() says why it did not otherwise.
@@ -32,7 +33,8 @@ const MAX_RANK = 16;
 
 /**
  * Shapes, strides and parameters go to the addon in this one array, refilled by every call
- * (calls are synchronous). 128 numbers cover the largest packing: 3 views of rank 16 and their shape.
+ * (calls are synchronous). 128 numbers cover the largest packing, gather's: three views of rank
+ * 16 with their shapes, 101 numbers.
  */
 const geometry = new Float64Array(128);
 
@@ -77,10 +79,10 @@ function packPool(input: NView, output: NView, p: Pool2dParams, extra: readonly 
 const codes = (table: OpTable): Map<string, { code: number; out: DType }> =>
   new Map(table.map(([name, out], code) => [name, { code, out: out as DType }]));
 
-const f32 = (...views: NView[]): boolean => views.every((v) => v.dtype === 'float32');
+const f32 = (a: NView, b: NView = a, c: NView = a): boolean => a.dtype === 'float32' && b.dtype === 'float32' && c.dtype === 'float32';
 const fits = (v: NView): boolean => v.shape.length <= MAX_RANK;
 /** oneDNN rejects empty tensors; the reference handles them. */
-const nonEmpty = (...views: NView[]): boolean => views.every((v) => numel(v.shape) > 0);
+const nonEmpty = (a: NView, b: NView, c: NView): boolean => numel(a.shape) > 0 && numel(b.shape) > 0 && numel(c.shape) > 0;
 
 function makeBackend(addon: Addon): Backend<TypedArray> {
   const ref = referenceBackend;
@@ -153,7 +155,7 @@ function makeBackend(addon: Addon): Backend<TypedArray> {
       else ref.conv2dWeightGrad(x, gy, gw, p);
     },
     maxPool2d(x, out, indices, p) {
-      if (f32(x, out)) addon.maxPool2d(x.buffer, out.buffer, indices.buffer, packPool(x, out, p, [indices.offset]));
+      if (f32(x, out) && indices.dtype === 'int32') addon.maxPool2d(x.buffer, out.buffer, indices.buffer, packPool(x, out, p, [indices.offset]));
       else ref.maxPool2d(x, out, indices, p);
     },
     avgPool2d(x, out, p, opts) {
