@@ -10,8 +10,9 @@ STRIDE = node --import tsx src/cli/bin.ts
 
 # Trains LeNet-5 on Fashion-MNIST (the bundled subset, or the full set when installed, of which
 # it takes the first 12,000 images to stay within a few minutes on the reference backend) and
-# leaves the checkpoint, the model and the report in out/demo.
-demo: node_modules/.package-lock.json
+# leaves the checkpoint, the model and the report in out/demo. On the native backend when it
+# builds here, else on the reference one.
+demo: node_modules/.package-lock.json native
 	$(STRIDE) train --model lenet5 --dataset fashion-mnist --epochs $(or $(EPOCHS),3) --limit $(or $(LIMIT),12000) --out out/demo
 
 # The suite runs twice: on the reference backend, then (all but test/native.test.ts, which

@@ -421,7 +421,7 @@ test('to(backend) moves parameters (with gradients) and buffers, keeping tied we
   const net = new TiedNorm();
   const x = randn([3, 2]);
   net.eval();
-  const before = run(net.bn, net.call(x)).dataSync();
+  const before = run(net.bn, net.call(x));
   net.call(x).sum().backward();
   const grad = net.a.bias!.grad!.dataSync();
   const weights = net.state_dict();
@@ -439,7 +439,8 @@ test('to(backend) moves parameters (with gradients) and buffers, keeping tied we
   const xs = x.to('second');
   const after = run(net.bn, net.call(xs));
   assert.equal(after.device, 'second');
-  assert.deepEqual(after.dataSync(), before);
+  // Equal up to rounding: the default backend (native in its test run) may sum in another order.
+  assertClose(after, valuesOf(before), 'the output on the second backend');
   // Loading a state that lives on another backend copies across.
   net.load_state_dict(Object.fromEntries(Object.entries(weights).map(([k, t]) => [k, t.add(1)])));
   assert.equal(net.a.bias!.device, 'second');

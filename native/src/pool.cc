@@ -65,6 +65,11 @@ struct Pool {
   int64_t inPlane() const { return H * W; }
   int64_t outPlane() const { return OH * OW; }
   bool parallel() const { return planes * inPlane() >= kCheapGrain; }
+  /** 2x2 windows, stride 2, no padding or dilation, every window inside the input. */
+  bool isPlain2x2() const {
+    const auto plain = [](const Axis& a) { return a.kernel == 2 && a.stride == 2 && a.padding == 0 && a.dilation == 1 && 2 * a.out <= a.in; };
+    return !adaptive && plain(ah) && plain(aw);
+  }
 };
 
 struct AvgOptions {
@@ -129,11 +134,42 @@ STRIDE_CLONES void maxPlaneWindow(const Pool& p, const float* x, float* y, int32
         const int64_t hi = std::min(p.OW, shift >= p.W ? 0 : (p.W - 1 - shift) / a.stride + 1);
         const float* row = x + ih * p.W + shift;
         const int64_t rowStart = ih * p.W + shift;
+        // Selects, not a branch: on real activations which tap wins is a coin toss, and the
+        // mispredictions made this loop 20x slower (2 ms for LeNet-5's first pooling).
         for (int64_t ow = lo; ow < hi; ow++) {
           const float v = row[ow * a.stride];
-          if (takes(v, best[ow])) best[ow] = v, at[ow] = static_cast<int32_t>(rowStart + ow * a.stride);
+          const bool t = takes(v, best[ow]);
+          best[ow] = t ? v : best[ow];
+          at[ow] = t ? static_cast<int32_t>(rowStart + ow * a.stride) : at[ow];
         }
       }
+    }
+  }
+}
+
+/**
+ * The common 2x2 window with stride 2 and no padding, one output at a time with its four taps
+ * in registers: 4x faster than the general loop on LeNet-5's poolings.
+ */
+STRIDE_CLONES void maxPlane2x2(const Pool& p, const float* x, float* y, int32_t* idx) {
+  for (int64_t oh = 0; oh < p.OH; oh++) {
+    const float* r0 = x + 2 * oh * p.W;
+    const float* r1 = r0 + p.W;
+    const int32_t base = static_cast<int32_t>(2 * oh * p.W), below = static_cast<int32_t>(p.W);
+    for (int64_t ow = 0; ow < p.OW; ow++) {
+      const int32_t i = base + static_cast<int32_t>(2 * ow);
+      float best = r0[2 * ow];
+      int32_t at = i;
+      const float taps[3] = {r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
+      const int32_t where[3] = {i + 1, i + below, i + below + 1};
+      // A NaN first tap stays unless a later NaN replaces it, as in the general loop.
+      for (int k = 0; k < 3; k++) {
+        const bool t = takes(taps[k], best);
+        best = t ? taps[k] : best;
+        at = t ? where[k] : at;
+      }
+      y[oh * p.OW + ow] = best;
+      idx[oh * p.OW + ow] = at;
     }
   }
 }
@@ -184,7 +220,7 @@ napi_value maxPool2d(Call& c) {
   checkBlock(indices, idxOffset, p.planes * p.outPlane(), "indices");
 #pragma omp parallel for if (p.parallel())
   for (int64_t pl = 0; pl < p.planes; pl++) {
-    (p.adaptive ? maxPlaneAdaptive : maxPlaneWindow)(p, x.as<float>() + p.inOffset + pl * p.inPlane(),
+    (p.adaptive ? maxPlaneAdaptive : p.isPlain2x2() ? maxPlane2x2 : maxPlaneWindow)(p, x.as<float>() + p.inOffset + pl * p.inPlane(),
                                                      out.as<float>() + p.outOffset + pl * p.outPlane(),
                                                      indices.as<int32_t>() + idxOffset + pl * p.outPlane());
   }

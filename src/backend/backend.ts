@@ -66,6 +66,7 @@ export interface Backend<B = unknown> {
   /** True when buffers live outside the JS heap and must be freed (finalizers are then armed). */
   readonly externalMemory: boolean;
 
+  /** A buffer of `size` elements with unspecified contents: every caller writes before it reads. */
   alloc(dtype: DType, size: number): B;
   free(buffer: B): void;
   /** Copies `size` elements starting at `offset` out of the buffer. */
