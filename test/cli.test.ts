@@ -48,7 +48,7 @@ const HELP: Record<string, string[]> = {
   'data get': ['<name>', '--dir'],
   'data where': ['<name>', '--data'],
   lm: ['train', 'sample'],
-  'lm train': ['--text', '--out', '--steps', '--hidden', '--embedding', '--layers', '--cell', '--seq-len', '--batch-size', '--lr', '--val-split', '--seed'],
+  'lm train': ['--text', '--out', '--steps', '--hidden', '--embedding', '--layers', '--cell', '--seq-len', '--batch-size', '--lr', '--val-split', '--seed', '--backend', '--threads'],
   'lm sample': ['<run>', '--length', '--temperature', '--prime', '--seed'],
 };
 

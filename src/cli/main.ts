@@ -3,11 +3,11 @@
  * (add --debug for the stack) and exit with status 1; an interrupted training run exits with 130
  * after saving a checkpoint.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import '../backend/reference/index.js';
 import '../backend/meta/index.js';
-import { list_backends, set_default_backend } from '../backend/backend.js';
-import { nativeStatus, setThreads } from '../backend/native/index.js';
+import { list_backends } from '../backend/backend.js';
+import { nativeStatus } from '../backend/native/index.js';
 import '../nn/index.js';
 import { candidateDirs, DATASETS, loadDataset, type DatasetName } from '../io/datasets.js';
 import { getDataset } from '../io/download.js';
@@ -18,36 +18,8 @@ import { augmentation, AUGMENTATIONS } from './augment.js';
 import { checkpointSettings } from './checkpoint.js';
 import { addLmCommands } from './lm.js';
 import { DownloadProgress } from './progress.js';
+import { addBackendOptions, choice, choices, int, num, useBackend } from './options.js';
 import { InterruptedError, OPTIMIZERS, SCHEDULES, train } from './train.js';
-
-function int(name: string, min = 1) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got '${v}'`);
-    return n;
-  };
-}
-
-function num(name: string, min = 0) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number >= ${min}, got '${v}'`);
-    return n;
-  };
-}
-
-function choice<T extends string>(name: string, values: readonly T[]) {
-  return (v: string): T => {
-    if (!values.includes(v as T)) throw new InvalidArgumentError(`unknown ${name} '${v}'; valid: ${values.join(', ')}`);
-    return v as T;
-  };
-}
-
-/** A comma-separated list of choices (empty items ignored). */
-function choices<T extends string>(name: string, values: readonly T[]) {
-  const one = choice(name, values);
-  return (v: string): T[] => v.split(',').map((s) => s.trim()).filter(Boolean).map(one);
-}
 
 /** Applies fn to a command and all its subcommands (settings made after creation are not inherited). */
 function everyCommand(cmd: Command, fn: (c: Command) => void): void {
@@ -64,25 +36,13 @@ function oneLineError(cmd: Command, message: string): string {
   return `${line}${valid ? `; valid: ${valid.join(', ')}` : ''}\n`;
 }
 
-/**
- * Makes the chosen backend the default: 'auto' takes native when its addon is built. Asking for
- * native when it is not built is an error that says why.
- */
-function useBackend(name: 'auto' | 'native' | 'reference', threads?: number): void {
-  const native = nativeStatus();
-  if (name === 'native' && !native.available) throw new StrideError(`the native backend is unavailable: ${native.reason}`);
-  const chosen = name === 'auto' ? (native.available ? 'native' : 'reference') : name;
-  set_default_backend(chosen);
-  if (chosen === 'native' && threads !== undefined) setThreads(threads);
-}
-
 export function program(): Command {
   const cli = new Command('stride')
     .description('Train, evaluate and inspect convolutional neural networks.')
     .option('--debug', 'print stack traces of errors')
     .showSuggestionAfterError(true);
 
-  cli
+  const trainCommand = cli
     .command('train')
     .description('train a model on a dataset; writes checkpoints, the model and a report into --out')
     .addOption(new Option('--model <name>', `model (${list_models().join(', ')})`).default('lenet5').argParser(choice('model', list_models())))
@@ -98,9 +58,8 @@ export function program(): Command {
     .option('--augment <list>', `comma-separated augmentations (${AUGMENTATIONS.join(', ')})`, choices('augmentation', AUGMENTATIONS), [])
     .option('--val-split <x>', 'fraction of the training set held out for validation', num('val split'), 0.1)
     .option('--limit <n>', 'use only the first N training images', int('limit'))
-    .option('--seed <n>', 'random seed', int('seed', 0), 0)
-    .addOption(new Option('--backend <name>', 'compute backend: auto (native when built, else reference), native, reference').default('auto').argParser(choice('backend', ['auto', 'native', 'reference'])))
-    .option('--threads <n>', 'threads for the native backend (default: $STRIDE_THREADS or the core count; the reference backend uses one)', int('threads'))
+    .option('--seed <n>', 'random seed', int('seed', 0), 0);
+  addBackendOptions(trainCommand)
     .option('--out <dir>', 'output directory (default runs/<model>-<dataset>)')
     .option('--resume', 'continue the run in --out from its last checkpoint (with its options, unless given)')
     .option('--profile', 'time each training step by layer, backward op and backend primitive; prints the table and writes profile.md')
