@@ -1,6 +1,5 @@
 import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import sharp from 'sharp';
 import { ImageClassificationDataset } from '../data/classification.js';
 import { DataLoader } from '../data/dataloader.js';
 import { loadDataset } from '../io/datasets.js';
@@ -9,7 +8,7 @@ import { create_model } from '../models/registry.js';
 import type { Module } from '../nn/module.js';
 import { no_grad } from '../autograd/grad_mode.js';
 import { softmax } from '../ops/activation.js';
-import { interpolate } from '../ops/interpolate.js';
+import { readImage } from '../io/image_folder.js';
 import { fromFlat } from '../tensor/creation.js';
 import { StrideError } from '../tensor/errors.js';
 import { with_default_backend } from '../backend/backend.js';
@@ -70,28 +69,14 @@ export async function evalCommand(checkpoint: string, o: { dataset?: string; dat
   for (const row of r.confusion) console.log('  ' + row.map((v) => String(v).padStart(5)).join(''));
 }
 
-/** Decodes an image file into [C, H, W] in [0, 1] with the model's channels and size. */
-async function readImage(path: string, [c, h, w]: [number, number, number]): Promise<Tensor> {
-  let img = sharp(await readBytes(path));
-  img = c === 1 ? img.grayscale() : img.removeAlpha().toColourspace('srgb');
-  const { data, info } = await img.raw().toBuffer({ resolveWithObject: true }).catch((e: Error) => {
-    throw new StrideError(`${path}: not a readable image (${e.message})`);
-  });
-  const ch = info.channels;
-  const hwc = fromFlat(data, [info.height, info.width, ch], { dtype: 'uint8' });
-  let chw = hwc.permute(2, 0, 1).float().div(255);
-  if (ch !== c) chw = chw.narrow(0, 0, c);
-  if (info.height !== h || info.width !== w) chw = interpolate(chw.unsqueeze(0), { size: [h, w], mode: 'bilinear' }).squeeze(0);
-  return chw;
-}
-
 export async function predictCommand(checkpoint: string, images: string[], o: { topK: number }): Promise<void> {
   const { model, info } = await loadTrained(checkpoint);
   const [c] = info.input_shape;
   const mean = fromFlat(info.mean, [c, 1, 1]);
   const std = fromFlat(info.std, [c, 1, 1]);
   for (const path of images) {
-    const x = (await readImage(path, info.input_shape)).sub(mean).div(std).unsqueeze(0);
+    const [channels, h, w] = info.input_shape;
+    const x = (await readImage(path, { channels: channels as 1 | 3, size: [h, w] })).sub(mean).div(std).unsqueeze(0);
     const probs = no_grad(() => softmax((model.call as (x: Tensor) => Tensor)(x), 1)).dataSync();
     const top = Array.from(probs).map((p, i) => [p, i] as const).sort((a, b) => b[0] - a[0]).slice(0, o.topK);
     // Three significant digits: a fixed number of decimals would show small probabilities as 0%.

@@ -3,3 +3,4 @@ export {
   parseSafetensors, serializeSafetensors, MAX_HEADER_BYTES, type SafetensorsContents, type SerializeOptions,
 } from './safetensors.js';
 export { readBytes, writeFileAtomic, saveSafetensors, loadSafetensors, type FileContents } from './files.js';
+export { ImageFolder, readImage, type ImageFolderOptions, type ReadImageOptions } from './image_folder.js';
