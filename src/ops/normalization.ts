@@ -3,7 +3,7 @@ import { ShapeError, StrideError } from '../tensor/errors.js';
 import { formatShape, sameShape, type Shape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { requireFloat } from './define.js';
-import { add, div, mul, pow, rsqrt, square, sub } from './elementwise.js';
+import { add, div, mul, neg, pow, rsqrt, square, sub } from './elementwise.js';
 import { pad } from './join.js';
 import { mean } from './reduce.js';
 import { narrow, reshape } from './shape.js';
@@ -92,10 +92,18 @@ function updateRunning(running_mean: Tensor, running_var: Tensor, momentum: numb
   });
 }
 
-/** Normalises with given statistics of shape [C] (evaluation mode). */
-function normalizeWith(x: Tensor, running_mean: Tensor, running_var: Tensor, eps: number): Tensor {
+/**
+ * Normalises with given statistics of shape [C] (evaluation mode) and applies the affine
+ * parameters, as x · scale + shift with scale = weight / sqrt(var + eps) and shift = bias -
+ * mean · scale computed per channel: two passes over x instead of four, as PyTorch does.
+ */
+function normalizeWith(x: Tensor, running_mean: Tensor, running_var: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
   const shape = channelShape(x);
-  return mul(sub(x, reshape(running_mean, shape)), rsqrt(add(reshape(running_var, shape), eps)));
+  const rstd = rsqrt(add(running_var, eps));
+  const scale = weight ? mul(rstd, weight) : rstd;
+  const moved = mul(running_mean, scale);
+  const shift = bias ? sub(bias, moved) : neg(moved);
+  return add(mul(x, reshape(scale, shape)), reshape(shift, shape));
 }
 
 // ---------------------------------------------------------------- batch_norm
@@ -125,21 +133,18 @@ export function batch_norm(x: Tensor, running_mean: Tensor | null, running_var: 
   const momentum = checkMomentum('batch_norm', opts.momentum === undefined ? 0.1 : opts.momentum);
   checkRunningPair('batch_norm', running_mean, running_var);
   const c = checkChannels('batch_norm', x, 2, { running_mean, running_var, weight, bias });
-  let y: Tensor;
   if (training) {
     const n = x.numel() / c;
     if (n === 1) throw new ShapeError(`batch_norm: expected more than 1 value per channel when training, got input of shape ${formatShape(x.shape)}`);
     const dims = x.shape.map((_, d) => d).filter((d) => d !== 1);
     const s = standardize(x, dims, eps);
     if (running_mean && running_var) updateRunning(running_mean, running_var, momentum, () => [s.mean, mul(s.var, n / (n - 1))]);
-    y = s.y;
-  } else {
-    if (!running_mean || !running_var) {
-      throw new StrideError('batch_norm: running_mean and running_var must be given in evaluation mode (training: false)');
-    }
-    y = normalizeWith(x, running_mean, running_var, eps);
+    return affine(s.y, weight, bias, channelShape(x));
   }
-  return affine(y, weight, bias, channelShape(x));
+  if (!running_mean || !running_var) {
+    throw new StrideError('batch_norm: running_mean and running_var must be given in evaluation mode (training: false)');
+  }
+  return normalizeWith(x, running_mean, running_var, weight, bias, eps);
 }
 
 // ---------------------------------------------------------------- instance_norm
@@ -166,7 +171,6 @@ export function instance_norm(x: Tensor, opts: InstanceNormOptions = {}): Tensor
   const momentum = checkMomentum('instance_norm', opts.momentum === undefined ? 0.1 : opts.momentum);
   checkRunningPair('instance_norm', running_mean, running_var);
   checkChannels('instance_norm', x, 3, { running_mean, running_var, weight, bias });
-  let y: Tensor;
   if (use_input_stats) {
     const n = x.shape.slice(2).reduce((a, b) => a * b, 1);
     if (n === 1) throw new ShapeError(`instance_norm: expected more than 1 spatial element when training, got input of shape ${formatShape(x.shape)}`);
@@ -174,14 +178,12 @@ export function instance_norm(x: Tensor, opts: InstanceNormOptions = {}): Tensor
     if (running_mean && running_var) {
       updateRunning(running_mean, running_var, momentum, () => [mean(s.mean, 0), mean(mul(s.var, n / (n - 1)), 0)]);
     }
-    y = s.y;
-  } else {
-    if (!running_mean || !running_var) {
-      throw new StrideError('instance_norm: running_mean and running_var must be given when use_input_stats is false');
-    }
-    y = normalizeWith(x, running_mean, running_var, eps);
+    return affine(s.y, weight, bias, channelShape(x));
   }
-  return affine(y, weight, bias, channelShape(x));
+  if (!running_mean || !running_var) {
+    throw new StrideError('instance_norm: running_mean and running_var must be given when use_input_stats is false');
+  }
+  return normalizeWith(x, running_mean, running_var, weight, bias, eps);
 }
 
 // ---------------------------------------------------------------- layer_norm, group_norm
