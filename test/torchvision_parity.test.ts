@@ -17,6 +17,7 @@ import { fromFlat, no_grad, tidy, type Tensor } from '../src/index.js';
 import { parseIdx, parseIdxLabels } from '../src/data/idx.js';
 import { BUNDLED_SUBSET, userCacheDir } from '../src/io/datasets.js';
 import { loadSafetensors, readBytes } from '../src/io/files.js';
+import { load_weights } from '../src/io/weights.js';
 import { AlexNet, ConvNet, MobileNetV2, ResNet, VGG } from '../src/models/index.js';
 import type { Module } from '../src/nn/module.js';
 import { assertClose } from './helpers.js';
@@ -27,10 +28,7 @@ const FIXTURES = fileURLToPath(new URL('./fixtures/models/', import.meta.url));
 
 /** Loads a state_dict file into the model (strict: every key, shape and buffer must match) and frees the file's tensors. */
 async function loadWeights(model: Module, path: string): Promise<void> {
-  const { tensors } = await loadSafetensors(path);
-  const result = model.load_state_dict(tensors);
-  assert.deepEqual(result, { missing_keys: [], unexpected_keys: [] });
-  for (const t of Object.values(tensors)) t.dispose();
+  assert.deepEqual(await load_weights(model, path), { missing_keys: [], unexpected_keys: [] });
 }
 
 // ---------------------------------------------------------------- torchvision models

@@ -3,7 +3,8 @@ import { dirname, join } from 'node:path';
 import { ImageClassificationDataset } from '../data/classification.js';
 import { DataLoader } from '../data/dataloader.js';
 import { loadDataset } from '../io/datasets.js';
-import { loadSafetensors, readBytes } from '../io/files.js';
+import { readBytes } from '../io/files.js';
+import { load_weights } from '../io/weights.js';
 import { create_model } from '../models/registry.js';
 import type { Module } from '../nn/module.js';
 import { no_grad } from '../autograd/grad_mode.js';
@@ -44,7 +45,7 @@ export async function loadTrained(path: string): Promise<{ model: Module; info: 
     throw new StrideError(`${infoPath}: cannot read the model description (${(e as Error).message})`);
   }
   const model = create_model(info.model, info.options);
-  model.load_state_dict((await loadSafetensors(weights)).tensors);
+  await load_weights(model, weights);
   model.eval();
   return { model, info };
 }

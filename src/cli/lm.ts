@@ -8,7 +8,8 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Command, Option } from 'commander';
-import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../io/files.js';
+import { saveSafetensors, writeFileAtomic } from '../io/files.js';
+import { load_weights } from '../io/weights.js';
 import { bits_per_character, CharLM, type CellType, type CharLMOptions, CharVocab, sample_text, train_char_lm } from '../models/lm.js';
 import { StrideError } from '../tensor/errors.js';
 import { addBackendOptions, fraction, int as count, positive, useBackend, type BackendChoice } from './options.js';
@@ -86,7 +87,7 @@ async function loadLm(dir: string): Promise<{ model: CharLM; vocab: CharVocab }>
   }
   const info = JSON.parse(await readFile(infoPath, 'utf8')) as LmInfo;
   const model = new CharLM(info.options);
-  model.load_state_dict((await loadSafetensors(join(dir, 'model.safetensors'))).tensors);
+  await load_weights(model, join(dir, 'model.safetensors'));
   model.eval();
   return { model, vocab: new CharVocab(info.vocab) };
 }

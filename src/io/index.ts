@@ -4,3 +4,4 @@ export {
 } from './safetensors.js';
 export { readBytes, writeFileAtomic, saveSafetensors, loadSafetensors, type FileContents } from './files.js';
 export { ImageFolder, readImage, type ImageFolderOptions, type ReadImageOptions } from './image_folder.js';
+export { load_state_dict_file, load_weights, save_weights, type SaveWeightsOptions } from './weights.js';
