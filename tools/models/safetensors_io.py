@@ -50,3 +50,21 @@ def save(path, tensors, metadata=None):
         for *_, data in items:
             f.write(data)
     os.replace(tmp, path)
+
+
+def load(path):
+    """Reads {name: tensor} from a safetensors file written by stride or by this module."""
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack_from("<Q", data, 0)
+    header = json.loads(data[8:8 + n])
+    by_code = {code: np_type for code, _, np_type in _CODES.values()}
+    out = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = entry["data_offsets"]
+        array = np.frombuffer(data, dtype=by_code[entry["dtype"]], count=(end - begin) // np.dtype(by_code[entry["dtype"]]).itemsize,
+                              offset=8 + n + begin)
+        out[name] = torch.from_numpy(array.copy()).reshape(entry["shape"])
+    return out
