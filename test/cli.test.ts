@@ -50,6 +50,12 @@ const HELP: Record<string, string[]> = {
   lm: ['train', 'sample'],
   'lm train': ['--text', '--out', '--steps', '--hidden', '--embedding', '--layers', '--cell', '--seq-len', '--batch-size', '--lr', '--val-split', '--seed', '--backend', '--threads'],
   'lm sample': ['<run>', '--length', '--temperature', '--prime', '--seed'],
+  visualize: ['filters', 'features', 'saliency', 'gradcam', 'adversarial'],
+  'visualize filters': ['<run>', '--out', '--scale'],
+  'visualize features': ['<run>', '<image>', '--layer'],
+  'visualize saliency': ['<run>', '<image>', '--class'],
+  'visualize gradcam': ['<run>', '<image>', '--layer', '--class'],
+  'visualize adversarial': ['<run>', '<image>', '--eps', '--class'],
 };
 
 test('every command has a help test (this list follows the program)', () => {
@@ -81,7 +87,7 @@ test('stride help <command> prints the same help', async () => {
 // ---------------------------------------------------------------- bad input
 
 test('an unknown command or option is refused on one line listing the valid ones', async () => {
-  assertFails(await stride(['bogus']), "unknown command 'bogus'", 'valid: train, eval, predict, summary, models, info, data');
+  assertFails(await stride(['bogus']), "unknown command 'bogus'", 'valid: train, eval, predict, summary, models, info, data, lm, visualize');
   assertFails(await stride(['trian']), "unknown command 'trian' (Did you mean train?)", 'valid: train,');
   assertFails(await stride(['data', 'fetch']), "unknown command 'fetch'", 'valid: get, where');
   assertFails(await stride(['train', '--bogus']), "unknown option '--bogus'", 'valid: --model, --dataset, --data, --epochs', '--resume, --profile, --help');
@@ -124,7 +130,7 @@ test('as a process: exit code 0 for help, 1 for an unknown command, with the mes
   assert.match(help.stdout, /^Usage: stride /);
   assert.equal(bad.code, 1);
   assert.equal(bad.stdout, '');
-  assert.equal(bad.stderr, "error: unknown command 'bogus'; valid: train, eval, predict, summary, models, info, data, lm\n");
+  assert.equal(bad.stderr, "error: unknown command 'bogus'; valid: train, eval, predict, summary, models, info, data, lm, visualize\n");
 });
 
 // ---------------------------------------------------------------- summary, models

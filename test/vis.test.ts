@@ -2,7 +2,7 @@
  * stride/vis attribution and adversarial examples. Saliency and Grad-CAM of the PyTorch-trained
  * Fashion-MNIST CNN (test/fixtures/models/fashion_convnet.safetensors) equal PyTorch's
  * (tools/fixtures/vis_reference.py). The attacks target the same architecture trained by stride
- * (test/fixtures/models/stride_convnet.safetensors, from `stride train --model convnet --schedule
+ * (test/fixtures/models/stride_convnet/, from `stride train --model convnet --schedule
  * cosine --weight-decay 5e-4` on the full Fashion-MNIST, seed 0: 91.61% test accuracy): FGSM and
  * PGD flip most correct predictions, fool() reaches its targets. Occlusion and SmoothGrad are
  * checked on hand-computed cases.
@@ -29,7 +29,7 @@ const model = new ConvNet();
 await load_weights(model, new URL('./fixtures/models/fashion_convnet.safetensors', import.meta.url).pathname);
 model.eval();
 const trained = new ConvNet();
-await load_weights(trained, new URL('./fixtures/models/stride_convnet.safetensors', import.meta.url).pathname);
+await load_weights(trained, new URL('./fixtures/models/stride_convnet/model.safetensors', import.meta.url).pathname);
 trained.eval();
 
 const images = parseIdx(await readBytes(`${BUNDLED_SUBSET}/t10k-images-idx3-ubyte.gz`), 't10k-images');

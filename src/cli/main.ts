@@ -17,6 +17,7 @@ import { evalCommand, predictCommand, summaryCommand } from './commands.js';
 import { augmentation, AUGMENTATIONS } from './augment.js';
 import { checkpointSettings } from './checkpoint.js';
 import { addLmCommands } from './lm.js';
+import { addVisualizeCommands } from './visualize.js';
 import { DownloadProgress } from './progress.js';
 import { addBackendOptions, choice, choices, int, num, useBackend } from './options.js';
 import { InterruptedError, OPTIMIZERS, SCHEDULES, train } from './train.js';
@@ -166,6 +167,7 @@ export function program(): Command {
     });
 
   addLmCommands(cli);
+  addVisualizeCommands(cli);
 
   everyCommand(cli, (cmd) => cmd.configureOutput({ outputError: (s, write) => write(oneLineError(cmd, s)) }));
   return cli;

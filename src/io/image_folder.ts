@@ -10,7 +10,7 @@ import { interpolate } from '../ops/interpolate.js';
 import { fromFlat } from '../tensor/creation.js';
 import { StrideError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { readBytes } from './files.js';
+import { readBytes, writeFileAtomic } from './files.js';
 
 export interface ReadImageOptions {
   /** 1 converts to grayscale, 3 to sRGB without alpha (default: 3). */
@@ -34,6 +34,18 @@ export async function readImage(path: string, opts: ReadImageOptions = {}): Prom
     chw = interpolate(chw.unsqueeze(0), { size: [size[0], size[1]], mode: 'bilinear' }).squeeze(0);
   }
   return chw;
+}
+
+/** Writes an image [1 or 3, H, W] with values in [0, 1] (clamped) as a PNG file, atomically. */
+export async function writeImage(path: string, image: Tensor): Promise<void> {
+  if (image.ndim !== 3 || (image.shape[0] !== 1 && image.shape[0] !== 3)) {
+    throw new StrideError(`writeImage ${path}: expected an image [1 or 3, H, W], got [${image.shape.join(', ')}]`);
+  }
+  const [c, h, w] = image.shape as [number, number, number];
+  const v = image.float().contiguous().dataSync();
+  const px = Buffer.alloc(c * h * w);
+  for (let i = 0; i < h * w; i++) for (let ch = 0; ch < c; ch++) px[i * c + ch] = Math.round(255 * Math.min(1, Math.max(0, v[ch * h * w + i]!)));
+  await writeFileAtomic(path, await sharp(px, { raw: { width: w, height: h, channels: c as 1 | 3 } }).png().toBuffer());
 }
 
 /** The file names ImageFolder takes (torchvision's IMG_EXTENSIONS that sharp decodes). */

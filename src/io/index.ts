@@ -3,5 +3,5 @@ export {
   parseSafetensors, serializeSafetensors, MAX_HEADER_BYTES, type SafetensorsContents, type SerializeOptions,
 } from './safetensors.js';
 export { readBytes, writeFileAtomic, saveSafetensors, loadSafetensors, type FileContents } from './files.js';
-export { ImageFolder, readImage, type ImageFolderOptions, type ReadImageOptions } from './image_folder.js';
+export { ImageFolder, readImage, writeImage, type ImageFolderOptions, type ReadImageOptions } from './image_folder.js';
 export { load_state_dict_file, load_weights, save_weights, type SaveWeightsOptions } from './weights.js';
