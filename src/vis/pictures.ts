@@ -14,20 +14,34 @@ import { scoresOf } from './attribution.js';
 
 /**
  * Runs `model` on x and returns the outputs of the named modules (names as in
- * named_modules(): 'layer1.0', 'features.3'). Unknown names are an error listing the valid ones.
+ * named_modules(): 'layer1.0', 'features.3'), recorded for autograd unless inside no_grad.
+ * Unknown names are an error listing the valid ones.
  */
-export function features(model: Module, x: Tensor, names: readonly string[]): Record<string, Tensor> {
+export function capture(model: Module, x: Tensor, names: readonly string[]): Record<string, Tensor> {
   const modules = new Map(model.named_modules());
-  const unknown = names.filter((n) => !modules.has(n));
+  const unknown = names.filter((n) => !modules.has(n) || n === '');
   if (unknown.length) throw new StrideError(`features: no module named ${unknown.join(', ')}; the modules are ${[...modules.keys()].filter(Boolean).join(', ')}`);
   const out: Record<string, Tensor> = {};
-  const hooks = names.map((n) => modules.get(n)!.register_forward_hook((_m, _i, o) => void (out[n] = o as Tensor)));
+  // The forward stops once every named output is in: later layers would be wasted work, and
+  // they may not take the size (a classifier head on a resized image).
+  const done = new Error('all features captured');
+  const hooks = names.map((n) => modules.get(n)!.register_forward_hook((_m, _i, o) => {
+    out[n] = o as Tensor;
+    if (names.every((k) => k in out)) throw done;
+  }));
   try {
-    no_grad(() => scoresOf(model, x));
+    scoresOf(model, x);
+  } catch (e) {
+    if (e !== done) throw e;
   } finally {
     for (const h of hooks) h.remove();
   }
   return out;
+}
+
+/** The outputs of the named modules for x, without recording (torchvision's create_feature_extractor). */
+export function features(model: Module, x: Tensor, names: readonly string[]): Record<string, Tensor> {
+  return no_grad(() => capture(model, x, names));
 }
 
 export type Normalize = 'none' | 'per-image' | 'per-channel' | 'global';
