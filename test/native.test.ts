@@ -295,6 +295,15 @@ describe('native backend', { skip }, () => {
         }
         const withNaN = view([3, 8], { values: (i) => (i === 13 ? NaN : rand()) });
         compare(`${op} NaN`, [view([3, 1])], (b, [o]) => b.reduce(op, withNaN, o!));
+        // Broadcast inputs (stride 0 along reduced dims, e.g. the gradient of .sum()): the native
+        // side reduces one copy and scales the sum.
+        const channels = view([5], { values });
+        const expanded = { ...channels, shape: [4, 5, 6, 7], strides: [0, 1, 0, 0] };
+        const scalar = { ...view([1], { values }), shape: [4, 5, 6, 7], strides: [0, 0, 0, 0] };
+        for (const s of shapes) {
+          compare(`${op} ${s.name} of a broadcast vector`, [view(s.out)], (b, [o]) => b.reduce(op, expanded, o!));
+          compare(`${op} ${s.name} of a broadcast scalar`, [view(s.out)], (b, [o]) => b.reduce(op, scalar, o!));
+        }
       });
     }
 
