@@ -18,8 +18,9 @@ demo: node_modules/.package-lock.json native
 
 # The suite runs twice: on the reference backend, then (all but test/native.test.ts, which
 # compares the two directly) on the native one, which test/setup_backend.ts makes the default.
-# Without the addon the second run is skipped with a NOTICE.
-test: node_modules/.package-lock.json native
+# Without the addon the second run is skipped with a NOTICE. bench/'s pinned peers are
+# installed too: test/onnx_export.test.ts runs the exported models in their onnxruntime-node.
+test: node_modules/.package-lock.json native bench/node_modules/.package-lock.json
 	npx tsc -p tsconfig.json --noEmit
 	$(NODE_TEST) test/*.test.ts
 	@if [ -f $(NATIVE_ADDON) ]; then \

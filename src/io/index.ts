@@ -5,3 +5,4 @@ export {
 export { readBytes, writeFileAtomic, saveSafetensors, loadSafetensors, type FileContents } from './files.js';
 export { ImageFolder, readImage, writeImage, type ImageFolderOptions, type ReadImageOptions } from './image_folder.js';
 export { load_state_dict_file, load_weights, save_weights, type SaveWeightsOptions } from './weights.js';
+export { export_onnx, type ExportOptions } from './onnx/export.js';

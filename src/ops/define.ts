@@ -92,6 +92,21 @@ function makeContext<I extends readonly Tensor[], A>(
   };
 }
 
+/** Sees every op applied while set (an exporter tracing a forward pass): its name, inputs, attributes and output. */
+export type OpTracer = (name: string, inputs: readonly Tensor[], attrs: unknown, out: Tensor) => void;
+let tracer: OpTracer | null = null;
+
+/** Runs fn with `t` seeing every op applied, and returns fn's result. */
+export function traceOps<T>(t: OpTracer, fn: () => T): T {
+  const previous = tracer;
+  tracer = t;
+  try {
+    return fn();
+  } finally {
+    tracer = previous;
+  }
+}
+
 /**
  * Runs an op: shape rule, forward with recording off, and (when grad mode is on and an input
  * requires grad) a graph node whose backward is the op's formula.
@@ -103,13 +118,18 @@ export function applyOp<I extends readonly Tensor[], A>(def: OpDef<I, A>, inputs
   const record = def.backward !== 'not differentiable' && is_grad_enabled() && inputs.some((t) => t.requires_grad);
   const wasEnabled = is_grad_enabled();
   set_grad_enabled(false);
+  // Ops a forward composes run untraced: the tracer sees this op as applied.
+  const trace = tracer;
+  tracer = null;
   let result: Tensor | ForwardResult;
   try {
     result = def.forward(inputs, attrs, shape, dtype);
   } finally {
     set_grad_enabled(wasEnabled);
+    tracer = trace;
   }
   const { out, extras = [] } = result instanceof Tensor ? { out: result } : result;
+  trace?.(def.name, inputs, attrs, out);
   if (!sameShape(out.shape, shape)) {
     throw new StrideError(`${def.name}: forward produced shape ${formatShape(out.shape)} but its shape rule gives ${formatShape(shape)}`);
   }
