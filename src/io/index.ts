@@ -6,3 +6,4 @@ export { readBytes, writeFileAtomic, saveSafetensors, loadSafetensors, type File
 export { ImageFolder, readImage, writeImage, type ImageFolderOptions, type ReadImageOptions } from './image_folder.js';
 export { load_state_dict_file, load_weights, save_weights, type SaveWeightsOptions } from './weights.js';
 export { export_onnx, type ExportOptions } from './onnx/export.js';
+export { import_onnx, OnnxError, OnnxModule } from './onnx/import.js';
