@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import { cross_entropy, manual_seed, no_grad, randint, randn, type Tensor } from '../src/index.js';
 import { export_onnx } from '../src/io/onnx/export.js';
 import { Writer } from '../src/io/onnx/protobuf.js';
-import { CifarResNet, ConvNet, LeNet5, MobileNetV2 } from '../src/models/index.js';
+import { ConvNet } from '../src/models/index.js';
+import { ONNX_MODELS } from './onnx_models.js';
 import { Module } from '../src/nn/module.js';
 
 interface OrtTensor { data: Float32Array; dims: number[] }
@@ -46,14 +47,8 @@ function assertSameOutputs(got: OrtTensor, want: Tensor, what: string): void {
   assert.ok(err <= 1e-5 * Math.max(scale, 1e-3), `${what}: largest difference ${err} for outputs up to ${scale}`);
 }
 
-const MODELS: [string, () => Module, number[]][] = [
-  ['lenet5', () => new LeNet5({ input_size: 28 }), [3, 1, 28, 28]],
-  ['convnet', () => new ConvNet(), [3, 1, 28, 28]],
-  ['resnet20', () => new CifarResNet({ depth: 20 }), [2, 3, 32, 32]],
-  ['mobilenet_v2', () => new MobileNetV2({ num_classes: 10 }), [2, 3, 64, 64]],
-];
 
-for (const [name, make, shape] of MODELS) {
+for (const [name, make, shape] of ONNX_MODELS) {
   test(`${name}: onnxruntime gives stride's outputs (1e-5 of their scale), also for another batch size`, { skip }, async () => {
     manual_seed(1);
     const model = make();

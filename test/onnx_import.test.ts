@@ -9,19 +9,14 @@ import { cross_entropy, manual_seed, no_grad, randint, randn, type Tensor } from
 import { export_onnx } from '../src/io/onnx/export.js';
 import { import_onnx } from '../src/io/onnx/import.js';
 import { Writer } from '../src/io/onnx/protobuf.js';
-import { CifarResNet, ConvNet, LeNet5, MobileNetV2 } from '../src/models/index.js';
+import { LeNet5 } from '../src/models/index.js';
+import { ONNX_MODELS } from './onnx_models.js';
 import type { Module } from '../src/nn/module.js';
 
 const call = (m: Module, x: Tensor) => (m.call as (x: Tensor) => Tensor)(x);
 
-const MODELS: [string, () => Module, number[]][] = [
-  ['lenet5', () => new LeNet5({ input_size: 28 }), [3, 1, 28, 28]],
-  ['convnet', () => new ConvNet(), [3, 1, 28, 28]],
-  ['resnet20', () => new CifarResNet({ depth: 20 }), [2, 3, 32, 32]],
-  ['mobilenet_v2', () => new MobileNetV2({ num_classes: 10 }), [2, 3, 64, 64]],
-];
 
-for (const [name, make, shape] of MODELS) {
+for (const [name, make, shape] of ONNX_MODELS) {
   test(`${name}: exported and imported, the same outputs (1e-5 of their scale) at two batch sizes`, () => {
     manual_seed(3);
     const model = make();
