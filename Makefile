@@ -10,25 +10,29 @@ STRIDE = node --import tsx src/cli/bin.ts
 
 # Trains LeNet-5 on Fashion-MNIST (the bundled subset, or the full set when installed) for 3
 # epochs and leaves the checkpoint, the model and the report in out/demo. On the native backend
-# when it builds here (all 60,000 training images: ~20 s), else on the reference one, which takes
-# the first 12,000 to stay within a few minutes.
+# when it builds here (all 60,000 training images: ~20 s), else on the wasm one (Node 20 always
+# has WebAssembly SIMD: about a minute).
 demo: node_modules/.package-lock.json native
 	$(STRIDE) train --model lenet5 --dataset fashion-mnist --epochs $(or $(EPOCHS),3) \
-	  --limit $(or $(LIMIT),$$(if [ -f $(NATIVE_ADDON) ]; then echo 60000; else echo 12000; fi)) --out out/demo
+	  --limit $(or $(LIMIT),60000) --out out/demo
 
-# The suite runs twice: on the reference backend, then (all but test/native.test.ts, which
-# compares the two directly) on the native one, which test/setup_backend.ts makes the default.
-# Without the addon the second run is skipped with a NOTICE. bench/'s pinned peers are
-# installed too: test/onnx_export.test.ts runs the exported models in their onnxruntime-node.
+# The suite runs on the reference backend, then (all but test/native.test.ts and
+# test/wasm.test.ts, which compare a backend with the reference directly) on the native and the
+# wasm backends, which test/setup_backend.ts makes the default. A backend that cannot run here
+# is skipped with a NOTICE. bench/'s pinned peers are installed too: the interop tests run
+# exported models in their onnxruntime-node and imported ones in their TF.js.
+BACKEND_SUITE = $(filter-out test/native.test.ts test/wasm.test.ts,$(wildcard test/*.test.ts))
 test: node_modules/.package-lock.json native bench/node_modules/.package-lock.json
 	npx tsc -p tsconfig.json --noEmit
 	$(NODE_TEST) test/*.test.ts
 	@if [ -f $(NATIVE_ADDON) ]; then \
 	  echo "== the test suite on the native backend =="; \
-	  STRIDE_BACKEND=native $(NODE_TEST) --import ./test/setup_backend.ts $(filter-out test/native.test.ts,$(wildcard test/*.test.ts)); \
+	  STRIDE_BACKEND=native $(NODE_TEST) --import ./test/setup_backend.ts $(BACKEND_SUITE); \
 	else \
 	  echo "NOTICE: native backend unavailable: $(NATIVE_ADDON) is not built; skipping the native run"; \
 	fi
+	@echo "== the test suite on the wasm backend =="
+	STRIDE_BACKEND=wasm $(NODE_TEST) --import ./test/setup_backend.ts $(BACKEND_SUITE)
 
 # The native backend (optional): an N-API addon over oneDNN, built with node-gyp when a C++
 # compiler and oneDNN are present (libdnnl-dev is installed with apt when run as root); else a
@@ -41,8 +45,10 @@ $(NATIVE_ADDON): native/binding.gyp native/build.sh $(wildcard native/src/*) | n
 typecheck: node_modules/.package-lock.json
 	npx tsc -p tsconfig.json --noEmit
 
+# dist/ for the package: the wasm kernels (committed prebuilt in src/backend/wasm/bin) rebuilt
+# from wasm/assembly with AssemblyScript, then tsc.
 build: node_modules/.package-lock.json
-	npx tsc -p tsconfig.build.json
+	npm run build
 
 # Regenerates the committed PyTorch reference fixtures (needs Debian's python3-torch).
 fixtures:

@@ -18,10 +18,12 @@ import { loadSafetensors } from '../src/io/files.js';
 import { create_model, list_models } from '../src/models/registry.js';
 import { no_grad, softmax, type Tensor } from '../src/index.js';
 import { nativeStatus } from '../src/backend/native/index.js';
+import { wasmStatus } from '../src/backend/wasm/index.js';
+import { autoBackend } from '../src/cli/options.js';
 import { bundledSubset, idxBytes, readJson, ROOT, spawnStride, stride, SUBSET, tempDir, withEnv, writeFashionFixture, type CliResult } from './cli_util.js';
 
 /** What `--backend auto` (the default) resolves to here. */
-const AUTO_BACKEND = nativeStatus().available ? 'native' : 'reference';
+const AUTO_BACKEND = autoBackend();
 
 const tmp = tempDir('cli');
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -100,7 +102,7 @@ test('unknown models, datasets, optimizers, schedules and augmentations list the
   assertFails(await stride(['train', '--optimizer', 'adamax']), "unknown optimizer 'adamax'; valid: sgd, adam, adamw, rmsprop, adagrad, lamb");
   assertFails(await stride(['train', '--schedule', 'linear']), "unknown schedule 'linear'; valid: none, step, cosine, onecycle, plateau");
   assertFails(await stride(['train', '--augment', 'flip,rotate']), "unknown augmentation 'rotate'; valid: flip, crop, affine, erase, jitter");
-  assertFails(await stride(['train', '--backend', 'webgpu']), "unknown backend 'webgpu'; valid: auto, native, reference");
+  assertFails(await stride(['train', '--backend', 'webgpu']), "unknown backend 'webgpu'; valid: auto, native, wasm, reference");
   assertFails(await stride(['eval', 'somewhere', '--dataset', 'svhn']), "unknown dataset 'svhn'; valid: fashion-mnist");
   assertFails(await stride(['data', 'where', 'svhn']), "unknown dataset 'svhn'; valid: fashion-mnist");
   assertFails(await stride(['summary', 'nosuchnet']), `stride: unknown model 'nosuchnet'; available: ${list_models().join(', ')}`);
@@ -177,13 +179,20 @@ test('models lists every model with its description', async () => {
   assert.match(r.stdout, /^lenet5\s+LeNet-5 .*61,706 parameters/m);
 });
 
-test('info names the backends, the default and what the native one runs on', async () => {
+test('info names the backends, the default and what the native and wasm ones run on', async () => {
   const r = await stride(['info']);
   assert.equal(r.code, 0);
   const native = nativeStatus();
-  assert.match(r.stdout, new RegExp(`^backends: reference${native.available ? ', native' : ''} \\(default for training: ${AUTO_BACKEND}\\)$`, 'm'));
+  const wasm = wasmStatus();
+  const listed = /^backends: (.*) \(default for training: (\w+)\)$/m.exec(r.stdout);
+  assert.ok(listed, r.stdout);
+  const expected = ['reference', ...(wasm.available ? ['wasm'] : []), ...(native.available ? ['native'] : [])];
+  assert.deepEqual(listed[1]!.split(', ').sort(), expected.sort());
+  // auto: native when built, else wasm, else reference.
+  assert.equal(listed[2], native.available ? 'native' : wasm.available ? 'wasm' : 'reference');
   if (native.available) assert.ok(r.stdout.includes(`native: oneDNN ${native.onednn}, ISA ${native.isa}, ${native.threads} thread(s)`), r.stdout);
   else assert.ok(r.stdout.includes(`native: unavailable (${native.reason}); build it with make native`), r.stdout);
+  if (wasm.available) assert.ok(r.stdout.includes(`wasm: build ${wasm.build}, ${wasm.threads} thread(s)`), r.stdout);
 });
 
 test('train --backend native without the addon, or with a bad thread count, is refused', async () => {

@@ -8,6 +8,7 @@ import '../backend/reference/index.js';
 import '../backend/meta/index.js';
 import { list_backends } from '../backend/backend.js';
 import { nativeStatus } from '../backend/native/index.js';
+import { wasmStatus } from '../backend/wasm/index.js';
 import '../nn/index.js';
 import { candidateDirs, DATASETS, loadDataset, type DatasetName } from '../io/datasets.js';
 import { getDataset } from '../io/download.js';
@@ -19,7 +20,7 @@ import { checkpointSettings } from './checkpoint.js';
 import { addLmCommands } from './lm.js';
 import { addVisualizeCommands } from './visualize.js';
 import { DownloadProgress } from './progress.js';
-import { addBackendOptions, choice, choices, int, num, useBackend } from './options.js';
+import { addBackendOptions, autoBackend, choice, choices, int, num, unavailableReason, useBackend, type BackendName } from './options.js';
 import { InterruptedError, OPTIMIZERS, SCHEDULES, train } from './train.js';
 
 /** Applies fn to a command and all its subcommands (settings made after creation are not inherited). */
@@ -70,8 +71,8 @@ export function program(): Command {
         // Settings are saved under snake_case names, commander's keys are camelCase.
         for (const [k, v] of Object.entries((await checkpointSettings(out)) ?? {})) {
           const key = k.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
-          // A native run continues on the reference backend where the addon is not built.
-          const unavailable = key === 'backend' && v === 'native' && !nativeStatus().available;
+          // A run continues on another backend where its own cannot run here.
+          const unavailable = key === 'backend' && unavailableReason(v as BackendName) !== undefined;
           if (cmd.getOptionValueSource(key) !== 'cli' && !unavailable) o[key] = v;
         }
       }
@@ -131,13 +132,15 @@ export function program(): Command {
 
   cli
     .command('info')
-    .description('the backends available here, the ISA oneDNN chose and the thread count')
+    .description('the backends available here, the ISA oneDNN chose, the wasm build and the thread counts')
     .action(() => {
       const native = nativeStatus();
-      console.log(`backends: ${list_backends().filter((b) => b !== 'meta').join(', ')} (default for training: ${native.available ? 'native' : 'reference'})`);
+      const wasm = wasmStatus();
+      console.log(`backends: ${list_backends().filter((b) => b !== 'meta').join(', ')} (default for training: ${autoBackend()})`);
       console.log(native.available
         ? `native: oneDNN ${native.onednn}, ISA ${native.isa}, ${native.threads} thread(s)`
         : `native: unavailable (${native.reason}); build it with make native`);
+      console.log(wasm.available ? `wasm: build ${wasm.build}, ${wasm.threads} thread(s)` : `wasm: unavailable (${wasm.reason})`);
       console.log(`node ${process.version} on ${process.platform}-${process.arch}`);
     });
 

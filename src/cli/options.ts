@@ -5,6 +5,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { set_default_backend } from '../backend/backend.js';
 import { nativeStatus, setThreads } from '../backend/native/index.js';
+import { setWasmThreads, wasmStatus } from '../backend/wasm/index.js';
 import { StrideError } from '../tensor/errors.js';
 
 export function number(name: string, check: (n: number) => boolean, rule: string) {
@@ -33,23 +34,37 @@ export function choices<T extends string>(name: string, values: readonly T[]) {
   return (v: string): T[] => v.split(',').map((s) => s.trim()).filter(Boolean).map(one);
 }
 
-export type BackendChoice = 'auto' | 'native' | 'reference';
+export const BACKENDS = ['native', 'wasm', 'reference'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+export type BackendChoice = 'auto' | BackendName;
 
 /** Adds --backend and --threads to a command that computes. */
 export function addBackendOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--backend <name>', 'compute backend: auto (native when built, else reference), native, reference').default('auto').argParser(choice('backend', ['auto', 'native', 'reference'])))
-    .option('--threads <n>', 'threads for the native backend (default: $STRIDE_THREADS or the core count; the reference backend uses one)', int('threads'));
+    .addOption(new Option('--backend <name>', 'compute backend: auto (the first available of native, wasm, reference), native, wasm, reference').default('auto').argParser(choice('backend', ['auto', ...BACKENDS])))
+    .option('--threads <n>', 'threads for the native and wasm backends (default: $STRIDE_THREADS or the core count; wasm uses at most the workers it started with; the reference backend uses one)', int('threads'));
+}
+
+/** Why a backend cannot run here, or undefined when it can (the reference backend always can). */
+export function unavailableReason(name: BackendName): string | undefined {
+  const status = name === 'native' ? nativeStatus() : name === 'wasm' ? wasmStatus() : { available: true };
+  return status.available ? undefined : (status.reason ?? 'unavailable');
+}
+
+/** What 'auto' takes: native when its addon is built, else wasm when the engine has SIMD, else reference. */
+export function autoBackend(): BackendName {
+  return BACKENDS.find((b) => unavailableReason(b) === undefined)!;
 }
 
 /**
- * Makes the chosen backend the default: 'auto' takes native when its addon is built. Asking for
- * native when it is not built is an error that says why.
+ * Makes the chosen backend the default. Asking for one that cannot run here is an error that
+ * says why.
  */
 export function useBackend(name: BackendChoice, threads?: number): void {
-  const native = nativeStatus();
-  if (name === 'native' && !native.available) throw new StrideError(`the native backend is unavailable: ${native.reason}`);
-  const chosen = name === 'auto' ? (native.available ? 'native' : 'reference') : name;
+  const chosen = name === 'auto' ? autoBackend() : name;
+  const reason = unavailableReason(chosen);
+  if (reason !== undefined) throw new StrideError(`the ${chosen} backend is unavailable: ${reason}`);
   set_default_backend(chosen);
-  if (chosen === 'native' && threads !== undefined) setThreads(threads);
+  if (threads !== undefined && chosen === 'native') setThreads(threads);
+  if (threads !== undefined && chosen === 'wasm') setWasmThreads(threads);
 }

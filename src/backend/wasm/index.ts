@@ -1,0 +1,480 @@
+/**
+ * The wasm backend: tensors live in one WebAssembly.Memory (externalMemory: buffers are blocks
+ * of it, freed through dispose/tidy or the finalizer), and the primitives run as WebAssembly
+ * SIMD128 kernels compiled from wasm/assembly/ by AssemblyScript, split over a pool of workers
+ * sharing the memory. A relaxed-SIMD build is chosen when the engine validates it. Primitives or
+ * dtypes the kernels do not cover (float64 and integer maths, dtype conversions) run on the
+ * reference code, over typed arrays viewing the same memory, so nothing is copied either way.
+ *
+ * Runs in Node and browsers. Importing this module loads it (a top-level await) and registers
+ * it as 'wasm' when WebAssembly SIMD is there; wasmStatus() says which build and how many threads,
+ * or why not. `await initWasm()` returns the same status.
+ */
+import {
+  registerBackend, type AvgPoolOptions, type Backend, type BinaryOp, type Conv2dParams, type Pool2dParams, type UnaryOp, type View,
+} from '../backend.js';
+import { referenceBackend } from '../reference/index.js';
+import type { DType, TypedArray } from '../../tensor/dtype.js';
+import { numel } from '../../tensor/shape.js';
+import { WebAssemblyApi, type WasmGlobal, type WasmMemory } from './api.js';
+import { Heap } from './heap.js';
+import { ARGS, ARGS_F64, HEAP_BASE, MAX_RANK, PAGE } from './layout.js';
+import { currentPlatform, type Platform } from './platform.js';
+import { ThreadPool, type Kernel } from './threads.js';
+
+/** A block of the wasm memory holding `size` elements of `dtype`. */
+export class WasmBuffer {
+  freed = false;
+  constructor(
+    private readonly owner: WasmState,
+    readonly ptr: number,
+    readonly dtype: DType,
+    readonly size: number,
+  ) {}
+
+  /** A typed array over the block (valid until the memory grows, when it is unshared). */
+  array(): TypedArray {
+    if (this.freed) throw new Error('wasm backend: use of a freed buffer');
+    const ctor = ARRAYS[this.dtype];
+    return new ctor(this.owner.memory.buffer as ArrayBuffer, this.ptr, this.size);
+  }
+}
+
+const ARRAYS = { float32: Float32Array, float64: Float64Array, int32: Int32Array, uint8: Uint8Array, bool: Uint8Array } as const;
+const SHIFT: Record<DType, number> = { float32: 2, float64: 3, int32: 2, uint8: 0, bool: 0 };
+
+// Op codes: positions in these lists (wasm/assembly/elementwise.ts numbers them the same way).
+const UNARY: readonly UnaryOp[] = [
+  'neg', 'abs', 'sign', 'exp', 'log', 'log1p', 'expm1', 'sqrt', 'rsqrt', 'reciprocal', 'sin', 'cos', 'tanh', 'sigmoid',
+  'relu', 'floor', 'ceil', 'round', 'trunc', 'erf', 'logical_not',
+];
+const BINARY: readonly BinaryOp[] = [
+  'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'remainder', 'floor_divide', 'atan2', 'eq', 'ne', 'lt', 'le',
+  'gt', 'ge', 'logical_and', 'logical_or', 'logical_xor',
+];
+/** Unary ops computed in float64 per element (the rest are float32 SIMD): threads pay off sooner. */
+const CHEAP_UNARY = new Set<UnaryOp>(['neg', 'abs', 'sqrt', 'reciprocal', 'relu', 'floor', 'ceil', 'round', 'trunc']);
+const REDUCE = ['sum', 'prod', 'max', 'min'] as const;
+
+/** Elements per thread below which elementwise work stays on one thread. */
+const GRAIN = 1 << 15;
+const GRAIN_COSTLY = 1 << 12;
+/** Multiply-adds per thread below which a product or convolution stays on one thread. */
+const FLOP_GRAIN = 1 << 18;
+
+/** The kernels' exports the pool can run, by name. */
+const PARALLEL = ['sgemm', 'unary', 'binary', 'where', 'copy', 'fill', 'storeF64', 'reduce', 'argreduce', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxPool2d', 'avgPool2d', 'avgPool2dGrad'] as const;
+
+interface Exports {
+  fillF64(p: number, n: number, value: number): void;
+  gather(g: number, count: number): number;
+  scatterAdd(g: number, count: number): number;
+  convScratch(args: number): number;
+  convWeightGradReduce(args: number, parts: number, count: number): void;
+  poolScratch(args: number): number;
+  GEMM_SCRATCH: WasmGlobal;
+}
+
+interface WasmState {
+  memory: WasmMemory;
+}
+
+type WView = View<WasmBuffer>;
+
+/** Merges dims contiguous in every view and drops size-1 dims (as the reference's loops do). */
+function coalesce(shape: readonly number[], strides: (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    const size = shape[d]!;
+    if (size === 1) continue;
+    const last = outShape.length - 1;
+    if (last >= 0 && strides.every((s, k) => outStrides[k]![last] === s[d]! * size)) {
+      outShape[last]! *= size;
+      strides.forEach((s, k) => (outStrides[k]![last] = s[d]!));
+    } else {
+      outShape.push(size);
+      strides.forEach((s, k) => outStrides[k]!.push(s[d]!));
+    }
+  }
+  return { shape: outShape, strides: outStrides };
+}
+
+/**
+ * Byte address of v's element 0, after checking that every element of v lies in its buffer: the
+ * kernels would otherwise read or write whatever else is in the memory.
+ */
+function addr(v: WView, shape: readonly number[] = v.shape, strides: readonly number[] = v.strides): number {
+  let lo = v.offset;
+  let hi = v.offset;
+  let empty = false;
+  shape.forEach((n, d) => {
+    if (n === 0) empty = true;
+    const reach = (n - 1) * strides[d]!;
+    if (reach < 0) lo += reach;
+    else hi += reach;
+  });
+  if (!empty && (lo < 0 || hi >= v.buffer.size)) {
+    throw new RangeError(`stride wasm: a view reaches elements [${lo}, ${hi}] of a buffer of ${v.buffer.size}`);
+  }
+  return v.buffer.ptr + v.offset * (1 << SHIFT[v.dtype]);
+}
+const f32 = (...vs: WView[]): boolean => vs.every((v) => v.dtype === 'float32');
+const isBool = (v: WView): boolean => v.dtype === 'bool';
+
+class WasmBackendImpl {
+  readonly heap: Heap;
+  private args: Float64Array;
+
+  constructor(
+    readonly memory: WasmMemory,
+    readonly pool: ThreadPool,
+  ) {
+    this.heap = new Heap(memory, HEAP_BASE);
+    this.args = new Float64Array(memory.buffer, ARGS, ARGS_F64);
+  }
+
+  /** The argument block, re-viewed when the memory grew (an unshared memory's old buffer is detached). */
+  argBlock(): Float64Array {
+    if (this.args.buffer !== this.memory.buffer) this.args = new Float64Array(this.memory.buffer, ARGS, ARGS_F64);
+    return this.args;
+  }
+
+  /**
+   * Writes [op, p1, p2, rank, shape, then per view: address, strides] for views walking `shape`,
+   * or returns -1 when the merged rank exceeds what the block holds. Returns the element count.
+   */
+  packWalk(op: number, p1: number, p2: number, shape: readonly number[], views: readonly { v: WView; strides?: readonly number[] }[]): number {
+    const c = coalesce(shape, views.map((x) => x.strides ?? x.v.strides));
+    const r = c.shape.length;
+    if (r > MAX_RANK) return -1;
+    const a = this.argBlock();
+    a[0] = op;
+    a[1] = p1;
+    a[2] = p2;
+    a[3] = r;
+    let i = 4;
+    for (const s of c.shape) a[i++] = s;
+    views.forEach((x, k) => {
+      a[i++] = addr(x.v, shape, x.strides ?? x.v.strides);
+      for (const s of c.strides[k]!) a[i++] = s;
+    });
+    return numel(c.shape);
+  }
+
+  /** Runs an elementwise kernel over the packed walk of `count` elements. */
+  runWalk(kernel: string, count: number, grain = GRAIN): void {
+    if (count > 0) this.pool.run(kernel, ARGS, count, grain, 0);
+  }
+
+  packArgs(values: readonly number[]): void {
+    this.argBlock().set(values);
+  }
+}
+
+/** A view the reference code can read: the same geometry over a typed array on the wasm memory. */
+function refView(v: WView): View<TypedArray> {
+  return { buffer: v.buffer.array(), dtype: v.dtype, shape: v.shape, strides: v.strides, offset: v.offset };
+}
+
+function convArgs(x: readonly number[], w: readonly number[], y: readonly number[], p: Conv2dParams, ptrs: [number, number, number]): number[] {
+  const [N, C, H, W] = x as [number, number, number, number];
+  const [O, Cg, KH, KW] = w as [number, number, number, number];
+  const [OH, OW] = [y[2]!, y[3]!];
+  // Output positions per im2col chunk: a column buffer of at most ~4 MB per thread.
+  const chunk = Math.max(64, Math.min(OH * OW, Math.floor((1 << 20) / Math.max(1, Cg * KH * KW))));
+  return [N, C, H, W, O, KH, KW, OH, OW, ...p.stride, ...p.padding, ...p.dilation, p.groups, ...ptrs, chunk];
+}
+
+function poolArgs(input: WView, output: WView, p: Pool2dParams, extra: readonly number[]): number[] {
+  const win = p.kind === 'window' ? [0, ...p.kernel, ...p.stride, ...p.padding, ...p.dilation] : [1, 0, 0, 0, 0, 0, 0, 0, 0];
+  return [...input.shape, ...output.shape.slice(2), ...win, addr(input), addr(output), ...extra];
+}
+
+function makeBackend(impl: WasmBackendImpl, k: Exports, kernels: Record<string, Kernel>): Backend<WasmBuffer> {
+  const ref = referenceBackend;
+  const state: WasmState = { memory: impl.memory };
+  const nonEmpty = (...vs: WView[]): boolean => vs.every((v) => numel(v.shape) > 0);
+
+  const backend: Backend<WasmBuffer> = {
+    name: 'wasm',
+    externalMemory: true,
+    alloc(dtype, size) {
+      const bytes = Math.max(1, size) << SHIFT[dtype];
+      return new WasmBuffer(state, impl.heap.alloc(bytes), dtype, size);
+    },
+    free(buffer) {
+      if (buffer.freed) return;
+      buffer.freed = true;
+      impl.heap.free(buffer.ptr);
+    },
+    read: (buffer, dtype, offset, size) => ref.read(buffer.array(), dtype, offset, size),
+    write: (buffer, dtype, offset, data) => ref.write(buffer.array(), dtype, offset, data),
+
+    copy(src, dst) {
+      if (src.dtype !== dst.dtype) return ref.copy(refView(src), refView(dst));
+      const n = impl.packWalk(0, SHIFT[dst.dtype], 0, dst.shape, [{ v: src }, { v: dst }]);
+      if (n < 0) return ref.copy(refView(src), refView(dst));
+      impl.runWalk('copy', n);
+    },
+    fill(dst, value) {
+      const n = f32(dst) ? impl.packWalk(0, value, 0, dst.shape, [{ v: dst }]) : -1;
+      if (n < 0) return ref.fill(refView(dst), value);
+      impl.runWalk('fill', n);
+    },
+    unary(op, x, out) {
+      const n = f32(x) && (f32(out) || isBool(out)) ? impl.packWalk(UNARY.indexOf(op), isBool(out) ? 1 : 0, 0, out.shape, [{ v: x }, { v: out }]) : -1;
+      if (n < 0) return ref.unary(op, refView(x), refView(out));
+      impl.runWalk('unary', n, CHEAP_UNARY.has(op) ? GRAIN : GRAIN_COSTLY);
+    },
+    binary(op, a, b, out) {
+      const n = f32(a, b) && (f32(out) || isBool(out)) ? impl.packWalk(BINARY.indexOf(op), isBool(out) ? 1 : 0, 0, out.shape, [{ v: a }, { v: b }, { v: out }]) : -1;
+      if (n < 0) return ref.binary(op, refView(a), refView(b), refView(out));
+      impl.runWalk('binary', n);
+    },
+    where(cond, a, b, out) {
+      const ok = (cond.dtype === 'bool' || cond.dtype === 'uint8') && f32(a, b, out);
+      const n = ok ? impl.packWalk(0, 0, 0, out.shape, [{ v: cond }, { v: a }, { v: b }, { v: out }]) : -1;
+      if (n < 0) return ref.where(refView(cond), refView(a), refView(b), refView(out));
+      impl.runWalk('where', n);
+    },
+    reduce(op, x, out) {
+      if (!f32(x, out) || x.shape.length > MAX_RANK) return ref.reduce(op, refView(x), refView(out));
+      const size = numel(out.shape);
+      if (size === 0) return;
+      // A reduced dim along which x is broadcast (stride 0) holds one value: max and min ignore
+      // it and a sum multiplies by its size, instead of visiting every copy.
+      let copies = 1;
+      const shape = x.shape.map((n, d) => {
+        if (x.strides[d] !== 0 || out.shape[d] !== 1 || n <= 1 || op === 'prod') return n;
+        copies *= n;
+        return 1;
+      });
+      const acc = impl.pool.scratchFor(size * 8)[0]!;
+      k.fillF64(acc, size, op === 'sum' ? 0 : op === 'prod' ? 1 : op === 'max' ? -Infinity : Infinity);
+      // Each x element lands on the accumulator of its out position (reduced coordinates zeroed).
+      const target: number[] = [];
+      for (let d = out.shape.length - 1, s = 1; d >= 0; d--) {
+        target[d] = out.shape[d] === 1 ? 0 : s;
+        s *= out.shape[d]!;
+      }
+      const accView = { buffer: new WasmBuffer(state, acc, 'float64', size), dtype: 'float64' as const, shape, strides: target, offset: 0 };
+      const n = impl.packWalk(REDUCE.indexOf(op), 0, 0, shape, [{ v: x }, { v: accView }]);
+      // One thread: the accumulators are shared by every thread's elements.
+      if (n > 0) kernels['reduce']!(ARGS, 0, 0, n);
+      if (copies > 1 && op === 'sum') {
+        const a = new Float64Array(impl.memory.buffer as ArrayBuffer, acc, size);
+        for (let i = 0; i < size; i++) a[i]! *= copies;
+      }
+      const m = impl.packWalk(0, acc, 0, out.shape, [{ v: out, strides: out.strides }]);
+      impl.runWalk('storeF64', m);
+    },
+    argreduce(op, x, dim, out) {
+      const len = x.shape[dim]!;
+      const outer = x.shape.map((s, d) => (d === dim ? 1 : s));
+      const n = f32(x) && out.dtype === 'int32' && len > 0 ? impl.packWalk(op === 'argmin' ? 1 : 0, len, x.strides[dim]!, outer, [{ v: x }, { v: out }]) : -1;
+      if (n < 0) return ref.argreduce(op, refView(x), dim, refView(out));
+      impl.runWalk('argreduce', n, Math.max(1, Math.floor(GRAIN / len)));
+    },
+    matmul(a, c, out) {
+      if (!f32(a, c, out)) return ref.matmul(refView(a), refView(c), refView(out));
+      const [B, M, K] = a.shape as [number, number, number];
+      const N = c.shape[2]!;
+      if (B * M * N === 0) return;
+      // Split the longer side of C over threads, in whole register tiles (4 rows, 8 columns).
+      const splitN = N > M;
+      const grain = Math.max(1, Math.ceil(FLOP_GRAIN / (Math.max(K, 1) * (splitN ? M : N))));
+      const scratch = k.GEMM_SCRATCH.value;
+      for (let b = 0; b < B; b++) {
+        impl.packArgs([
+          M, N, K, addr(a) + 4 * b * a.strides[0]!, a.strides[1]!, a.strides[2]!, addr(c) + 4 * b * c.strides[0]!, c.strides[1]!, c.strides[2]!,
+          addr(out) + 4 * b * out.strides[0]!, out.strides[1]!, out.strides[2]!, 0, splitN ? 1 : 0,
+        ]);
+        impl.pool.run('sgemm', ARGS, splitN ? N : M, grain, scratch, splitN ? 8 : 4);
+      }
+    },
+    gather(x, dim, index, out) {
+      addr(x);
+      const base = { v: x, strides: x.strides.map((s, d) => (d === dim ? 0 : s)) };
+      const n = f32(x, out) && index.dtype === 'int32' ? impl.packWalk(0, x.shape[dim]!, x.strides[dim]!, index.shape, [base, { v: index }, { v: out }]) : -1;
+      if (n < 0 || (n > 0 && k.gather(ARGS, n) !== 0)) ref.gather(refView(x), dim, refView(index), refView(out));
+    },
+    scatterAdd(out, dim, index, src) {
+      addr(out);
+      const base = { v: out, strides: out.strides.map((s, d) => (d === dim ? 0 : s)) };
+      const n = f32(out, src) && index.dtype === 'int32' ? impl.packWalk(0, out.shape[dim]!, out.strides[dim]!, index.shape, [base, { v: index }, { v: src }]) : -1;
+      // An out-of-range index is found before anything is written; the reference then reports it.
+      if (n < 0 || (n > 0 && k.scatterAdd(ARGS, n) !== 0)) ref.scatterAdd(refView(out), dim, refView(index), refView(src));
+    },
+    conv2d(x, w, out, p) {
+      if (!(f32(x, w, out) && nonEmpty(x, w, out))) return ref.conv2d(refView(x), refView(w), refView(out), p);
+      const args = convArgs(x.shape, w.shape, out.shape, p, [addr(x), addr(w), addr(out)]);
+      impl.packArgs(args);
+      const [N, , , , O, KH, KW, OH, OW] = args as number[] as [number, number, number, number, number, number, number, number, number];
+      const chunk = args[19]!;
+      const chunks = Math.ceil((OH * OW) / chunk);
+      const perItem = O * w.shape[1]! * KH * KW * Math.min(chunk, OH * OW);
+      impl.pool.run('conv2d', ARGS, N * chunks, Math.ceil(FLOP_GRAIN / perItem), k.convScratch(ARGS));
+    },
+    conv2dInputGrad(gy, w, gx, p) {
+      if (!(f32(gy, w, gx) && nonEmpty(gy, w, gx))) return ref.conv2dInputGrad(refView(gy), refView(w), refView(gx), p);
+      impl.packArgs(convArgs(gx.shape, w.shape, gy.shape, p, [addr(gy), addr(w), addr(gx)]));
+      const perItem = numel(w.shape) * gy.shape[2]! * gy.shape[3]!;
+      impl.pool.run('conv2dInputGrad', ARGS, gx.shape[0]!, Math.ceil(FLOP_GRAIN / perItem), k.convScratch(ARGS));
+    },
+    conv2dWeightGrad(x, gy, gw, p) {
+      if (!(f32(x, gy, gw) && nonEmpty(x, gy, gw))) return ref.conv2dWeightGrad(refView(x), refView(gy), refView(gw), p);
+      const args = convArgs(x.shape, gw.shape, gy.shape, p, [addr(x), addr(gy), addr(gw)]);
+      impl.packArgs(args);
+      const OHW = gy.shape[2]! * gy.shape[3]!;
+      const chunk = args[19]!;
+      const perItem = numel(gw.shape) * Math.min(chunk, OHW);
+      const used = impl.pool.run('conv2dWeightGrad', ARGS, x.shape[0]! * Math.ceil(OHW / chunk), Math.ceil(FLOP_GRAIN / perItem), k.convScratch(ARGS));
+      // Each thread summed its items into its own scratch; add those partials up into gw.
+      const parts = ARGS + 8 * 64;
+      impl.argBlock().set(impl.pool.scratchFor(0).slice(0, used), 64);
+      k.convWeightGradReduce(ARGS, parts, used);
+    },
+    maxPool2d(x, out, indices, p) {
+      if (!(f32(x, out) && indices.dtype === 'int32')) return ref.maxPool2d(refView(x), refView(out), refView(indices), p);
+      impl.packArgs(poolArgs(x, out, p, [addr(indices), 0]));
+      runPool(impl, k, 'maxPool2d', x, out);
+    },
+    avgPool2d(x, out, p, opts) {
+      if (!f32(x, out)) return ref.avgPool2d(refView(x), refView(out), p, opts);
+      impl.packArgs(poolArgs(x, out, p, avgExtra(opts)));
+      runPool(impl, k, 'avgPool2d', x, out);
+    },
+    avgPool2dGrad(gy, gx, p, opts) {
+      if (!f32(gy, gx)) return ref.avgPool2dGrad(refView(gy), refView(gx), p, opts);
+      impl.packArgs(poolArgs(gx, gy, p, avgExtra(opts)));
+      runPool(impl, k, 'avgPool2dGrad', gx, gy);
+    },
+  };
+  return backend;
+}
+
+function avgExtra(opts: AvgPoolOptions): number[] {
+  return [opts.countIncludePad ? 1 : 0, opts.divisorOverride ?? NaN];
+}
+
+function runPool(impl: WasmBackendImpl, k: Exports, kernel: string, input: WView, output: WView): void {
+  const planes = input.shape[0]! * input.shape[1]!;
+  const perPlane = numel(input.shape.slice(2)) + numel(output.shape.slice(2));
+  if (planes > 0) impl.pool.run(kernel, ARGS, planes, Math.ceil(GRAIN / Math.max(1, perPlane)), k.poolScratch(ARGS));
+}
+
+export interface WasmStatus {
+  available: boolean;
+  /** Why the backend is unavailable. */
+  reason?: string;
+  /** The build in use: 'simd' or 'relaxed', and whether its memory is shared. */
+  build?: string;
+  threads?: number;
+  platform?: string;
+}
+
+/** f32x4.relaxed_madd in a one-function module: WebAssembly.validate tells whether the engine has relaxed SIMD. */
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b,
+  0x03, 0x02, 0x01, 0x00, 0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b,
+]);
+
+interface Loaded {
+  backend: Backend<WasmBuffer>;
+  impl: WasmBackendImpl;
+  status: WasmStatus;
+}
+
+let loading: Promise<Loaded | { reason: string }> | undefined;
+let loaded: Loaded | undefined;
+
+/** The backend once initWasm() resolved, else null. */
+export let wasmBackend: Backend | null = null;
+
+/** STRIDE_THREADS in Node, else the core count, at most 8. */
+function threadCount(platform: Platform): number {
+  const env = platform.envThreads();
+  if (env === undefined || env === '') return Math.min(platform.cores, 8);
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`STRIDE_THREADS must be a positive integer, got '${env}'`);
+  return n;
+}
+
+async function load(): Promise<Loaded> {
+  const platform = await currentPlatform();
+  const threads = threadCount(platform);
+  const shared = platform.sharedMemory && threads > 1;
+  const relaxed = WebAssemblyApi.validate(RELAXED_PROBE);
+  const file = `stride-${relaxed ? 'relaxed' : 'simd'}${shared ? '' : '-unshared'}.wasm`;
+  const bytes = await platform.readBytes(new URL(`./bin/${file}`, import.meta.url));
+  const module = await WebAssemblyApi.compile(bytes);
+  const memory = newMemory(shared);
+  const { exports } = await WebAssemblyApi.instantiate(module, { env: { memory } });
+  const kernels = exports as unknown as Record<string, Kernel>;
+  const k = exports as unknown as Exports;
+  // Filled in once the pool exists: scratch comes from the heap the backend owns.
+  let heap: Heap | undefined;
+  const pool = await ThreadPool.create({
+    memory, module, exports: kernels, names: PARALLEL, threads: shared ? threads : 1, platform,
+    allocScratch: (n) => heap!.alloc(n), freeScratch: (p) => heap!.free(p),
+  });
+  const impl = new WasmBackendImpl(memory, pool);
+  heap = impl.heap;
+  const backend = makeBackend(impl, k, kernels);
+  const status: WasmStatus = { available: true, build: `${relaxed ? 'relaxed' : 'simd'}${shared ? ' (shared memory)' : ''}`, threads: pool.threads, platform: platform.name };
+  return { backend, impl, status };
+}
+
+/** A memory of 16 MiB that can grow to 4 GiB (less where the engine reserves less). */
+function newMemory(shared: boolean): WasmMemory {
+  const initial = (16 << 20) / PAGE;
+  for (const maximum of [65536, 32768, 16384]) {
+    try {
+      return new WebAssemblyApi.Memory({ initial, maximum, shared });
+    } catch (e) {
+      if (maximum === 16384) throw e;
+    }
+  }
+  throw new Error('unreachable');
+}
+
+/**
+ * Loads the kernels, starts the workers and registers the backend as 'wasm'. Resolves to its
+ * status (available: false with a reason when WebAssembly SIMD is missing). Importing the module
+ * already calls it, so later calls return that result.
+ */
+export async function initWasm(): Promise<WasmStatus> {
+  loading ??= load().catch((e: unknown) => ({ reason: (e as Error).message }));
+  const r = await loading;
+  if ('reason' in r) return { available: false, reason: r.reason };
+  if (!loaded) {
+    loaded = r;
+    wasmBackend = r.backend as Backend;
+    registerBackend(wasmBackend);
+  }
+  return r.status;
+}
+
+export function wasmStatus(): WasmStatus {
+  return loaded ? loaded.status : { available: false, reason: 'initWasm() has not completed' };
+}
+
+/** Bytes of the wasm memory in use by live buffers and scratch, and the memory's size. */
+export function wasmMemory(): { allocated: number; memoryBytes: number } {
+  if (!loaded) return { allocated: 0, memoryBytes: 0 };
+  return { allocated: loaded.impl.heap.allocated, memoryBytes: loaded.impl.memory.buffer.byteLength };
+}
+
+/**
+ * Threads the kernels split work over, at most those started at load (STRIDE_THREADS or the core
+ * count, up to 8); small ops always run on the calling thread.
+ */
+export function setWasmThreads(n: number): void {
+  if (!loaded) throw new Error('setWasmThreads: the wasm backend is not loaded');
+  if (!Number.isInteger(n) || n < 1) throw new Error(`setWasmThreads: expected a positive integer, got ${n}`);
+  loaded.impl.pool.setThreads(n);
+  loaded.status.threads = loaded.impl.pool.threads;
+}
+
+await initWasm();

@@ -1,0 +1,212 @@
+// Convolutions as im2col + SGEMM on contiguous NCHW / OIHW float32 data. Output positions are
+// processed in chunks (args[19] of them) so the column buffer stays small whatever the image
+// size; a 1x1, stride-1, unpadded convolution multiplies the input directly.
+//
+// args: [N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups, x, w, y, chunk]
+// (x, w, y: byte addresses of the three tensors in the primitive's own order).
+import { argi, argp, at4 } from './common';
+import { GEMM_SCRATCH, sgemmRange } from './gemm';
+
+// The geometry, per instance (so per thread), read by readArgs().
+let N = 0, C = 0, H = 0, W = 0, O = 0, KH = 0, KW = 0, OH = 0, OW = 0;
+let SH = 0, SW = 0, PH = 0, PW = 0, DH = 0, DW = 0, G = 0, CHUNK = 0;
+let Cg = 0, Og = 0, CKK = 0, HW = 0, OHW = 0, CHUNKS = 0;
+let pointwise = false;
+
+function readArgs(args: usize): void {
+  N = argi(args, 0); C = argi(args, 1); H = argi(args, 2); W = argi(args, 3); O = argi(args, 4);
+  KH = argi(args, 5); KW = argi(args, 6); OH = argi(args, 7); OW = argi(args, 8);
+  SH = argi(args, 9); SW = argi(args, 10); PH = argi(args, 11); PW = argi(args, 12);
+  DH = argi(args, 13); DW = argi(args, 14); G = argi(args, 15); CHUNK = argi(args, 19);
+  Cg = C / G; Og = O / G; CKK = Cg * KH * KW; HW = H * W; OHW = OH * OW;
+  CHUNKS = (OHW + CHUNK - 1) / CHUNK;
+  pointwise = KH == 1 && KW == 1 && SH == 1 && SW == 1 && PH == 0 && PW == 0;
+}
+
+/** First output index o in [0, n) whose input o*s + off is >= 0, and the end of those < size. */
+@inline function firstIn(off: i32, s: i32): i32 {
+  return off >= 0 ? 0 : (-off + s - 1) / s;
+}
+@inline function endIn(off: i32, s: i32, size: i32, n: i32): i32 {
+  return size - off <= 0 ? 0 : min(n, (size - off - 1) / s + 1);
+}
+
+/** col[row, p - p0] = x[c, ih, iw] for output positions p in [p0, p1), zero in the padding. */
+function im2col(x: usize, p0: i32, p1: i32, col: usize): void {
+  const len = p1 - p0;
+  for (let c = 0; c < Cg; c++) {
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) {
+        const row = col + (<usize>(((c * KH + kh) * KW + kw) * len) << 2);
+        const hOff = kh * DH - PH;
+        const wOff = kw * DW - PW;
+        const lo = firstIn(wOff, SW);
+        const hi = max(lo, endIn(wOff, SW, W, OW));
+        let p = p0;
+        while (p < p1) {
+          const oh = p / OW;
+          const ow0 = p - oh * OW;
+          const ow1 = min(OW, ow0 + p1 - p);
+          const dst = row + (<usize>(p - p0) << 2);
+          const ih = oh * SH + hOff;
+          if (ih < 0 || ih >= H) {
+            memory.fill(dst, 0, <usize>(ow1 - ow0) << 2);
+          } else {
+            const src = at4(x, (c * H + ih) * W + wOff);
+            const a = min(max(ow0, lo), ow1);
+            const b = max(min(ow1, hi), a);
+            if (a > ow0) memory.fill(dst, 0, <usize>(a - ow0) << 2);
+            if (SW == 1) {
+              memory.copy(dst + (<usize>(a - ow0) << 2), at4(src, a), <usize>(b - a) << 2);
+            } else {
+              for (let ow = a; ow < b; ow++) store<f32>(dst + (<usize>(ow - ow0) << 2), load<f32>(at4(src, ow * SW)));
+            }
+            if (ow1 > b) memory.fill(dst + (<usize>(b - ow0) << 2), 0, <usize>(ow1 - b) << 2);
+          }
+          p += ow1 - ow0;
+        }
+      }
+    }
+  }
+}
+
+/** The adjoint of im2col: x[c, ih, iw] += col[row, p - p0]. */
+function col2im(col: usize, p0: i32, p1: i32, x: usize): void {
+  const len = p1 - p0;
+  for (let c = 0; c < Cg; c++) {
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) {
+        const row = col + (<usize>(((c * KH + kh) * KW + kw) * len) << 2);
+        const hOff = kh * DH - PH;
+        const wOff = kw * DW - PW;
+        const lo = firstIn(wOff, SW);
+        const hi = max(lo, endIn(wOff, SW, W, OW));
+        let p = p0;
+        while (p < p1) {
+          const oh = p / OW;
+          const ow0 = p - oh * OW;
+          const ow1 = min(OW, ow0 + p1 - p);
+          const ih = oh * SH + hOff;
+          if (ih >= 0 && ih < H) {
+            const dst = at4(x, (c * H + ih) * W + wOff);
+            const src = row + (<usize>(p - p0) << 2);
+            const a = min(max(ow0, lo), ow1);
+            const b = max(min(ow1, hi), a);
+            for (let ow = a; ow < b; ow++) {
+              const d = at4(dst, ow * SW);
+              store<f32>(d, load<f32>(d) + load<f32>(src + (<usize>(ow - ow0) << 2)));
+            }
+          }
+          p += ow1 - ow0;
+        }
+      }
+    }
+  }
+}
+
+/** Bytes after SGEMM's packing where a thread's partial weight gradient starts (after one column chunk). */
+@inline function partialOffset(): usize {
+  return <usize>GEMM_SCRATCH + (pointwise ? 0 : <usize>(CKK * CHUNK) << 2);
+}
+
+/** Bytes of scratch per thread: SGEMM packing, one column chunk, a partial weight gradient. */
+export function convScratch(args: usize): i32 {
+  readArgs(args);
+  return <i32>partialOffset() + G * CKK * Og * 4;
+}
+
+/** Items [begin, end) are (image, chunk) pairs: y[n, :, chunk] = w @ im2col(x[n])[:, chunk]. */
+export function conv2d(args: usize, scratch: usize, begin: i32, end: i32): void {
+  readArgs(args);
+  const x = argp(args, 16), w = argp(args, 17), y = argp(args, 18);
+  const col = scratch + GEMM_SCRATCH;
+  for (let item = begin; item < end; item++) {
+    const n = item / CHUNKS;
+    const p0 = (item % CHUNKS) * CHUNK;
+    const p1 = min(OHW, p0 + CHUNK);
+    for (let g = 0; g < G; g++) {
+      const xp = at4(x, (n * C + g * Cg) * HW);
+      let b = col, ldb = p1 - p0;
+      if (pointwise) {
+        b = at4(xp, p0);
+        ldb = HW;
+      } else {
+        im2col(xp, p0, p1, col);
+      }
+      sgemmRange(CKK, at4(w, g * Og * CKK), CKK, 1, b, ldb, 1, at4(y, (n * O + g * Og) * OHW + p0), OHW, 1, false, scratch, 0, Og, 0, p1 - p0);
+    }
+  }
+}
+
+/** Items [begin, end) are images: gx[n] = col2im(w^T @ gy[n]). args: x = gy, y = gx. */
+export function conv2dInputGrad(args: usize, scratch: usize, begin: i32, end: i32): void {
+  readArgs(args);
+  const gy = argp(args, 16), w = argp(args, 17), gx = argp(args, 18);
+  const col = scratch + GEMM_SCRATCH;
+  for (let n = begin; n < end; n++) {
+    if (!pointwise) memory.fill(at4(gx, n * C * HW), 0, <usize>(C * HW) << 2);
+    for (let p0 = 0; p0 < OHW; p0 += CHUNK) {
+      const p1 = min(OHW, p0 + CHUNK);
+      for (let g = 0; g < G; g++) {
+        const a = at4(w, g * Og * CKK);
+        const b = at4(gy, (n * O + g * Og) * OHW + p0);
+        const xp = at4(gx, (n * C + g * Cg) * HW);
+        if (pointwise) {
+          sgemmRange(Og, a, 1, CKK, b, OHW, 1, at4(xp, p0), HW, 1, false, scratch, 0, CKK, 0, p1 - p0);
+        } else {
+          sgemmRange(Og, a, 1, CKK, b, OHW, 1, col, p1 - p0, 1, false, scratch, 0, CKK, 0, p1 - p0);
+          col2im(col, p0, p1, xp);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Items [begin, end) are (image, chunk) pairs, summed into this thread's partial gradient in its
+ * scratch, per group [CKK, Og] (transposed, so SGEMM's long side is CKK): gw^T += im2col(x[n]) @
+ * gy[n]^T. args: x = x, w = gy; convWeightGradReduce then sums the partials into gw.
+ */
+export function conv2dWeightGrad(args: usize, scratch: usize, begin: i32, end: i32): void {
+  readArgs(args);
+  const x = argp(args, 16), gy = argp(args, 17);
+  const part = scratch + partialOffset();
+  memory.fill(part, 0, <usize>(G * CKK * Og) << 2);
+  const col = scratch + GEMM_SCRATCH;
+  for (let item = begin; item < end; item++) {
+    const n = item / CHUNKS;
+    const p0 = (item % CHUNKS) * CHUNK;
+    const p1 = min(OHW, p0 + CHUNK);
+    for (let g = 0; g < G; g++) {
+      const xp = at4(x, (n * C + g * Cg) * HW);
+      let a = col, lda = p1 - p0;
+      if (pointwise) {
+        a = at4(xp, p0);
+        lda = HW;
+      } else {
+        im2col(xp, p0, p1, col);
+      }
+      sgemmRange(p1 - p0, a, lda, 1, at4(gy, (n * O + g * Og) * OHW + p0), 1, OHW, at4(part, g * CKK * Og), Og, 1, true, scratch, 0, CKK, 0, Og);
+    }
+  }
+}
+
+/**
+ * gw[g*Og + o, k] = the sum over the threads' partials [g][k][o]. args as conv2dWeightGrad with
+ * y = gw; `parts` holds `count` scratch addresses (each thread's scratch) as f64.
+ */
+export function convWeightGradReduce(args: usize, parts: usize, count: i32): void {
+  readArgs(args);
+  const gw = argp(args, 18);
+  const off = partialOffset();
+  for (let g = 0; g < G; g++) {
+    for (let k = 0; k < CKK; k++) {
+      for (let o = 0; o < Og; o++) {
+        const i = (g * CKK + k) * Og + o;
+        let s: f32 = 0;
+        for (let t = 0; t < count; t++) s += load<f32>(at4(<usize>load<f64>(parts + (<usize>t << 3)) + off, i));
+        store<f32>(at4(gw, (g * Og + o) * CKK + k), s);
+      }
+    }
+  }
+}

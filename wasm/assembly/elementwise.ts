@@ -1,0 +1,285 @@
+// Elementwise kernels on strided float32 views (outputs float32, or bool as 0/1 bytes). The
+// arithmetic the reference does in float64 and rounds once is done the same way here: +, -, *, /,
+// sqrt, min and max are exact in float32 SIMD; everything else is computed in float64.
+import { addrOf, argf, argi, innerOf, stepOf } from './common';
+
+// Op codes: the order of UnaryOp and BinaryOp in src/backend/wasm/ops.ts.
+const NEG = 0, ABS = 1, SIGN = 2, EXP = 3, LOG = 4, LOG1P = 5, EXPM1 = 6, SQRT = 7, RSQRT = 8, RECIPROCAL = 9;
+const SIN = 10, COS = 11, TANH = 12, SIGMOID = 13, RELU = 14, FLOOR = 15, CEIL = 16, ROUND = 17, TRUNC = 18, ERF = 19;
+const LOGICAL_NOT = 20;
+const ADD = 0, SUB = 1, MUL = 2, DIV = 3, POW = 4, MAXIMUM = 5, MINIMUM = 6, REMAINDER = 7, FLOOR_DIVIDE = 8, ATAN2 = 9;
+const EQ = 10, NE = 11, LT = 12, LE = 13, GT = 14, GE = 15, LOGICAL_AND = 16, LOGICAL_OR = 17, LOGICAL_XOR = 18;
+
+/** erf by the series erf(x) = 2/sqrt(pi) e^(-x^2) sum 2^n x^(2n+1)/(2n+1)!!, as the reference computes it. */
+function erf(x: f64): f64 {
+  if (isNaN(x)) return NaN;
+  const ax = Math.abs(x);
+  if (ax >= 6) return Math.sign(x);
+  const x2 = ax * ax;
+  let term = ax;
+  let sum = ax;
+  for (let n = 1; n < 200; n++) {
+    term *= (2 * x2) / <f64>(2 * n + 1);
+    sum += term;
+    if (term < sum * 1e-17) break;
+  }
+  return Math.sign(x) * Math.min(1, (2 / Math.sqrt(Math.PI)) * Math.exp(-x2) * sum);
+}
+
+function unaryScalar(op: i32, x: f64): f64 {
+  switch (op) {
+    case NEG: return -x;
+    case ABS: return Math.abs(x);
+    case SIGN: return x > 0 ? 1 : x < 0 ? -1 : 0;
+    case EXP: return Math.exp(x);
+    case LOG: return Math.log(x);
+    case LOG1P: return Math.log1p(x);
+    case EXPM1: return Math.expm1(x);
+    case SQRT: return Math.sqrt(x);
+    case RSQRT: return 1 / Math.sqrt(x);
+    case RECIPROCAL: return 1 / x;
+    case SIN: return Math.sin(x);
+    case COS: return Math.cos(x);
+    case TANH: return Math.tanh(x);
+    case SIGMOID: return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+    case RELU: return x <= 0 ? 0 : x;
+    case FLOOR: return Math.floor(x);
+    case CEIL: return Math.ceil(x);
+    case ROUND: return nearest<f64>(x);
+    case TRUNC: return Math.trunc(x);
+    case ERF: return erf(x);
+    case LOGICAL_NOT: return x == 0 ? 1 : 0;
+  }
+  return NaN;
+}
+
+/** JavaScript's Math.pow, which the reference uses: unlike C's pow, 1 ** NaN and (+-1) ** +-Infinity are NaN. */
+function jsPow(a: f64, b: f64): f64 {
+  if (isNaN(b) || (Math.abs(a) == 1 && !isFinite(b))) return NaN;
+  return Math.pow(a, b);
+}
+
+function binaryScalar(op: i32, a: f64, b: f64): f64 {
+  switch (op) {
+    case ADD: return a + b;
+    case SUB: return a - b;
+    case MUL: return a * b;
+    case DIV: return a / b;
+    case POW: return jsPow(a, b);
+    case MAXIMUM: return Math.max(a, b);
+    case MINIMUM: return Math.min(a, b);
+    case REMAINDER: {
+      const r = a % b;
+      return r != 0 && (r < 0) != (b < 0) ? r + b : r;
+    }
+    case FLOOR_DIVIDE: return Math.floor(a / b);
+    case ATAN2: return Math.atan2(a, b);
+    case EQ: return a == b ? 1 : 0;
+    case NE: return a != b ? 1 : 0;
+    case LT: return a < b ? 1 : 0;
+    case LE: return a <= b ? 1 : 0;
+    case GT: return a > b ? 1 : 0;
+    case GE: return a >= b ? 1 : 0;
+    case LOGICAL_AND: return a != 0 && b != 0 ? 1 : 0;
+    case LOGICAL_OR: return a != 0 || b != 0 ? 1 : 0;
+    case LOGICAL_XOR: return (a != 0) != (b != 0) ? 1 : 0;
+  }
+  return NaN;
+}
+
+/** The ops exact in float32 SIMD (-1 otherwise). */
+@inline function simdUnary(op: i32, x: v128): v128 {
+  switch (op) {
+    case NEG: return f32x4.neg(x);
+    case ABS: return f32x4.abs(x);
+    case SQRT: return f32x4.sqrt(x);
+    case RECIPROCAL: return f32x4.div(f32x4.splat(1), x);
+    case RELU: return f32x4.max(x, f32x4.splat(0));
+    case FLOOR: return f32x4.floor(x);
+    case CEIL: return f32x4.ceil(x);
+    case ROUND: return f32x4.nearest(x);
+    case TRUNC: return f32x4.trunc(x);
+  }
+  return x;
+}
+
+@inline function hasSimdUnary(op: i32): bool {
+  return op == NEG || op == ABS || op == SQRT || op == RECIPROCAL || op == RELU || op == FLOOR || op == CEIL || op == ROUND || op == TRUNC;
+}
+
+@inline function simdBinary(op: i32, a: v128, b: v128): v128 {
+  switch (op) {
+    case ADD: return f32x4.add(a, b);
+    case SUB: return f32x4.sub(a, b);
+    case MUL: return f32x4.mul(a, b);
+    case DIV: return f32x4.div(a, b);
+    case MAXIMUM: return f32x4.max(a, b);
+    case MINIMUM: return f32x4.min(a, b);
+  }
+  return a;
+}
+
+/** The same ops on one element (f32.max/min propagate NaN and order -0 below 0, as Math.max/min). */
+@inline function scalarBinary(op: i32, a: f32, b: f32): f32 {
+  switch (op) {
+    case ADD: return a + b;
+    case SUB: return a - b;
+    case MUL: return a * b;
+    case DIV: return a / b;
+    case MAXIMUM: return max<f32>(a, b);
+    case MINIMUM: return min<f32>(a, b);
+  }
+  return a;
+}
+
+@inline function hasSimdBinary(op: i32): bool {
+  return op == ADD || op == SUB || op == MUL || op == DIV || op == MAXIMUM || op == MINIMUM;
+}
+
+/** [op, out is bool, -, geometry of x, out]. */
+export function unary(g: usize, scratch: usize, begin: i32, end: i32): void {
+  const op = argi(g, 0);
+  const bool = argi(g, 1) != 0;
+  const inner = innerOf(g);
+  const sx = stepOf(g, 0);
+  const so = stepOf(g, 1);
+  let e = begin;
+  while (e < end) {
+    const n = min(inner - e % inner, end - e);
+    let px = addrOf(g, 0, e, 2);
+    let i = 0;
+    if (bool) {
+      let po = addrOf(g, 1, e, 0);
+      for (; i < n; i++, px += <usize>sx << 2, po += <usize>so) store<u8>(po, unaryScalar(op, load<f32>(px)) != 0 ? 1 : 0);
+    } else {
+      let po = addrOf(g, 1, e, 2);
+      if (sx == 1 && so == 1 && hasSimdUnary(op)) {
+        for (; i + 4 <= n; i += 4, px += 16, po += 16) v128.store(po, simdUnary(op, v128.load(px)));
+      }
+      for (; i < n; i++, px += <usize>sx << 2, po += <usize>so << 2) store<f32>(po, <f32>unaryScalar(op, load<f32>(px)));
+    }
+    e += n;
+  }
+}
+
+/** [op, out is bool, -, geometry of a, b, out]. */
+export function binary(g: usize, scratch: usize, begin: i32, end: i32): void {
+  const op = argi(g, 0);
+  const bool = argi(g, 1) != 0;
+  const inner = innerOf(g);
+  const sa = stepOf(g, 0);
+  const sb = stepOf(g, 1);
+  const so = stepOf(g, 2);
+  const simd = !bool && so == 1 && hasSimdBinary(op) && (sa == 1 || sa == 0) && (sb == 1 || sb == 0);
+  let e = begin;
+  while (e < end) {
+    const n = min(inner - e % inner, end - e);
+    let pa = addrOf(g, 0, e, 2);
+    let pb = addrOf(g, 1, e, 2);
+    let i = 0;
+    if (bool) {
+      let po = addrOf(g, 2, e, 0);
+      for (; i < n; i++, pa += <usize>sa << 2, pb += <usize>sb << 2, po += <usize>so) {
+        store<u8>(po, binaryScalar(op, load<f32>(pa), load<f32>(pb)) != 0 ? 1 : 0);
+      }
+    } else {
+      let po = addrOf(g, 2, e, 2);
+      if (simd) {
+        const da: usize = sa == 1 ? 16 : 0;
+        const db: usize = sb == 1 ? 16 : 0;
+        for (; i + 4 <= n; i += 4, pa += da, pb += db, po += 16) {
+          const va = sa == 1 ? v128.load(pa) : v128.load32_splat(pa);
+          const vb = sb == 1 ? v128.load(pb) : v128.load32_splat(pb);
+          v128.store(po, simdBinary(op, va, vb));
+        }
+      }
+      if (hasSimdBinary(op)) {
+        for (; i < n; i++, pa += <usize>sa << 2, pb += <usize>sb << 2, po += <usize>so << 2) {
+          store<f32>(po, scalarBinary(op, load<f32>(pa), load<f32>(pb)));
+        }
+      } else {
+        for (; i < n; i++, pa += <usize>sa << 2, pb += <usize>sb << 2, po += <usize>so << 2) {
+          store<f32>(po, <f32>binaryScalar(op, load<f32>(pa), load<f32>(pb)));
+        }
+      }
+    }
+    e += n;
+  }
+}
+
+/** [-, -, -, geometry of cond (bytes), a, b, out]: out = cond ? a : b. */
+export function where(g: usize, scratch: usize, begin: i32, end: i32): void {
+  const inner = innerOf(g);
+  const sc = stepOf(g, 0);
+  const sa = stepOf(g, 1);
+  const sb = stepOf(g, 2);
+  const so = stepOf(g, 3);
+  let e = begin;
+  while (e < end) {
+    const n = min(inner - e % inner, end - e);
+    let pc = addrOf(g, 0, e, 0);
+    let pa = addrOf(g, 1, e, 2);
+    let pb = addrOf(g, 2, e, 2);
+    let po = addrOf(g, 3, e, 2);
+    for (let i = 0; i < n; i++, pc += <usize>sc, pa += <usize>sa << 2, pb += <usize>sb << 2, po += <usize>so << 2) {
+      store<f32>(po, load<u8>(pc) != 0 ? load<f32>(pa) : load<f32>(pb));
+    }
+    e += n;
+  }
+}
+
+/** [-, log2 of the element size, -, geometry of src, dst]: a bit-for-bit copy. */
+export function copy(g: usize, scratch: usize, begin: i32, end: i32): void {
+  const shift = argi(g, 1);
+  const inner = innerOf(g);
+  const ss = stepOf(g, 0);
+  const sd = stepOf(g, 1);
+  let e = begin;
+  while (e < end) {
+    const n = min(inner - e % inner, end - e);
+    let ps = addrOf(g, 0, e, shift);
+    let pd = addrOf(g, 1, e, shift);
+    if (ss == 1 && sd == 1) {
+      memory.copy(pd, ps, <usize>n << shift);
+    } else if (shift == 2) {
+      for (let i = 0; i < n; i++, ps += <usize>ss << 2, pd += <usize>sd << 2) store<u32>(pd, load<u32>(ps));
+    } else if (shift == 3) {
+      for (let i = 0; i < n; i++, ps += <usize>ss << 3, pd += <usize>sd << 3) store<u64>(pd, load<u64>(ps));
+    } else {
+      for (let i = 0; i < n; i++, ps += <usize>ss, pd += <usize>sd) store<u8>(pd, load<u8>(ps));
+    }
+    e += n;
+  }
+}
+
+/** [-, value, -, geometry of dst]: float32 fill. */
+export function fill(g: usize, scratch: usize, begin: i32, end: i32): void {
+  const value = <f32>argf(g, 1);
+  const v = f32x4.splat(value);
+  const inner = innerOf(g);
+  const sd = stepOf(g, 0);
+  let e = begin;
+  while (e < end) {
+    const n = min(inner - e % inner, end - e);
+    let pd = addrOf(g, 0, e, 2);
+    let i = 0;
+    if (sd == 1) for (; i + 4 <= n; i += 4, pd += 16) v128.store(pd, v);
+    for (; i < n; i++, pd += <usize>sd << 2) store<f32>(pd, value);
+    e += n;
+  }
+}
+
+/** [-, address of a contiguous float64 source, -, geometry of dst]: rounds float64 values into float32 dst. */
+export function storeF64(g: usize, scratch: usize, begin: i32, end: i32): void {
+  const src = <usize>argf(g, 1);
+  const inner = innerOf(g);
+  const sd = stepOf(g, 0);
+  let e = begin;
+  while (e < end) {
+    const n = min(inner - e % inner, end - e);
+    let pd = addrOf(g, 0, e, 2);
+    let ps = src + (<usize>e << 3);
+    for (let i = 0; i < n; i++, ps += 8, pd += <usize>sd << 2) store<f32>(pd, <f32>load<f64>(ps));
+    e += n;
+  }
+}

@@ -1,0 +1,136 @@
+// Pooling over planes of contiguous NCHW float32 data; items [begin, end) are planes (n, c).
+// args: [N, C, H, W, OH, OW, adaptive, kh, kw, sh, sw, ph, pw, dh, dw, x, out, a, b] where
+// max pooling has a = indices (int32), average pooling a = count padding, b = divisor or NaN.
+// Window bounds follow the reference: clipped to the input, the padded size kept for the divisor.
+import { argf, argi, argp, at4 } from './common';
+
+let H = 0, W = 0, OH = 0, OW = 0;
+
+/** Per output index along one dim, 4 i32s: start, end, step, padded size. */
+function windows(args: usize, axis: i32, inSize: i32, outSize: i32, dst: usize): void {
+  const adaptive = argi(args, 6) != 0;
+  const k = argi(args, 7 + axis), s = argi(args, 9 + axis), pad = argi(args, 11 + axis), d = argi(args, 13 + axis);
+  for (let o = 0; o < outSize; o++) {
+    let start: i32, end: i32, step = 1, padded: i32;
+    if (adaptive) {
+      start = <i32>((<i64>o * inSize) / outSize);
+      end = <i32>((<i64>(o + 1) * inSize + outSize - 1) / outSize);
+      padded = end - start;
+    } else {
+      start = o * s - pad;
+      const paddedEnd = min(start + (k - 1) * d + 1, inSize + pad);
+      padded = paddedEnd - start;
+      while (start < 0) start += d;
+      end = min(paddedEnd, inSize);
+      step = d;
+    }
+    const p = dst + (<usize>o << 4);
+    store<i32>(p, start);
+    store<i32>(p, end, 4);
+    store<i32>(p, step, 8);
+    store<i32>(p, padded, 12);
+  }
+}
+
+/** Fills the window tables at the start of scratch; returns where the rows' table ends. */
+function setup(args: usize, scratch: usize): usize {
+  H = argi(args, 2);
+  W = argi(args, 3);
+  OH = argi(args, 4);
+  OW = argi(args, 5);
+  windows(args, 0, H, OH, scratch);
+  windows(args, 1, W, OW, scratch + (<usize>OH << 4));
+  return scratch + (<usize>(OH + OW) << 4);
+}
+
+/** Bytes of scratch: the window tables and one float64 plane for the gradient. */
+export function poolScratch(args: usize): i32 {
+  return (argi(args, 4) + argi(args, 5)) * 16 + argi(args, 2) * argi(args, 3) * 8 + 16;
+}
+
+export function maxPool2d(args: usize, scratch: usize, begin: i32, end: i32): void {
+  setup(args, scratch);
+  const wh = scratch, ww = scratch + (<usize>OH << 4);
+  const x = argp(args, 15), out = argp(args, 16), idx = argp(args, 17);
+  for (let pl = begin; pl < end; pl++) {
+    const xp = at4(x, pl * H * W);
+    let o = pl * OH * OW;
+    for (let oh = 0; oh < OH; oh++) {
+      const h = wh + (<usize>oh << 4);
+      const hs = load<i32>(h), he = load<i32>(h, 4), hd = load<i32>(h, 8);
+      for (let ow = 0; ow < OW; ow++, o++) {
+        const w = ww + (<usize>ow << 4);
+        const ws = load<i32>(w), we = load<i32>(w, 4), wd = load<i32>(w, 8);
+        let best = -Infinity as f32;
+        let bestIdx = hs * W + ws;
+        for (let ih = hs; ih < he; ih += hd) {
+          for (let iw = ws; iw < we; iw += wd) {
+            // Branch-free: with random data a branch here mispredicts half the time.
+            const v = load<f32>(at4(xp, ih * W + iw));
+            const take = v > best || v != v;
+            best = select<f32>(v, best, take);
+            bestIdx = select<i32>(ih * W + iw, bestIdx, take);
+          }
+        }
+        store<f32>(at4(out, o), best);
+        store<i32>(at4(idx, o), bestIdx);
+      }
+    }
+  }
+}
+
+@inline function divisor(args: usize, h: usize, w: usize): f64 {
+  const forced = argf(args, 18);
+  if (forced == forced) return forced;
+  if (argi(args, 17) != 0) return <f64>(load<i32>(h, 12) * load<i32>(w, 12));
+  return <f64>((load<i32>(h, 4) - load<i32>(h)) * (load<i32>(w, 4) - load<i32>(w)));
+}
+
+export function avgPool2d(args: usize, scratch: usize, begin: i32, end: i32): void {
+  setup(args, scratch);
+  const wh = scratch, ww = scratch + (<usize>OH << 4);
+  const x = argp(args, 15), out = argp(args, 16);
+  for (let pl = begin; pl < end; pl++) {
+    const xp = at4(x, pl * H * W);
+    let o = pl * OH * OW;
+    for (let oh = 0; oh < OH; oh++) {
+      const h = wh + (<usize>oh << 4);
+      const hs = load<i32>(h), he = load<i32>(h, 4);
+      for (let ow = 0; ow < OW; ow++, o++) {
+        const w = ww + (<usize>ow << 4);
+        const ws = load<i32>(w), we = load<i32>(w, 4);
+        let s: f64 = 0;
+        for (let ih = hs; ih < he; ih++) for (let iw = ws; iw < we; iw++) s += <f64>load<f32>(at4(xp, ih * W + iw));
+        store<f32>(at4(out, o), <f32>(s / divisor(args, h, w)));
+      }
+    }
+  }
+}
+
+/** args as avgPool2d with x = gx (overwritten) and out = gy. */
+export function avgPool2dGrad(args: usize, scratch: usize, begin: i32, end: i32): void {
+  const acc = setup(args, scratch);
+  const wh = scratch, ww = scratch + (<usize>OH << 4);
+  const gx = argp(args, 15), gy = argp(args, 16);
+  for (let pl = begin; pl < end; pl++) {
+    memory.fill(acc, 0, <usize>(H * W) << 3);
+    let o = pl * OH * OW;
+    for (let oh = 0; oh < OH; oh++) {
+      const h = wh + (<usize>oh << 4);
+      const hs = load<i32>(h), he = load<i32>(h, 4);
+      for (let ow = 0; ow < OW; ow++, o++) {
+        const w = ww + (<usize>ow << 4);
+        const ws = load<i32>(w), we = load<i32>(w, 4);
+        const g = <f64>load<f32>(at4(gy, o)) / divisor(args, h, w);
+        for (let ih = hs; ih < he; ih++) {
+          for (let iw = ws; iw < we; iw++) {
+            const p = acc + (<usize>(ih * W + iw) << 3);
+            store<f64>(p, load<f64>(p) + g);
+          }
+        }
+      }
+    }
+    const xp = at4(gx, pl * H * W);
+    for (let i = 0; i < H * W; i++) store<f32>(at4(xp, i), <f32>load<f64>(acc + (<usize>i << 3)));
+  }
+}

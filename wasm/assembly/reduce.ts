@@ -1,0 +1,131 @@
+// Reductions (accumulated in float64 in the reference's order, so sums match it bit for bit),
+// argmax/argmin, gather and scatter-add on float32 values with int32 indices.
+import { addrOf, argi, innerOf, stepOf } from './common';
+
+const SUM = 0, PROD = 1, MAX = 2, MIN = 3;
+
+export function fillF64(p: usize, n: i32, value: f64): void {
+  for (let i = 0; i < n; i++) store<f64>(p + (<usize>i << 3), value);
+}
+
+/**
+ * [op, -, -, geometry over x's shape of x (float32) and acc (float64, stride 0 along reduced
+ * dims)]: folds every element of x into its accumulator. NaN wins max and min.
+ */
+export function reduce(g: usize, scratch: usize, begin: i32, end: i32): void {
+  const op = argi(g, 0);
+  const inner = innerOf(g);
+  const sx = <usize>stepOf(g, 0) << 2;
+  const sa = <usize>stepOf(g, 1) << 3;
+  let e = begin;
+  while (e < end) {
+    const n = min(inner - e % inner, end - e);
+    let px = addrOf(g, 0, e, 2);
+    let pa = addrOf(g, 1, e, 3);
+    if (sa == 0) {
+      let acc = load<f64>(pa);
+      if (op == SUM) for (let i = 0; i < n; i++, px += sx) acc += <f64>load<f32>(px);
+      else if (op == PROD) for (let i = 0; i < n; i++, px += sx) acc *= <f64>load<f32>(px);
+      else if (op == MAX) {
+        for (let i = 0; i < n; i++, px += sx) {
+          const v = <f64>load<f32>(px);
+          acc = select<f64>(v, acc, v > acc || v != v);
+        }
+      } else {
+        for (let i = 0; i < n; i++, px += sx) {
+          const v = <f64>load<f32>(px);
+          acc = select<f64>(v, acc, v < acc || v != v);
+        }
+      }
+      store<f64>(pa, acc);
+    } else {
+      for (let i = 0; i < n; i++, px += sx, pa += sa) {
+        const v = <f64>load<f32>(px);
+        const acc = load<f64>(pa);
+        if (op == SUM) store<f64>(pa, acc + v);
+        else if (op == PROD) store<f64>(pa, acc * v);
+        else if (op == MAX ? v > acc || v != v : v < acc || v != v) store<f64>(pa, v);
+      }
+    }
+    e += n;
+  }
+}
+
+/**
+ * [is argmin, length of dim, stride of dim, geometry over x's shape with dim of size 1 of x
+ * (float32) and out (int32)]: the index of the first max/min (or first NaN) along dim.
+ */
+export function argreduce(g: usize, scratch: usize, begin: i32, end: i32): void {
+  const isMin = argi(g, 0) != 0;
+  const len = argi(g, 1);
+  const step = <usize>argi(g, 2) << 2;
+  for (let e = begin; e < end; e++) {
+    const px = addrOf(g, 0, e, 2);
+    let best = load<f32>(px);
+    let bestIdx = 0;
+    for (let k = 1; k < len && best == best; k++) {
+      const v = load<f32>(px + <usize>k * step);
+      const take = (isMin ? v < best : v > best) || v != v;
+      best = select<f32>(v, best, take);
+      bestIdx = select<i32>(k, bestIdx, take);
+    }
+    store<i32>(addrOf(g, 1, e, 2), bestIdx);
+  }
+}
+
+/** Whether every index of view 1 lies in [0, size) over positions [0, count). */
+function indicesValid(g: usize, count: i32): bool {
+  const size = argi(g, 1);
+  const inner = innerOf(g);
+  const si = <usize>stepOf(g, 1) << 2;
+  for (let e = 0; e < count; e += inner) {
+    let pi = addrOf(g, 1, e, 2);
+    for (let i = 0; i < inner; i++, pi += si) {
+      const k = load<i32>(pi);
+      if (k < 0 || k >= size) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * [-, size of dim, stride of dim, geometry over index's shape of x (stride 0 along dim), index,
+ * out]: out = x at the indexed positions. Returns 0, or 1 without writing when an index is out of range.
+ */
+export function gather(g: usize, count: i32): i32 {
+  if (!indicesValid(g, count)) return 1;
+  const step = argi(g, 2);
+  const inner = innerOf(g);
+  const sx = <usize>stepOf(g, 0) << 2;
+  const si = <usize>stepOf(g, 1) << 2;
+  const so = <usize>stepOf(g, 2) << 2;
+  for (let e = 0; e < count; e += inner) {
+    let px = addrOf(g, 0, e, 2);
+    let pi = addrOf(g, 1, e, 2);
+    let po = addrOf(g, 2, e, 2);
+    for (let i = 0; i < inner; i++, px += sx, pi += si, po += so) {
+      store<f32>(po, load<f32>(px + (<usize>(load<i32>(pi) * step) << 2)));
+    }
+  }
+  return 0;
+}
+
+/** [-, size, stride, geometry over index's shape of out (stride 0 along dim), index, src]: out[index] += src. */
+export function scatterAdd(g: usize, count: i32): i32 {
+  if (!indicesValid(g, count)) return 1;
+  const step = argi(g, 2);
+  const inner = innerOf(g);
+  const so = <usize>stepOf(g, 0) << 2;
+  const si = <usize>stepOf(g, 1) << 2;
+  const ss = <usize>stepOf(g, 2) << 2;
+  for (let e = 0; e < count; e += inner) {
+    let po = addrOf(g, 0, e, 2);
+    let pi = addrOf(g, 1, e, 2);
+    let ps = addrOf(g, 2, e, 2);
+    for (let i = 0; i < inner; i++, po += so, pi += si, ps += ss) {
+      const p = po + (<usize>(load<i32>(pi) * step) << 2);
+      store<f32>(p, load<f32>(p) + load<f32>(ps));
+    }
+  }
+  return 0;
+}
