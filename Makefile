@@ -16,14 +16,16 @@ demo: node_modules/.package-lock.json native
 	$(STRIDE) train --model lenet5 --dataset fashion-mnist --epochs $(or $(EPOCHS),3) \
 	  --limit $(or $(LIMIT),60000) --out out/demo
 
-# The suite runs on the reference backend, then (all but test/native.test.ts and
-# test/wasm.test.ts, which compare a backend with the reference directly) on the native and the
-# wasm backends, which test/setup_backend.ts makes the default. A backend that cannot run here
-# is skipped with a NOTICE. bench/'s pinned peers are installed too: the interop tests run
-# exported models in their onnxruntime-node and imported ones in their TF.js.
-BACKEND_SUITE = $(filter-out test/native.test.ts test/wasm.test.ts,$(wildcard test/*.test.ts))
-test: node_modules/.package-lock.json native bench/node_modules/.package-lock.json
+# The suite runs on the reference backend, then on the native and the wasm backends, which
+# test/setup_backend.ts makes the default (all but test/native.test.ts and test/wasm.test.ts,
+# which compare a backend with the reference directly, and the browser tests, which run in
+# Chromium). A backend that cannot run here is skipped with a NOTICE. bench/'s pinned peers are
+# installed too: the interop tests run exported models in their onnxruntime-node and imported
+# ones in their TF.js.
+BACKEND_SUITE = $(filter-out test/native.test.ts test/wasm.test.ts test/browser_%,$(wildcard test/*.test.ts))
+test: node_modules/.package-lock.json native bench/node_modules/.package-lock.json chromium
 	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p tsconfig.browser.json --noEmit
 	$(NODE_TEST) test/*.test.ts
 	@if [ -f $(NATIVE_ADDON) ]; then \
 	  echo "== the test suite on the native backend =="; \
@@ -44,6 +46,20 @@ $(NATIVE_ADDON): native/binding.gyp native/build.sh $(wildcard native/src/*) | n
 
 typecheck: node_modules/.package-lock.json
 	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p tsconfig.browser.json --noEmit
+
+# Debian's Chromium for the browser tests (the wasm backend in a page, the studio), installed
+# with apt as root; without it those tests are skipped with a NOTICE.
+.PHONY: chromium
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Chromium with apt-get (browser tests)"; \
+	    apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	  else \
+	    echo "NOTICE: Chromium is not installed and apt is unavailable; the browser tests will be skipped"; \
+	  fi; \
+	fi
 
 # dist/ for the package: the wasm kernels (committed prebuilt in src/backend/wasm/bin) rebuilt
 # from wasm/assembly with AssemblyScript, then tsc.

@@ -18,6 +18,7 @@ import { loadStrideBackends } from './lib/stride_backends.js';
 import { render } from './lib/tables.js';
 import { TimeoutError, Worker, type Reply } from './lib/workerproc.js';
 import { T1, WORKLOADS, type Workload } from './lib/workloads.js';
+import { CHROMIUM } from '../tools/browser.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -74,6 +75,13 @@ async function configs(): Promise<{ list: Config[]; unavailable: { system: strin
     for (const n of SINGLE_THREADED.has(b) ? [1] : [1, 2]) {
       out.push({ id: `stride-${b}-${n}`, system: `stride ${b}`, threads: n, cmd: node, args: [...TSX, join(HERE, 'workers/stride.ts'), '--backend', b], env: threadEnv(n), stride: true });
     }
+  }
+  if (existsSync(CHROMIUM)) {
+    for (const n of [1, 2]) {
+      out.push({ id: `stride-wasm-chromium-${n}`, system: 'stride wasm (Chromium)', threads: n, cmd: node, args: [...TSX, join(HERE, 'workers/chromium.ts'), '--threads', String(n)], env: {} });
+    }
+  } else {
+    unavailable.push({ system: 'stride wasm (Chromium)', reason: `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)` });
   }
   for (const n of [1, 2]) {
     out.push({ id: `pytorch-${n}`, system: 'PyTorch', threads: n, cmd: PYTHON, args: [join(HERE, 'py/torch_worker.py'), '--threads', String(n)], env: threadEnv(n) });

@@ -1,0 +1,467 @@
+/**
+ * The primitive-comparison suite every backend passes ("one primitive list, one shared test
+ * suite, every backend passes it"): a backend's primitives against the reference backend's on
+ * random inputs. Every conv option (and large, chunked, multi-threaded convolutions), matmul
+ * layouts and batch broadcasting, pooling, elementwise ops on special values, copy and fill,
+ * reductions, argmax/argmin, gather/scatter, float64 and integer maths, and the error paths.
+ *
+ * Only the Backend interface is used: inputs are made as typed arrays (the reference's buffers),
+ * uploaded to the backend under test with alloc + write, and its outputs read back with read.
+ * test/<backend>.test.ts calls primitiveSuite inside its describe and adds what only that backend
+ * has (threads, memory, builds).
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { IndexError, referenceBackend, type Backend, type DType, type TypedArray, type View } from '../src/index.js';
+import type { AvgPoolOptions, BinaryOp, Conv2dParams, Pool2dParams, ReduceOp, UnaryOp } from '../src/backend/backend.js';
+import { allocArray } from '../src/tensor/dtype.js';
+import { contiguousStrides } from '../src/tensor/shape.js';
+
+/** A view on a typed array: how inputs are made, and what the reference reads and writes. */
+export type RView = View<TypedArray>;
+
+/**
+ * How outputs must agree: 'exact' bit for bit (NaN to NaN, -0 distinct from 0); 'scaled' up to
+ * 1e-5 relative to each value and to the tensor's largest magnitude (float32 sums in another
+ * order); 'relative' up to 1e-5 relative to each value alone (elementwise results).
+ */
+export type How = 'exact' | 'scaled' | 'relative';
+
+/** Puts a reference view on a backend (the same geometry over its own copy of the buffer). */
+export type Upload<B> = (r: RView) => View<B>;
+
+/** A primitive call, run once on the reference and once on the backend under test. */
+export type Run = <B>(backend: Backend<B>, outs: View<B>[], v: Upload<B>) => void;
+
+/** mulberry32: reproducible inputs. */
+export function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The elements of v, in row-major order of its shape. */
+export function elements(v: RView): number[] {
+  const out: number[] = [];
+  const walk = (d: number, off: number): void => {
+    if (d === v.shape.length) {
+      out.push(v.buffer[off]!);
+      return;
+    }
+    for (let i = 0; i < v.shape[d]!; i++) walk(d + 1, off + i * v.strides[d]!);
+  };
+  walk(0, v.offset);
+  return out;
+}
+
+/** Asserts that `a` (the backend's) matches `e` (the reference's) as `how` says. */
+export function assertMatch(a: number[], e: number[], what: string, how: How): void {
+  const rtol = 1e-5;
+  const scale = how === 'scaled' ? e.reduce((m, v) => (Number.isFinite(v) ? Math.max(m, Math.abs(v)) : m), 0) : 0;
+  assert.equal(a.length, e.length, `${what}: ${a.length} elements, expected ${e.length}`);
+  e.forEach((ev, i) => {
+    const av = a[i]!;
+    const ok = Object.is(av, ev) || (Number.isNaN(av) && Number.isNaN(ev)) || (how !== 'exact' && Math.abs(av - ev) <= rtol * (Math.abs(ev) + scale));
+    assert.ok(ok, `${what}: element ${i} is ${av}, expected ${ev}`);
+  });
+}
+
+export interface ViewOptions {
+  dtype?: DType;
+  strides?: number[];
+  offset?: number;
+  /** The buffer's element i (default: uniform in [-1, 1)). */
+  values?: (i: number) => number;
+}
+
+/** Making inputs, putting them on a backend and comparing it with the reference. */
+export interface Harness<B> {
+  /** The harness's reproducible random numbers in [0, 1). */
+  rand: () => number;
+  /** A view of `shape` (strides default to contiguous) at `offset` in a fresh buffer (3 elements longer than it reaches) filled by `values`. */
+  view(shape: number[], opts?: ViewOptions): RView;
+  /** A copy of `v` with its own buffer. */
+  like(v: RView): RView;
+  /** Runs fn with an upload function; every buffer it uploads is freed afterwards. */
+  uploaded<T>(fn: (up: Upload<B>) => T): T;
+  /**
+   * Runs a primitive on the reference and on the backend, each writing its own copy of `outs`,
+   * and compares both the views and the whole buffers (so writes outside the views show too): bit
+   * for bit when `how` is 'exact' and for integer outputs. Returns the backend's outputs.
+   */
+  compare(what: string, outs: RView[], run: Run, how?: How): RView[];
+}
+
+export function harness<B>(backend: Backend<B>, seed: number): Harness<B> {
+  const ref = referenceBackend;
+  const rand = rng(seed);
+
+  const view = (shape: number[], opts: ViewOptions = {}): RView => {
+    const { dtype = 'float32', strides = contiguousStrides(shape), offset = 0, values = () => rand() * 2 - 1 } = opts;
+    let extent = offset + 1;
+    for (let d = 0; d < shape.length; d++) extent += (shape[d]! - 1) * strides[d]!;
+    const buffer = allocArray(dtype, Math.max(extent, 0) + 3);
+    for (let i = 0; i < buffer.length; i++) buffer[i] = values(i);
+    return { buffer, dtype, shape, strides, offset };
+  };
+  const like = (v: RView): RView => ({ ...v, buffer: v.buffer.slice() });
+
+  const uploaded = <T>(fn: (up: Upload<B>) => T): T => {
+    const buffers: B[] = [];
+    const up: Upload<B> = (r) => {
+      const buffer = backend.alloc(r.dtype, r.buffer.length);
+      buffers.push(buffer);
+      backend.write(buffer, r.dtype, 0, r.buffer);
+      return { buffer, dtype: r.dtype, shape: r.shape, strides: r.strides, offset: r.offset };
+    };
+    try {
+      return fn(up);
+    } finally {
+      for (const b of buffers) backend.free(b);
+    }
+  };
+
+  const compare = (what: string, outs: RView[], run: Run, how: How = 'scaled'): RView[] => {
+    const theirs = outs.map(like);
+    run(ref, theirs, (r) => r);
+    const mine = uploaded((up) => {
+      const inputs = new Map<RView, View<B>>();
+      const v: Upload<B> = (r) => inputs.get(r) ?? inputs.set(r, up(r)).get(r)!;
+      const os = outs.map(up);
+      run(backend, os, v);
+      return os.map((o, i): RView => ({ ...outs[i]!, buffer: backend.read(o.buffer, o.dtype, 0, outs[i]!.buffer.length) }));
+    });
+    const whole = (v: RView): number[] => Array.from(v.buffer);
+    mine.forEach((m, i) => {
+      const t = theirs[i]!;
+      const h = how === 'exact' || m.dtype === 'int32' || m.dtype === 'bool' ? 'exact' : how;
+      assertMatch(elements(m), elements(t), `${what} [output ${i}]`, h);
+      assertMatch(whole(m), whole(t), `${what} [output ${i}, whole buffer]`, h);
+    });
+    return mine;
+  };
+
+  return { rand, view, like, uploaded, compare };
+}
+
+export interface PrimitiveSuiteOptions {
+  /** Seeds the random inputs. */
+  seed?: number;
+  /**
+   * Unary and binary ops this backend computes bit for bit like the reference, besides those
+   * every backend must (the ones exact in float32 arithmetic: neg, abs, sqrt, add, eq, ...).
+   */
+  exactOps?: readonly (UnaryOp | BinaryOp)[];
+  /**
+   * Sums (average pooling and its gradient, reductions, scatter_add) are accumulated in float64
+   * in the reference's order, so they match it bit for bit; otherwise to 'scaled' tolerance.
+   */
+  exactSums?: boolean;
+  /**
+   * The error `primitive` raises for an input view reaching elements [lo, hi] (inclusive) of a
+   * buffer of `size` elements.
+   */
+  pastBuffer(primitive: 'binary' | 'conv2d', lo: number, hi: number, size: number): RegExp;
+}
+
+/** Ops exact in float32 arithmetic (or in float64 rounded once): every backend matches them bit for bit. */
+const EXACT_OPS: readonly (UnaryOp | BinaryOp)[] = [
+  'neg', 'abs', 'sign', 'sqrt', 'reciprocal', 'relu', 'floor', 'ceil', 'round', 'trunc', 'logical_not',
+  'add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'logical_xor',
+];
+
+/** Regexp source matching `s` literally. */
+export const literal = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Registers the shared comparison of `backend` with the reference backend as node:test describe
+ * and test blocks (call it inside the backend's describe, which skips it when unavailable).
+ */
+export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptions): void {
+  const ref = referenceBackend;
+  const { view, like, uploaded, compare, rand } = harness(backend, opts.seed ?? 7);
+  const sums: How = opts.exactSums ? 'exact' : 'scaled';
+
+  describe('conv2d, its input gradient and its weight gradient', () => {
+    interface ConvCase { name: string; x: [number, number, number, number]; w: [number, number, number, number]; p: Partial<Conv2dParams>; gx?: boolean }
+    const cases: ConvCase[] = [
+      { name: '3x3, padding 1', x: [2, 3, 9, 8], w: [4, 3, 3, 3], p: { padding: [1, 1] } },
+      { name: 'stride 2 with trailing rows no window reaches', x: [2, 3, 10, 9], w: [5, 3, 3, 3], p: { stride: [2, 2] } },
+      { name: 'dilation 2, padding 2', x: [1, 2, 11, 10], w: [3, 2, 3, 3], p: { padding: [2, 2], dilation: [2, 2] } },
+      { name: 'groups 2', x: [2, 4, 7, 7], w: [6, 2, 3, 3], p: { padding: [1, 1], groups: 2 } },
+      { name: 'depthwise, stride 2', x: [2, 8, 9, 9], w: [8, 1, 3, 3], p: { padding: [1, 1], stride: [2, 2], groups: 8 } },
+      { name: '1x1', x: [3, 16, 5, 6], w: [8, 16, 1, 1], p: {} },
+      { name: '1x1 with groups', x: [2, 6, 4, 5], w: [9, 2, 1, 1], p: { groups: 3 } },
+      { name: '1x1 stride 2', x: [2, 4, 7, 7], w: [3, 4, 1, 1], p: { stride: [2, 2] } },
+      { name: 'asymmetric kernel, stride, padding and dilation', x: [2, 3, 12, 13], w: [4, 3, 3, 5], p: { stride: [2, 1], padding: [1, 2], dilation: [1, 2] } },
+      { name: 'one input channel (LeNet C1)', x: [4, 1, 12, 12], w: [6, 1, 5, 5], p: { padding: [2, 2] } },
+      { name: 'padding wider than the kernel', x: [1, 2, 4, 5], w: [3, 2, 2, 2], p: { padding: [3, 3] } },
+      { name: 'every window in the padding', x: [1, 2, 1, 1], w: [2, 2, 1, 1], p: { padding: [1, 1], stride: [3, 3] } },
+      // Large enough for chunked im2col (576 rows: 1820 positions per chunk) and several threads.
+      { name: 'large: chunked and over threads', x: [2, 64, 50, 50], w: [5, 64, 3, 3], p: { padding: [1, 1] } },
+      // Input gradients larger than the forward output needs (a transposed conv's output_padding).
+      { name: 'input gradient with output_padding', x: [2, 3, 10, 9], w: [4, 3, 2, 2], p: { stride: [3, 3] }, gx: true },
+      { name: 'dilated input gradient with output_padding', x: [1, 2, 6, 7], w: [1, 2, 2, 2], p: { dilation: [2, 2] }, gx: true },
+    ];
+    for (const c of cases) {
+      test(c.name, () => {
+        const p: Conv2dParams = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1, ...c.p };
+        const [N, , H, W] = c.x;
+        const [O, , KH, KW] = c.w;
+        const size = (i: number, k: number, d: 0 | 1) => Math.floor((i + 2 * p.padding[d] - p.dilation[d] * (k - 1) - 1) / p.stride[d]) + 1;
+        // output_padding: the forward output of an input 1-2 rows/columns smaller.
+        const [OH, OW] = c.gx ? [size(H - 2, KH, 0), size(W - 1, KW, 1)] : [size(H, KH, 0), size(W, KW, 1)];
+        const x = view(c.x, { offset: 5 });
+        const w = view(c.w, { offset: 2 });
+        const gy = view([N, O, OH, OW], { offset: 7 });
+        if (!c.gx) compare('forward', [view([N, O, OH, OW], { offset: 3 })], (b, [o], v) => b.conv2d(v(x), v(w), o!, p));
+        compare('input gradient', [view(c.x, { offset: 1 })], (b, [gx], v) => b.conv2dInputGrad(v(gy), v(w), gx!, p));
+        compare('weight gradient', [view(c.w, { offset: 4 })], (b, [gw], v) => b.conv2dWeightGrad(v(x), v(gy), gw!, p));
+      });
+    }
+
+    test('empty batches and float64 agree with the reference exactly', () => {
+      const p: Conv2dParams = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 };
+      const x = view([2, 2, 5, 5], { dtype: 'float64' });
+      const w = view([3, 2, 3, 3], { dtype: 'float64' });
+      compare('float64 forward', [view([2, 3, 3, 3], { dtype: 'float64' })], (b, [o], v) => b.conv2d(v(x), v(w), o!, p), 'exact');
+      const x0 = view([0, 2, 5, 5]);
+      const w0 = view([3, 2, 3, 3]);
+      compare('empty batch', [view([0, 3, 3, 3])], (b, [o], v) => b.conv2d(v(x0), v(w0), o!, p), 'exact');
+    });
+  });
+
+  describe('matmul', () => {
+    const mm = (name: string, a: RView, c: RView, out = view([a.shape[0]!, a.shape[1]!, c.shape[2]!])) =>
+      test(name, () => {
+        compare(name, [out], (b, [o], v) => b.matmul(v(a), v(c), o!));
+      });
+    mm('contiguous batches', view([2, 5, 7]), view([2, 7, 3]));
+    mm('256 x 256 (threads split the rows)', view([1, 256, 256]), view([1, 256, 256]));
+    mm('5 x 300 x 700 (threads split the columns)', view([1, 5, 300]), view([1, 300, 700], { offset: 1 }));
+    mm('K beyond one packed block (300 > 256) and N beyond one (600 > 512)', view([1, 9, 300]), view([1, 300, 600]));
+    mm('transposed a', view([2, 6, 4], { strides: [24, 1, 6] }), view([2, 4, 5]));
+    mm('transposed c', view([3, 6, 4]), view([3, 4, 5], { strides: [20, 1, 4] }));
+    mm('broadcast c (batch stride 0)', view([4, 6, 4], { offset: 3 }), view([4, 4, 5], { strides: [0, 5, 1], offset: 1 }));
+    mm('broadcast a', view([4, 6, 4], { strides: [0, 4, 1] }), view([4, 4, 5]));
+    mm('both broadcast', view([3, 6, 4], { strides: [0, 4, 1] }), view([3, 4, 5], { strides: [0, 1, 4] }));
+    mm('odd strides (no fast kernel for them)', view([2, 5, 6], { strides: [70, 14, 2] }), view([2, 6, 3], { strides: [0, 6, 2] }));
+    mm('transposed out', view([2, 5, 6]), view([2, 6, 3]), view([2, 5, 3], { strides: [15, 1, 5] }));
+    mm('row vector times matrix', view([1, 1, 9]), view([1, 9, 7]));
+    mm('infinities and NaN propagate (0 * inf is NaN)', view([1, 4, 4], { values: (i) => [0, Infinity, NaN, 1][i % 4]! }), view([1, 4, 9]));
+    test('K = 0 gives zeros', () => {
+      const [a, c] = [view([2, 3, 0]), view([2, 0, 4])];
+      const [out] = compare('K = 0', [view([2, 3, 4])], (b, [o], v) => b.matmul(v(a), v(c), o!), 'exact');
+      assert.deepEqual(elements(out!), new Array(24).fill(0));
+    });
+  });
+
+  describe('pooling', () => {
+    const window = (k: number, s: number, pad = 0, d = 1): Pool2dParams => ({ kind: 'window', kernel: [k, k], stride: [s, s], padding: [pad, pad], dilation: [d, d] });
+    const cases: { name: string; x: number[]; out: [number, number]; p: Pool2dParams; nan?: boolean }[] = [
+      { name: '2x2 stride 2', x: [2, 3, 8, 8], out: [4, 4], p: window(2, 2) },
+      { name: '3x3 stride 2 padding 1', x: [2, 2, 9, 7], out: [5, 4], p: window(3, 2, 1) },
+      { name: 'dilation 2', x: [1, 2, 9, 9], out: [5, 5], p: window(3, 1, 0, 2) },
+      { name: 'ceil mode: the last window is clipped', x: [1, 3, 7, 7], out: [3, 3], p: window(3, 3) },
+      { name: 'adaptive 7 -> 3', x: [2, 2, 7, 10], out: [3, 4], p: { kind: 'adaptive' } },
+      { name: 'adaptive 5 -> 7 (overlapping)', x: [1, 2, 5, 5], out: [7, 7], p: { kind: 'adaptive' } },
+      { name: 'NaN propagation', x: [1, 2, 6, 6], out: [3, 3], p: window(2, 2), nan: true },
+      { name: 'many planes over threads', x: [16, 32, 24, 24], out: [12, 12], p: window(2, 2) },
+    ];
+    const avgOptions: AvgPoolOptions[] = [
+      { countIncludePad: true, divisorOverride: null },
+      { countIncludePad: false, divisorOverride: null },
+      { countIncludePad: false, divisorOverride: 3 },
+    ];
+    for (const c of cases) {
+      test(c.name, () => {
+        const values = c.nan ? () => (rand() < 0.15 ? NaN : rand() < 0.1 ? -Infinity : rand() - 0.5) : undefined;
+        const x = view(c.x, { offset: 3, ...(values && { values }) });
+        const shape = [c.x[0]!, c.x[1]!, ...c.out];
+        compare('max', [view(shape), view(shape, { dtype: 'int32' })], (b, [o, i], v) => b.maxPool2d(v(x), o!, i!, c.p), 'exact');
+        const gy = view(shape, { offset: 2 });
+        for (const o of avgOptions) {
+          compare(`avg ${JSON.stringify(o)}`, [view(shape)], (b, [out], v) => b.avgPool2d(v(x), out!, c.p, o), sums);
+          compare(`avg grad ${JSON.stringify(o)}`, [view(c.x)], (b, [gx], v) => b.avgPool2dGrad(v(gy), gx!, c.p, o), sums);
+        }
+      });
+    }
+  });
+
+  describe('elementwise', () => {
+    const specials = [NaN, Infinity, -Infinity, 0, -0, 0.5, -0.5, 1.5, 2.5, -2.5, 1, -1, 3, 1e-30, -1e-30, 88.5, -88.5, 1e30, 7.25, -3.75];
+    const special = (i: number): number => (i < specials.length ? specials[i]! : (rand() - 0.5) * 20);
+    const exact = new Set<string>([...EXACT_OPS, ...(opts.exactOps ?? [])]);
+    const howFor = (op: string): How => (exact.has(op) ? 'exact' : 'relative');
+
+    const UNARY: UnaryOp[] = ['neg', 'abs', 'sign', 'exp', 'log', 'log1p', 'expm1', 'sqrt', 'rsqrt', 'reciprocal', 'sin', 'cos', 'tanh',
+      'sigmoid', 'relu', 'floor', 'ceil', 'round', 'trunc', 'erf', 'logical_not'];
+    for (const op of UNARY) {
+      test(`unary ${op} on special values, contiguous and strided`, () => {
+        const dtype: DType = op === 'logical_not' ? 'bool' : 'float32';
+        // A row a multiple of the SIMD width, and one with a tail.
+        for (const n of [8, 9]) {
+          const x = view([6, n], { values: special });
+          compare(`${op} [6, ${n}]`, [view([6, n], { dtype })], (b, [o], v) => b.unary(op, v(x), o!), howFor(op));
+          const xt = view([n, 6], { strides: [1, n], values: special });
+          compare(`${op} [${n}, 6] transposed`, [view([n, 6], { dtype, offset: 2 })], (b, [o], v) => b.unary(op, v(xt), o!), howFor(op));
+        }
+      });
+    }
+
+    const BINARY: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'remainder', 'floor_divide', 'atan2',
+      'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'logical_xor'];
+    const COMPARE = new Set<string>(['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'logical_xor']);
+    for (const op of BINARY) {
+      test(`binary ${op}: special pairs, broadcasting and strides`, () => {
+        const dtype: DType = COMPARE.has(op) ? 'bool' : 'float32';
+        const how = howFor(op);
+        const n = specials.length;
+        // Every pair of special values.
+        const a = view([n, n], { strides: [1, 0], values: special });
+        const b = view([n, n], { strides: [0, 1], values: special });
+        compare(op, [view([n, n], { dtype })], (be, [o], v) => be.binary(op, v(a), v(b), o!), how);
+        const m = view([5, 7], { values: (i) => (i % 3 === 0 ? 2 : special(i)) });
+        const scalar = view([5, 7], { strides: [0, 0], values: () => -1.5 });
+        compare(`${op} scalar`, [view([5, 7], { dtype })], (be, [o], v) => be.binary(op, v(m), v(scalar), o!), how);
+        compare(`${op} scalar first`, [view([5, 7], { dtype })], (be, [o], v) => be.binary(op, v(scalar), v(m), o!), how);
+        const [c, ct] = [view([7, 5]), view([7, 5], { strides: [1, 7] })];
+        compare(`${op} strided out`, [view([7, 5], { dtype, strides: [1, 7] })], (be, [o], v) => be.binary(op, v(c), v(ct), o!), how);
+      });
+    }
+
+    test('pow follows JavaScript: 1 ** NaN and (-1) ** Infinity are NaN', () => {
+      const a = view([4], { values: (i) => [1, -1, 1, 2][i % 4]! });
+      const b = view([4], { values: (i) => [NaN, Infinity, -Infinity, 0.5][i % 4]! });
+      compare('pow', [view([4])], (be, [o], v) => be.binary('pow', v(a), v(b), o!), 'exact');
+    });
+
+    test('large broadcast ops run on several threads and agree', () => {
+      const a = view([300, 400]);
+      const row = view([300, 400], { strides: [0, 1] });
+      compare('add by rows', [view([300, 400])], (b, [o], v) => b.binary('add', v(a), v(row), o!), 'exact');
+      for (const n of [100003, 200000]) {
+        const long = view([n]);
+        compare(`exp long row of ${n}`, [view([n])], (b, [o], v) => b.unary('exp', v(long), o!), 'relative');
+      }
+      const src = view([400, 300], { strides: [1, 400] });
+      compare('copy transposed', [view([400, 300])], (b, [o], v) => b.copy(v(src), o!), 'exact');
+      compare('fill', [view([100001], { offset: 1 })], (b, [o]) => b.fill(o!, 0.25), 'exact');
+    });
+
+    test('where with a broadcast condition', () => {
+      const cond = view([4, 6], { dtype: 'bool', strides: [0, 1], values: (i) => i % 2 });
+      const a = view([4, 6]);
+      const b = view([4, 6], { strides: [1, 0] });
+      compare('where', [view([4, 6])], (be, [o], v) => be.where(v(cond), v(a), v(b), o!), 'exact');
+    });
+
+    test('copy keeps every dtype bit for bit and converts between them; fill writes strided views', () => {
+      const dtypes: DType[] = ['float32', 'float64', 'int32', 'uint8', 'bool'];
+      for (const dtype of dtypes) {
+        const values = dtype === 'bool' ? (i: number) => i % 2 : (i: number) => i * 7 - 20;
+        const src = view([3, 4, 5], { dtype, strides: [1, 15, 3], values });
+        compare(`copy ${dtype}`, [view([3, 4, 5], { dtype, offset: 1 })], (b, [o], v) => b.copy(v(src), o!), 'exact');
+        const row = view([3, 4], { dtype, strides: [0, 1], values });
+        compare(`copy broadcast ${dtype}`, [view([3, 4], { dtype })], (b, [o], v) => b.copy(v(row), o!), 'exact');
+        for (const to of dtypes) compare(`copy ${dtype} -> ${to}`, [view([3, 4], { dtype: to })], (b, [o], v) => b.copy(v(row), o!), 'exact');
+      }
+      for (const dtype of ['float32', 'float64', 'int32'] as DType[]) {
+        compare(`fill ${dtype}`, [view([4, 5], { dtype, strides: [10, 2] })], (b, [o]) => b.fill(o!, -2.75), 'exact');
+      }
+    });
+
+    test('integer and float64 maths agree with the reference exactly, with its errors', () => {
+      const a = view([3, 4], { dtype: 'int32', values: (i) => i - 5 });
+      const b = view([3, 4], { dtype: 'int32', values: (i) => (i % 3) + 1 });
+      compare('int32 floor_divide', [view([3, 4], { dtype: 'int32' })], (be, [o], v) => be.binary('floor_divide', v(a), v(b), o!), 'exact');
+      const d = view([3, 4], { dtype: 'float64' });
+      compare('float64 exp', [view([3, 4], { dtype: 'float64' })], (be, [o], v) => be.unary('exp', v(d), o!), 'exact');
+      const zero = view([3, 4], { dtype: 'int32', values: () => 0 });
+      assert.throws(() => ref.binary('remainder', a, zero, like(a)), /integer division by zero/);
+      uploaded((up) => assert.throws(() => backend.binary('remainder', up(a), up(zero), up(a)), /integer division by zero/));
+    });
+  });
+
+  describe('reductions, argmax/argmin, gather and scatter_add', () => {
+    const OPS: ReduceOp[] = ['sum', 'prod', 'max', 'min'];
+    const shapes: { name: string; out: number[] }[] = [
+      { name: 'trailing dims', out: [4, 5, 1, 1] },
+      { name: 'leading dims', out: [1, 1, 6, 7] },
+      { name: 'a middle dim', out: [4, 1, 6, 7] },
+      { name: 'outer and inner dims', out: [1, 5, 1, 1] },
+      { name: 'everything', out: [1, 1, 1, 1] },
+    ];
+    for (const op of OPS) {
+      test(`${op} over trailing, leading, middle and all dims, with NaN, strided and broadcast inputs`, () => {
+        const values = op === 'prod' ? () => 0.5 + rand() : () => rand() - 0.5;
+        const x = view([4, 5, 6, 7], { values });
+        const xt = view([4, 5, 6, 7], { strides: [1, 4, 140, 20], values });
+        for (const s of shapes) {
+          compare(`${op} ${s.name}`, [view(s.out)], (b, [o], v) => b.reduce(op, v(x), o!), sums);
+          compare(`${op} ${s.name} strided`, [view(s.out)], (b, [o], v) => b.reduce(op, v(xt), o!), sums);
+        }
+        compare(`${op} into a strided out`, [view([5, 4], { strides: [1, 5] })], (b, [o], v) => b.reduce(op, v(x), { ...o!, shape: [4, 5, 1, 1], strides: [1, 4, 0, 0] }), sums);
+        const withNaN = view([3, 8], { values: (i) => (i === 13 ? NaN : rand()) });
+        compare(`${op} NaN`, [view([3, 1])], (b, [o], v) => b.reduce(op, v(withNaN), o!), sums);
+        // Broadcast inputs (stride 0 along reduced dims, e.g. the gradient of .sum()): a backend
+        // may reduce one copy and scale the sum.
+        const channels = view([5], { values });
+        const expanded = { ...channels, shape: [4, 5, 6, 7], strides: [0, 1, 0, 0] };
+        const scalar = { ...view([1], { values }), shape: [4, 5, 6, 7], strides: [0, 0, 0, 0] };
+        for (const s of shapes) {
+          compare(`${op} ${s.name} of a broadcast vector`, [view(s.out)], (b, [o], v) => b.reduce(op, v(expanded), o!));
+          compare(`${op} ${s.name} of a broadcast scalar`, [view(s.out)], (b, [o], v) => b.reduce(op, v(scalar), o!));
+        }
+      });
+    }
+
+    test('argmax and argmin along each dim, first of ties, NaN wins', () => {
+      const x = view([4, 5, 6], { values: (i) => (i === 17 ? NaN : Math.floor(rand() * 4)) });
+      for (const op of ['argmax', 'argmin'] as const) {
+        for (const dim of [0, 1, 2]) {
+          const shape = x.shape.map((s, d) => (d === dim ? 1 : s));
+          compare(`${op} dim ${dim}`, [view(shape, { dtype: 'int32' })], (b, [o], v) => b.argreduce(op, v(x), dim, o!));
+        }
+      }
+    });
+
+    test('gather and scatter_add along each dim; a bad index throws the reference IndexError', () => {
+      for (const dim of [0, 1]) {
+        const x = view([5, 6]);
+        const size = x.shape[dim]!;
+        const index = view([4, 3], { dtype: 'int32', values: () => Math.floor(rand() * size) });
+        compare(`gather dim ${dim}`, [view([4, 3])], (b, [o], v) => b.gather(v(x), dim, v(index), o!), 'exact');
+        const src = view([4, 3]);
+        compare(`scatter_add dim ${dim}`, [view([5, 6])], (b, [o], v) => b.scatterAdd(o!, dim, v(index), v(src)), sums);
+      }
+      const bad = view([2, 2], { dtype: 'int32', values: (i) => (i === 3 ? 5 : 0) });
+      const [x, out] = [view([3, 3]), view([2, 2])];
+      const theirs = /index 5 is out of bounds for dimension 0 with size 3/;
+      assert.throws(() => ref.gather(x, 0, bad, like(out)), (e) => e instanceof IndexError && theirs.test((e as Error).message));
+      uploaded((up) => {
+        assert.throws(() => backend.gather(up(x), 0, up(bad), up(out)), (e) => e instanceof IndexError && theirs.test((e as Error).message));
+        assert.throws(() => backend.scatterAdd(up(x), 1, up(bad), up(out)), (e) => e instanceof IndexError && /index 5 is out of bounds for dimension 1/.test((e as Error).message));
+      });
+    });
+  });
+
+  test('a view reaching past its buffer is a JS error, not a read or write of other memory', () => {
+    const p: Conv2dParams = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 };
+    const a = view([4, 4]);
+    const size = a.buffer.length;
+    uploaded((up) => {
+      assert.throws(() => backend.binary('add', { ...up(a), offset: 10 }, up(a), up(a)), opts.pastBuffer('binary', 10, 25, size));
+      // A shape larger than the buffer, and an offset too far into it.
+      const w = view([1, 1, 3, 3]);
+      assert.throws(() => backend.conv2d({ ...up(a), shape: [1, 1, 5, 5], strides: [25, 25, 5, 1] }, up(w), up(view([1, 1, 3, 3])), p), opts.pastBuffer('conv2d', 0, 24, size));
+      const x = view([1, 2, 5, 5]);
+      const xSize = x.buffer.length;
+      assert.throws(() => backend.conv2d({ ...up(x), offset: xSize - 10 }, up(view([3, 2, 3, 3])), up(view([1, 3, 3, 3])), p),
+        opts.pastBuffer('conv2d', xSize - 10, xSize + 39, xSize));
+    });
+  });
+}
