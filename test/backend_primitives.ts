@@ -269,6 +269,8 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       { name: 'adaptive 7 -> 3', x: [2, 2, 7, 10], out: [3, 4], p: { kind: 'adaptive' } },
       { name: 'adaptive 5 -> 7 (overlapping)', x: [1, 2, 5, 5], out: [7, 7], p: { kind: 'adaptive' } },
       { name: 'NaN propagation', x: [1, 2, 6, 6], out: [3, 3], p: window(2, 2), nan: true },
+      { name: '2x2 stride 2 over odd sizes, with NaN and -Infinity, 4 outputs at a time and a tail', x: [2, 3, 9, 19], out: [4, 9], p: window(2, 2), nan: true },
+      { name: '2x2 stride 2 in ceil mode: the last window is clipped', x: [1, 2, 7, 9], out: [4, 5], p: window(2, 2) },
       { name: 'many planes over threads', x: [16, 32, 24, 24], out: [12, 12], p: window(2, 2) },
     ];
     const avgOptions: AvgPoolOptions[] = [
@@ -357,6 +359,11 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       const a = view([4, 6]);
       const b = view([4, 6], { strides: [1, 0] });
       compare('where', [view([4, 6])], (be, [o], v) => be.where(v(cond), v(a), v(b), o!), 'exact');
+      // ReLU's backward: a contiguous mask choosing between a gradient and a broadcast zero.
+      const mask = view([3, 37], { dtype: 'bool', values: () => (rand() < 0.5 ? 1 : 0) });
+      const grad = view([3, 37]);
+      const zero = view([3, 37], { strides: [0, 0], values: () => 0 });
+      compare('where contiguous', [view([3, 37])], (be, [o], v) => be.where(v(mask), v(grad), v(zero), o!), 'exact');
     });
 
     test('copy keeps every dtype bit for bit and converts between them; fill writes strided views', () => {

@@ -119,17 +119,30 @@ function binaryScalar(op: i32, a: f64, b: f64): f64 {
   return a;
 }
 
-/** The same ops on one element (f32.max/min propagate NaN and order -0 below 0, as Math.max/min). */
+/** The same ops on one element, through the same code (f32x4.max/min propagate NaN and order -0 below 0, as Math.max/min). */
 @inline function scalarBinary(op: i32, a: f32, b: f32): f32 {
+  return f32x4.extract_lane(simdBinary(op, f32x4.splat(a), f32x4.splat(b)), 0);
+}
+
+/** Comparisons as lane masks (all ones or zero), with JavaScript's NaN semantics: only ne holds for NaN. */
+@inline function simdCompare(op: i32, a: v128, b: v128): v128 {
   switch (op) {
-    case ADD: return a + b;
-    case SUB: return a - b;
-    case MUL: return a * b;
-    case DIV: return a / b;
-    case MAXIMUM: return max<f32>(a, b);
-    case MINIMUM: return min<f32>(a, b);
+    case EQ: return f32x4.eq(a, b);
+    case NE: return f32x4.ne(a, b);
+    case LT: return f32x4.lt(a, b);
+    case LE: return f32x4.le(a, b);
+    case GT: return f32x4.gt(a, b);
   }
-  return a;
+  return f32x4.ge(a, b);
+}
+
+@inline function isCompare(op: i32): bool {
+  return op >= EQ && op <= GE;
+}
+
+/** A float32 operand's next 4 elements: a vector load, or one element repeated for a broadcast (step 0). */
+@inline function load4(p: usize, step: i32): v128 {
+  return step == 1 ? v128.load(p) : v128.load32_splat(p);
 }
 
 @inline function hasSimdBinary(op: i32): bool {
@@ -170,7 +183,9 @@ export function binary(g: usize, scratch: usize, begin: i32, end: i32): void {
   const sa = stepOf(g, 0);
   const sb = stepOf(g, 1);
   const so = stepOf(g, 2);
-  const simd = !bool && so == 1 && hasSimdBinary(op) && (sa == 1 || sa == 0) && (sb == 1 || sb == 0);
+  const dense = so == 1 && (sa == 1 || sa == 0) && (sb == 1 || sb == 0);
+  const da: usize = sa == 1 ? 16 : 0;
+  const db: usize = sb == 1 ? 16 : 0;
   let e = begin;
   while (e < end) {
     const n = min(inner - e % inner, end - e);
@@ -179,21 +194,27 @@ export function binary(g: usize, scratch: usize, begin: i32, end: i32): void {
     let i = 0;
     if (bool) {
       let po = addrOf(g, 2, e, 0);
+      if (dense && isCompare(op)) {
+        // 16 comparisons, their masks narrowed to 16 bytes of 0 or 1.
+        const one = i8x16.splat(1);
+        for (; i + 16 <= n; i += 16, po += 16) {
+          const m0 = simdCompare(op, load4(pa, sa), load4(pb, sb));
+          const m1 = simdCompare(op, load4(pa + da, sa), load4(pb + db, sb));
+          const m2 = simdCompare(op, load4(pa + 2 * da, sa), load4(pb + 2 * db, sb));
+          const m3 = simdCompare(op, load4(pa + 3 * da, sa), load4(pb + 3 * db, sb));
+          const bytes = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(m0, m1), i16x8.narrow_i32x4_s(m2, m3));
+          v128.store(po, v128.and(bytes, one));
+          pa += 4 * da;
+          pb += 4 * db;
+        }
+      }
       for (; i < n; i++, pa += <usize>sa << 2, pb += <usize>sb << 2, po += <usize>so) {
         store<u8>(po, binaryScalar(op, load<f32>(pa), load<f32>(pb)) != 0 ? 1 : 0);
       }
     } else {
       let po = addrOf(g, 2, e, 2);
-      if (simd) {
-        const da: usize = sa == 1 ? 16 : 0;
-        const db: usize = sb == 1 ? 16 : 0;
-        for (; i + 4 <= n; i += 4, pa += da, pb += db, po += 16) {
-          const va = sa == 1 ? v128.load(pa) : v128.load32_splat(pa);
-          const vb = sb == 1 ? v128.load(pb) : v128.load32_splat(pb);
-          v128.store(po, simdBinary(op, va, vb));
-        }
-      }
       if (hasSimdBinary(op)) {
+        if (dense) for (; i + 4 <= n; i += 4, pa += da, pb += db, po += 16) v128.store(po, simdBinary(op, load4(pa, sa), load4(pb, sb)));
         for (; i < n; i++, pa += <usize>sa << 2, pb += <usize>sb << 2, po += <usize>so << 2) {
           store<f32>(po, scalarBinary(op, load<f32>(pa), load<f32>(pb)));
         }
@@ -214,6 +235,9 @@ export function where(g: usize, scratch: usize, begin: i32, end: i32): void {
   const sa = stepOf(g, 1);
   const sb = stepOf(g, 2);
   const so = stepOf(g, 3);
+  const dense = sc == 1 && so == 1 && (sa == 1 || sa == 0) && (sb == 1 || sb == 0);
+  const da: usize = sa == 1 ? 16 : 0;
+  const db: usize = sb == 1 ? 16 : 0;
   let e = begin;
   while (e < end) {
     const n = min(inner - e % inner, end - e);
@@ -221,7 +245,15 @@ export function where(g: usize, scratch: usize, begin: i32, end: i32): void {
     let pa = addrOf(g, 1, e, 2);
     let pb = addrOf(g, 2, e, 2);
     let po = addrOf(g, 3, e, 2);
-    for (let i = 0; i < n; i++, pc += <usize>sc, pa += <usize>sa << 2, pb += <usize>sb << 2, po += <usize>so << 2) {
+    let i = 0;
+    if (dense) {
+      // 4 condition bytes widened to lane masks choose between the lanes of a and b.
+      for (; i + 4 <= n; i += 4, pc += 4, pa += da, pb += db, po += 16) {
+        const c = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(pc)));
+        v128.store(po, v128.bitselect(load4(pa, sa), load4(pb, sb), i32x4.ne(c, i32x4.splat(0))));
+      }
+    }
+    for (; i < n; i++, pc += <usize>sc, pa += <usize>sa << 2, pb += <usize>sb << 2, po += <usize>so << 2) {
       store<f32>(po, load<u8>(pc) != 0 ? load<f32>(pa) : load<f32>(pb));
     }
     e += n;

@@ -12,58 +12,52 @@ const NC: i32 = 512;
 /** Bytes of scratch sgemmRange needs: packed A, packed B and one 4x8 tile for edges. */
 export const GEMM_SCRATCH: i32 = (MC * KC + KC * NC + MR * NR) * 4;
 
-/** A[mc, kc] (strides rsa, csa) into panels of 4 rows, k-major within a panel. */
-function packA(a: usize, rsa: i32, csa: i32, mc: i32, kc: i32, dst: usize): void {
-  for (let ir = 0; ir < mc; ir += MR) {
-    const rows = min(MR, mc - ir);
-    const src = at4(a, ir * rsa);
-    if (rows == MR && rsa == 1) {
-      // Column-major A (a transposed operand): the 4 values of a k are adjacent.
-      for (let k = 0; k < kc; k++) v128.store(dst + (<usize>k << 4), v128.load(at4(src, k * csa)));
-    } else if (rows == MR) {
-      const r1 = at4(src, rsa);
-      const r2 = at4(src, 2 * rsa);
-      const r3 = at4(src, 3 * rsa);
+/**
+ * Packs `lines` lines of a matrix (rows of A, or columns of B) into panels of `width` lines,
+ * k-major within a panel: panel element (k, l) holds line l's element k. A line's element k is at
+ * src + (l * lineStride + k * kStride) floats. Missing lines of the last panel are zeros.
+ */
+function packPanels(src: usize, lineStride: i32, kStride: i32, lines: i32, kc: i32, width: i32, dst: usize): void {
+  const panelBytes = <usize>(kc * width) << 2;
+  for (let l0 = 0; l0 < lines; l0 += width, dst += panelBytes) {
+    const count = min(width, lines - l0);
+    const s = at4(src, l0 * lineStride);
+    if (count == width && lineStride == 1) {
+      // The lines' elements k are adjacent (a transposed operand): whole vectors per k.
       for (let k = 0; k < kc; k++) {
-        const o = k * csa;
-        const d = dst + (<usize>k << 4);
-        store<f32>(d, load<f32>(at4(src, o)));
-        store<f32>(d, load<f32>(at4(r1, o)), 4);
-        store<f32>(d, load<f32>(at4(r2, o)), 8);
-        store<f32>(d, load<f32>(at4(r3, o)), 12);
+        for (let g = 0; g < width; g += 4) v128.store(dst + (<usize>(k * width + g) << 2), v128.load(at4(s, k * kStride + g)));
       }
-    } else {
-      for (let k = 0; k < kc; k++) {
-        for (let r = 0; r < MR; r++) {
-          store<f32>(dst + (<usize>(k * MR + r) << 2), r < rows ? load<f32>(at4(src, r * rsa + k * csa)) : 0);
+    } else if (count == width && kStride == 1) {
+      // Contiguous lines: 4x4 blocks (4 lines, 4 values of k) transposed in registers.
+      let k = 0;
+      for (; k + 4 <= kc; k += 4) {
+        for (let g = 0; g < width; g += 4) {
+          const p = at4(s, g * lineStride + k);
+          transpose4(p, <usize>lineStride << 2, dst + (<usize>(k * width + g) << 2), <usize>width << 2);
         }
       }
+      for (; k < kc; k++) for (let l = 0; l < width; l++) store<f32>(dst + (<usize>(k * width + l) << 2), load<f32>(at4(s, l * lineStride + k)));
+    } else {
+      memory.fill(dst, 0, panelBytes);
+      for (let l = 0; l < count; l++) {
+        const line = at4(s, l * lineStride);
+        for (let k = 0; k < kc; k++) store<f32>(dst + (<usize>(k * width + l) << 2), load<f32>(at4(line, k * kStride)));
+      }
     }
-    dst += <usize>(kc * MR) << 2;
   }
 }
 
-/** B[kc, nc] (strides rsb, csb) into panels of 8 columns, k-major within a panel. */
-function packB(b: usize, rsb: i32, csb: i32, kc: i32, nc: i32, dst: usize): void {
-  for (let jr = 0; jr < nc; jr += NR) {
-    const cols = min(NR, nc - jr);
-    const src = at4(b, jr * csb);
-    if (cols == NR && csb == 1) {
-      for (let k = 0; k < kc; k++) {
-        const s = at4(src, k * rsb);
-        const d = dst + (<usize>k << 5);
-        v128.store(d, v128.load(s));
-        v128.store(d, v128.load(s, 16), 16);
-      }
-    } else {
-      for (let k = 0; k < kc; k++) {
-        for (let j = 0; j < NR; j++) {
-          store<f32>(dst + (<usize>(k * NR + j) << 2), j < cols ? load<f32>(at4(src, k * rsb + j * csb)) : 0);
-        }
-      }
-    }
-    dst += <usize>(kc * NR) << 2;
-  }
+/** Reads 4 vectors `srcStep` bytes apart from src and stores their transpose, 4 vectors `dstStep` bytes apart, at dst. */
+@inline function transpose4(src: usize, srcStep: usize, dst: usize, dstStep: usize): void {
+  const v0 = v128.load(src), v1 = v128.load(src + srcStep), v2 = v128.load(src + 2 * srcStep), v3 = v128.load(src + 3 * srcStep);
+  const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
+  const t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+  v128.store(dst + dstStep, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+  v128.store(dst + 2 * dstStep, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * dstStep, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
 }
 
 /** The 4x8 tile of C at c from kc steps of packed A and B; adds to C when acc. */
@@ -158,11 +152,11 @@ export function sgemmRange(
     const nc = min(NC, n1 - jc);
     for (let pc = 0; pc < K; pc += KC) {
       const kc = min(KC, K - pc);
-      packB(at4(b, pc * rsb + jc * csb), rsb, csb, kc, nc, bp);
+      packPanels(at4(b, pc * rsb + jc * csb), csb, rsb, nc, kc, NR, bp);
       const acc = accumulate || pc > 0;
       for (let ic = m0; ic < m1; ic += MC) {
         const mc = min(MC, m1 - ic);
-        packA(at4(a, ic * rsa + pc * csa), rsa, csa, mc, kc, ap);
+        packPanels(at4(a, ic * rsa + pc * csa), rsa, csa, mc, kc, MR, ap);
         for (let jr = 0; jr < nc; jr += NR) {
           const bpanel = bp + (<usize>(jr * kc) << 2);
           const cc = at4(c, ic * rsc + (jc + jr) * csc);
