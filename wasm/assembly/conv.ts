@@ -31,8 +31,11 @@ function readArgs(args: usize): void {
   return size - off <= 0 ? 0 : min(n, (size - off - 1) / s + 1);
 }
 
-/** col[row, p - p0] = x[c, ih, iw] for output positions p in [p0, p1), zero in the padding. */
-function im2col(x: usize, p0: i32, p1: i32, col: usize): void {
+/**
+ * Walks the column matrix of output positions [p0, p1): with toCol (im2col) col[row, p - p0] =
+ * x[c, ih, iw], zero in the padding; else (its adjoint, col2im) x[c, ih, iw] += col[row, p - p0].
+ */
+function im2colWalk(x: usize, p0: i32, p1: i32, col: usize, toCol: bool): void {
   const len = p1 - p0;
   for (let c = 0; c < Cg; c++) {
     for (let kh = 0; kh < KH; kh++) {
@@ -47,57 +50,31 @@ function im2col(x: usize, p0: i32, p1: i32, col: usize): void {
           const oh = p / OW;
           const ow0 = p - oh * OW;
           const ow1 = min(OW, ow0 + p1 - p);
-          const dst = row + (<usize>(p - p0) << 2);
+          const seg = row + (<usize>(p - p0) << 2);
           const ih = oh * SH + hOff;
+          p += ow1 - ow0;
           if (ih < 0 || ih >= H) {
-            memory.fill(dst, 0, <usize>(ow1 - ow0) << 2);
-          } else {
-            const src = at4(x, (c * H + ih) * W + wOff);
-            const a = min(max(ow0, lo), ow1);
-            const b = max(min(ow1, hi), a);
-            if (a > ow0) memory.fill(dst, 0, <usize>(a - ow0) << 2);
-            if (SW == 1) {
-              memory.copy(dst + (<usize>(a - ow0) << 2), at4(src, a), <usize>(b - a) << 2);
-            } else {
-              for (let ow = a; ow < b; ow++) store<f32>(dst + (<usize>(ow - ow0) << 2), load<f32>(at4(src, ow * SW)));
-            }
-            if (ow1 > b) memory.fill(dst + (<usize>(b - ow0) << 2), 0, <usize>(ow1 - b) << 2);
+            if (toCol) memory.fill(seg, 0, <usize>(ow1 - ow0) << 2);
+            continue;
           }
-          p += ow1 - ow0;
-        }
-      }
-    }
-  }
-}
-
-/** The adjoint of im2col: x[c, ih, iw] += col[row, p - p0]. */
-function col2im(col: usize, p0: i32, p1: i32, x: usize): void {
-  const len = p1 - p0;
-  for (let c = 0; c < Cg; c++) {
-    for (let kh = 0; kh < KH; kh++) {
-      for (let kw = 0; kw < KW; kw++) {
-        const row = col + (<usize>(((c * KH + kh) * KW + kw) * len) << 2);
-        const hOff = kh * DH - PH;
-        const wOff = kw * DW - PW;
-        const lo = firstIn(wOff, SW);
-        const hi = max(lo, endIn(wOff, SW, W, OW));
-        let p = p0;
-        while (p < p1) {
-          const oh = p / OW;
-          const ow0 = p - oh * OW;
-          const ow1 = min(OW, ow0 + p1 - p);
-          const ih = oh * SH + hOff;
-          if (ih >= 0 && ih < H) {
-            const dst = at4(x, (c * H + ih) * W + wOff);
-            const src = row + (<usize>(p - p0) << 2);
-            const a = min(max(ow0, lo), ow1);
-            const b = max(min(ow1, hi), a);
+          const xs = at4(x, (c * H + ih) * W + wOff);
+          // Positions [a, b) read inside the row; the rest of [ow0, ow1) is padding.
+          const a = min(max(ow0, lo), ow1);
+          const b = max(min(ow1, hi), a);
+          if (!toCol) {
             for (let ow = a; ow < b; ow++) {
-              const d = at4(dst, ow * SW);
-              store<f32>(d, load<f32>(d) + load<f32>(src + (<usize>(ow - ow0) << 2)));
+              const d = at4(xs, ow * SW);
+              store<f32>(d, load<f32>(d) + load<f32>(seg + (<usize>(ow - ow0) << 2)));
             }
+            continue;
           }
-          p += ow1 - ow0;
+          if (a > ow0) memory.fill(seg, 0, <usize>(a - ow0) << 2);
+          if (SW == 1) {
+            memory.copy(seg + (<usize>(a - ow0) << 2), at4(xs, a), <usize>(b - a) << 2);
+          } else {
+            for (let ow = a; ow < b; ow++) store<f32>(seg + (<usize>(ow - ow0) << 2), load<f32>(at4(xs, ow * SW)));
+          }
+          if (ow1 > b) memory.fill(seg + (<usize>(b - ow0) << 2), 0, <usize>(ow1 - b) << 2);
         }
       }
     }
@@ -115,6 +92,24 @@ export function convScratch(args: usize): i32 {
   return <i32>partialOffset() + G * CKK * Og * 4;
 }
 
+/** The row stride (floats) of the last columns() result. */
+let LD = 0;
+
+/**
+ * The column matrix [CKK, p1 - p0] of image n, group g, output positions [p0, p1): the input
+ * itself for a pointwise convolution, else im2col into col. Sets LD.
+ */
+function columns(x: usize, n: i32, g: i32, p0: i32, p1: i32, col: usize): usize {
+  const xp = at4(x, (n * C + g * Cg) * HW);
+  if (pointwise) {
+    LD = HW;
+    return at4(xp, p0);
+  }
+  im2colWalk(xp, p0, p1, col, true);
+  LD = p1 - p0;
+  return col;
+}
+
 /** Items [begin, end) are (image, chunk) pairs: y[n, :, chunk] = w @ im2col(x[n])[:, chunk]. */
 export function conv2d(args: usize, scratch: usize, begin: i32, end: i32): void {
   readArgs(args);
@@ -125,20 +120,13 @@ export function conv2d(args: usize, scratch: usize, begin: i32, end: i32): void 
     const p0 = (item % CHUNKS) * CHUNK;
     const p1 = min(OHW, p0 + CHUNK);
     for (let g = 0; g < G; g++) {
-      const xp = at4(x, (n * C + g * Cg) * HW);
-      let b = col, ldb = p1 - p0;
-      if (pointwise) {
-        b = at4(xp, p0);
-        ldb = HW;
-      } else {
-        im2col(xp, p0, p1, col);
-      }
-      sgemmRange(CKK, at4(w, g * Og * CKK), CKK, 1, b, ldb, 1, at4(y, (n * O + g * Og) * OHW + p0), OHW, 1, false, scratch, 0, Og, 0, p1 - p0);
+      const b = columns(x, n, g, p0, p1, col);
+      sgemmRange(CKK, at4(w, g * Og * CKK), CKK, 1, b, LD, 1, at4(y, (n * O + g * Og) * OHW + p0), OHW, 1, false, scratch, 0, Og, 0, p1 - p0);
     }
   }
 }
 
-/** Items [begin, end) are images: gx[n] = col2im(w^T @ gy[n]). args: x = gy, y = gx. */
+/** Items [begin, end) are images: gx[n] = col2im(w^T @ gy[n]) (im2colWalk's adjoint). args: x = gy, y = gx. */
 export function conv2dInputGrad(args: usize, scratch: usize, begin: i32, end: i32): void {
   readArgs(args);
   const gy = argp(args, 16), w = argp(args, 17), gx = argp(args, 18);
@@ -155,7 +143,7 @@ export function conv2dInputGrad(args: usize, scratch: usize, begin: i32, end: i3
           sgemmRange(Og, a, 1, CKK, b, OHW, 1, at4(xp, p0), HW, 1, false, scratch, 0, CKK, 0, p1 - p0);
         } else {
           sgemmRange(Og, a, 1, CKK, b, OHW, 1, col, p1 - p0, 1, false, scratch, 0, CKK, 0, p1 - p0);
-          col2im(col, p0, p1, xp);
+          im2colWalk(xp, p0, p1, col, false);
         }
       }
     }
@@ -178,15 +166,8 @@ export function conv2dWeightGrad(args: usize, scratch: usize, begin: i32, end: i
     const p0 = (item % CHUNKS) * CHUNK;
     const p1 = min(OHW, p0 + CHUNK);
     for (let g = 0; g < G; g++) {
-      const xp = at4(x, (n * C + g * Cg) * HW);
-      let a = col, lda = p1 - p0;
-      if (pointwise) {
-        a = at4(xp, p0);
-        lda = HW;
-      } else {
-        im2col(xp, p0, p1, col);
-      }
-      sgemmRange(p1 - p0, a, lda, 1, at4(gy, (n * O + g * Og) * OHW + p0), 1, OHW, at4(part, g * CKK * Og), Og, 1, true, scratch, 0, CKK, 0, Og);
+      const a = columns(x, n, g, p0, p1, col);
+      sgemmRange(p1 - p0, a, LD, 1, at4(gy, (n * O + g * Og) * OHW + p0), 1, OHW, at4(part, g * CKK * Og), Og, 1, true, scratch, 0, CKK, 0, Og);
     }
   }
 }

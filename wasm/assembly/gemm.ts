@@ -60,6 +60,12 @@ function packPanels(src: usize, lineStride: i32, kStride: i32, lines: i32, kc: i
   v128.store(dst + 3 * dstStep, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
 }
 
+/** Stores (or adds, when acc) one 8-float row of a tile at p. */
+@inline function storeRow(p: usize, lo: v128, hi: v128, acc: bool): void {
+  v128.store(p, acc ? f32x4.add(v128.load(p), lo) : lo);
+  v128.store(p, acc ? f32x4.add(v128.load(p, 16), hi) : hi, 16);
+}
+
 /** The 4x8 tile of C at c from kc steps of packed A and B; adds to C when acc. */
 // @ts-ignore: decorator
 @inline function tile(kc: i32, ap: usize, bp: usize, c: usize, rsc: i32, csc: i32, mr: i32, nr: i32, acc: bool, tmp: usize): void {
@@ -85,34 +91,10 @@ function packPanels(src: usize, lineStride: i32, kStride: i32, lines: i32, kc: i
   }
   if (mr == MR && nr == NR && csc == 1) {
     const step = <usize>rsc << 2;
-    let p = c;
-    if (acc) {
-      c00 = f32x4.add(v128.load(p), c00);
-      c01 = f32x4.add(v128.load(p, 16), c01);
-    }
-    v128.store(p, c00);
-    v128.store(p, c01, 16);
-    p += step;
-    if (acc) {
-      c10 = f32x4.add(v128.load(p), c10);
-      c11 = f32x4.add(v128.load(p, 16), c11);
-    }
-    v128.store(p, c10);
-    v128.store(p, c11, 16);
-    p += step;
-    if (acc) {
-      c20 = f32x4.add(v128.load(p), c20);
-      c21 = f32x4.add(v128.load(p, 16), c21);
-    }
-    v128.store(p, c20);
-    v128.store(p, c21, 16);
-    p += step;
-    if (acc) {
-      c30 = f32x4.add(v128.load(p), c30);
-      c31 = f32x4.add(v128.load(p, 16), c31);
-    }
-    v128.store(p, c30);
-    v128.store(p, c31, 16);
+    storeRow(c, c00, c01, acc);
+    storeRow(c + step, c10, c11, acc);
+    storeRow(c + 2 * step, c20, c21, acc);
+    storeRow(c + 3 * step, c30, c31, acc);
     return;
   }
   v128.store(tmp, c00);

@@ -140,12 +140,18 @@ export function maxPool2d(args: usize, scratch: usize, begin: i32, end: i32): vo
   return <f64>((load<i32>(h, 4) - load<i32>(h)) * (load<i32>(w, 4) - load<i32>(w)));
 }
 
-export function avgPool2d(args: usize, scratch: usize, begin: i32, end: i32): void {
-  setup(args, scratch);
+/**
+ * Average pooling (backward = false: out = the window means of x) and its gradient (backward:
+ * x = gx, overwritten with each window's gy / divisor summed over the windows covering a pixel,
+ * in float64 as the reference); one walk over the windows serves both.
+ */
+function avgPoolWalk(args: usize, scratch: usize, begin: i32, end: i32, backward: bool): void {
+  const acc = setup(args, scratch);
   const wh = scratch, ww = scratch + (<usize>OH << 4);
   const x = argp(args, 15), out = argp(args, 16);
   for (let pl = begin; pl < end; pl++) {
     const xp = at4(x, pl * H * W);
+    if (backward) memory.fill(acc, 0, <usize>(H * W) << 3);
     let o = pl * OH * OW;
     for (let oh = 0; oh < OH; oh++) {
       const h = wh + (<usize>oh << 4);
@@ -153,38 +159,30 @@ export function avgPool2d(args: usize, scratch: usize, begin: i32, end: i32): vo
       for (let ow = 0; ow < OW; ow++, o++) {
         const w = ww + (<usize>ow << 4);
         const ws = load<i32>(w), we = load<i32>(w, 4);
-        let s: f64 = 0;
-        for (let ih = hs; ih < he; ih++) for (let iw = ws; iw < we; iw++) s += <f64>load<f32>(at4(xp, ih * W + iw));
-        store<f32>(at4(out, o), <f32>(s / divisor(args, h, w)));
+        if (backward) {
+          const g = <f64>load<f32>(at4(out, o)) / divisor(args, h, w);
+          for (let ih = hs; ih < he; ih++) {
+            for (let iw = ws; iw < we; iw++) {
+              const p = acc + (<usize>(ih * W + iw) << 3);
+              store<f64>(p, load<f64>(p) + g);
+            }
+          }
+        } else {
+          let s: f64 = 0;
+          for (let ih = hs; ih < he; ih++) for (let iw = ws; iw < we; iw++) s += <f64>load<f32>(at4(xp, ih * W + iw));
+          store<f32>(at4(out, o), <f32>(s / divisor(args, h, w)));
+        }
       }
     }
+    if (backward) for (let i = 0; i < H * W; i++) store<f32>(at4(xp, i), <f32>load<f64>(acc + (<usize>i << 3)));
   }
+}
+
+export function avgPool2d(args: usize, scratch: usize, begin: i32, end: i32): void {
+  avgPoolWalk(args, scratch, begin, end, false);
 }
 
 /** args as avgPool2d with x = gx (overwritten) and out = gy. */
 export function avgPool2dGrad(args: usize, scratch: usize, begin: i32, end: i32): void {
-  const acc = setup(args, scratch);
-  const wh = scratch, ww = scratch + (<usize>OH << 4);
-  const gx = argp(args, 15), gy = argp(args, 16);
-  for (let pl = begin; pl < end; pl++) {
-    memory.fill(acc, 0, <usize>(H * W) << 3);
-    let o = pl * OH * OW;
-    for (let oh = 0; oh < OH; oh++) {
-      const h = wh + (<usize>oh << 4);
-      const hs = load<i32>(h), he = load<i32>(h, 4);
-      for (let ow = 0; ow < OW; ow++, o++) {
-        const w = ww + (<usize>ow << 4);
-        const ws = load<i32>(w), we = load<i32>(w, 4);
-        const g = <f64>load<f32>(at4(gy, o)) / divisor(args, h, w);
-        for (let ih = hs; ih < he; ih++) {
-          for (let iw = ws; iw < we; iw++) {
-            const p = acc + (<usize>(ih * W + iw) << 3);
-            store<f64>(p, load<f64>(p) + g);
-          }
-        }
-      }
-    }
-    const xp = at4(gx, pl * H * W);
-    for (let i = 0; i < H * W; i++) store<f32>(at4(xp, i), <f32>load<f64>(acc + (<usize>i << 3)));
-  }
+  avgPoolWalk(args, scratch, begin, end, true);
 }

@@ -10,9 +10,10 @@ export function buf(v: View): Buf {
 
 /**
  * Merges adjacent dims that are laid out contiguously in every view and drops size-1 dims, so
- * that loops over e.g. two contiguous tensors become one flat loop.
+ * that loops over e.g. two contiguous tensors become one flat loop. (The wasm backend packs its
+ * kernels' walks with it too.)
  */
-function coalesce(shape: readonly number[], strides: (readonly number[])[]): { shape: number[]; strides: number[][] } {
+export function coalesce(shape: readonly number[], strides: (readonly number[])[]): { shape: number[]; strides: number[][] } {
   const outShape: number[] = [];
   const outStrides: number[][] = strides.map(() => []);
   for (let d = 0; d < shape.length; d++) {

@@ -14,6 +14,7 @@ import {
   registerBackend, type AvgPoolOptions, type Backend, type BinaryOp, type Conv2dParams, type Pool2dParams, type UnaryOp, type View,
 } from '../backend.js';
 import { referenceBackend } from '../reference/index.js';
+import { coalesce } from '../reference/strided.js';
 import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { numel } from '../../tensor/shape.js';
 import { WebAssemblyApi, type WasmGlobal, type WasmMemory } from './api.js';
@@ -80,25 +81,6 @@ interface WasmState {
 }
 
 type WView = View<WasmBuffer>;
-
-/** Merges dims contiguous in every view and drops size-1 dims (as the reference's loops do). */
-function coalesce(shape: readonly number[], strides: (readonly number[])[]): { shape: number[]; strides: number[][] } {
-  const outShape: number[] = [];
-  const outStrides: number[][] = strides.map(() => []);
-  for (let d = 0; d < shape.length; d++) {
-    const size = shape[d]!;
-    if (size === 1) continue;
-    const last = outShape.length - 1;
-    if (last >= 0 && strides.every((s, k) => outStrides[k]![last] === s[d]! * size)) {
-      outShape[last]! *= size;
-      strides.forEach((s, k) => (outStrides[k]![last] = s[d]!));
-    } else {
-      outShape.push(size);
-      strides.forEach((s, k) => outStrides[k]!.push(s[d]!));
-    }
-  }
-  return { shape: outShape, strides: outStrides };
-}
 
 /**
  * Byte address of v's element 0, after checking that every element of v lies in its buffer: the
