@@ -19,15 +19,21 @@ function machineTotals(): Totals {
   return { busy, total: busy + idle + iowait };
 }
 
-/** utime + stime of a process (all its threads), in jiffies; 0 once it has gone. */
-function processJiffies(pid: number | 'self'): number {
+interface ProcStat {
+  ppid: number;
+  /** utime + stime of all its threads, in jiffies. */
+  jiffies: number;
+}
+
+/** A process's parent and CPU time; null once it has gone. */
+function processStat(pid: number | 'self'): ProcStat | null {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name may hold spaces and parentheses: fields are counted after the last ')'.
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
+    return { ppid: Number(f[1]), jiffies: Number(f[11]) + Number(f[12]) };
   } catch {
-    return 0;
+    return null;
   }
 }
 
@@ -40,10 +46,29 @@ function processName(pid: string): string {
   }
 }
 
-function everyProcess(): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const pid of readdirSync('/proc')) if (/^\d+$/.test(pid)) m.set(pid, processJiffies(Number(pid)));
+function everyProcess(): Map<number, ProcStat> {
+  const m = new Map<number, ProcStat>();
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const st = processStat(Number(pid));
+    if (st) m.set(Number(pid), st);
+  }
   return m;
+}
+
+/** pid and every process below it (a browser a worker drives counts as the worker's work). */
+function processTree(pid: number, table: Map<number, ProcStat>): Set<number> {
+  const tree = new Set<number>([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [p, st] of table) {
+      if (!tree.has(p) && tree.has(st.ppid)) {
+        tree.add(p);
+        grew = true;
+      }
+    }
+  }
+  return tree;
 }
 
 export interface LoadReport {
@@ -56,30 +81,31 @@ export interface LoadReport {
 }
 
 /**
- * Starts watching; stop() tells the load of everything but `pid` and this process since then
- * (`pid` may be this process, for a process that measures itself).
+ * Starts watching; stop() tells the load of everything but `pid` with its descendants and this
+ * process since then (`pid` may be this process, for a process that measures itself).
  */
 export function watchLoad(pid: number): { stop(): LoadReport } {
-  const itself = pid === process.pid;
   const n = cpus().length;
   const m0 = machineTotals();
-  const c0 = processJiffies(pid);
-  const s0 = processJiffies('self');
   const p0 = everyProcess();
   return {
     stop() {
       const m1 = machineTotals();
-      const c1 = processJiffies(pid);
-      const s1 = processJiffies('self');
+      const p1 = everyProcess();
       const ticks = Math.max(1, (m1.total - m0.total) / n);
-      const others = m1.busy - m0.busy - (c1 - c0) - (itself ? 0 : s1 - s0);
+      const measured = new Set([...processTree(pid, p0), ...processTree(pid, p1)]);
+      const used = (p: number) => (p1.get(p)?.jiffies ?? p0.get(p)?.jiffies ?? 0) - (p0.get(p)?.jiffies ?? 0);
+      let mine = 0;
+      for (const p of measured) mine += used(p);
+      const self = process.pid === pid || measured.has(process.pid) ? 0 : used(process.pid);
+      const others = m1.busy - m0.busy - mine - self;
       let top: LoadReport['top_other'] = null;
-      for (const [p, j1] of everyProcess()) {
-        if (Number(p) === pid || Number(p) === process.pid) continue;
-        const cores = (j1 - (p0.get(p) ?? j1)) / ticks;
-        if (cores > 0.1 && cores > (top?.cores ?? 0)) top = { name: processName(p), cores: round(cores, 2) };
+      for (const p of p1.keys()) {
+        if (measured.has(p) || p === process.pid) continue;
+        const cores = used(p) / ticks;
+        if (cores > 0.1 && cores > (top?.cores ?? 0)) top = { name: processName(String(p)), cores: round(cores, 2) };
       }
-      return { other_cores: round(Math.max(0, others / ticks), 2), measured_cores: round((c1 - c0) / ticks, 2), top_other: top };
+      return { other_cores: round(Math.max(0, others / ticks), 2), measured_cores: round(mine / ticks, 2), top_other: top };
     },
   };
 }
