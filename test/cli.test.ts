@@ -15,6 +15,7 @@ import { loadTrained } from '../src/cli/commands.js';
 import { ImageClassificationDataset } from '../src/data/classification.js';
 import { BUNDLED_SUBSET, loadDataset } from '../src/io/datasets.js';
 import { loadSafetensors } from '../src/io/files.js';
+import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
 import { create_model, list_models } from '../src/models/registry.js';
 import { no_grad, softmax, type Tensor } from '../src/index.js';
 import { nativeStatus } from '../src/backend/native/index.js';
@@ -58,6 +59,7 @@ const HELP: Record<string, string[]> = {
   'visualize saliency': ['<run>', '<image>', '--class'],
   'visualize gradcam': ['<run>', '<image>', '--layer', '--class'],
   'visualize adversarial': ['<run>', '<image>', '--eps', '--class'],
+  studio: ['--port', '--no-open'],
 };
 
 test('every command has a help test (this list follows the program)', () => {
@@ -132,7 +134,9 @@ test('as a process: exit code 0 for help, 1 for an unknown command, with the mes
   assert.match(help.stdout, /^Usage: stride /);
   assert.equal(bad.code, 1);
   assert.equal(bad.stdout, '');
-  assert.equal(bad.stderr, "error: unknown command 'bogus'; valid: train, eval, predict, summary, models, info, data, lm, visualize\n");
+  const commands = program().commands.map((c) => c.name());
+  assert.deepEqual(commands.slice(0, 9), ['train', 'eval', 'predict', 'summary', 'models', 'info', 'data', 'lm', 'visualize']);
+  assert.equal(bad.stderr, `error: unknown command 'bogus'; valid: ${commands.join(', ')}\n`);
 });
 
 // ---------------------------------------------------------------- summary, models
@@ -327,8 +331,10 @@ test('eval refuses a missing checkpoint and a dataset of another input shape', a
   const cifar = writeCifar10(join(tmp, 'cifar'), 4);
   assertFails(await stride(['eval', run, '--dataset', 'cifar10', '--data', cifar]), 'the model takes images [1, 28, 28] (C, H, W) but cifar10 has [3, 32, 32]');
   mkdirSync(join(tmp, 'no-model-json'));
-  writeFileSync(join(tmp, 'no-model-json', 'model.safetensors'), readFileSync(join(run, 'model.safetensors')));
-  assertFails(await stride(['eval', join(tmp, 'no-model-json')]), 'model.json: cannot read the model description');
+  // The weights alone: without model.json and without the description train puts in the metadata.
+  const { tensors } = parseSafetensors(readFileSync(join(run, 'model.safetensors')));
+  writeFileSync(join(tmp, 'no-model-json', 'model.safetensors'), serializeSafetensors(tensors));
+  assertFails(await stride(['eval', join(tmp, 'no-model-json')]), 'model.json: cannot read the model description', 'carries none in its metadata');
 });
 
 // ---------------------------------------------------------------- predict

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { ImageClassificationDataset } from '../data/classification.js';
 import { DataLoader } from '../data/dataloader.js';
 import { loadDataset } from '../io/datasets.js';
-import { readBytes } from '../io/files.js';
+import { loadSafetensors, readBytes } from '../io/files.js';
 import { load_weights } from '../io/weights.js';
 import { create_model } from '../models/registry.js';
 import type { Module } from '../nn/module.js';
@@ -17,7 +17,10 @@ import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { collateLabeled, evaluate } from './evaluate.js';
 
-/** What train writes next to model.safetensors. */
+/** The safetensors metadata key under which model.safetensors carries its ModelInfo as JSON (so one file is a whole model). */
+export const MODEL_INFO_KEY = 'stride.model';
+
+/** What train writes next to model.safetensors, and into its metadata. */
 export interface ModelInfo {
   model: string;
   options: Record<string, unknown>;
@@ -28,7 +31,15 @@ export interface ModelInfo {
   input_shape: [number, number, number];
 }
 
-/** Loads a trained model from a run directory or a model.safetensors beside its model.json. */
+/** The ModelInfo in a safetensors file's metadata, or undefined (no such file, not safetensors, or none there). */
+async function embeddedInfo(path: string): Promise<ModelInfo | undefined> {
+  const contents = await loadSafetensors(path).catch(() => null);
+  for (const t of Object.values(contents?.tensors ?? {})) t.dispose();
+  const json = contents?.metadata[MODEL_INFO_KEY];
+  return json === undefined ? undefined : (JSON.parse(json) as ModelInfo);
+}
+
+/** Loads a trained model from a run directory or a model.safetensors beside its model.json, or carrying it in its metadata. */
 export async function loadTrained(path: string): Promise<{ model: Module; info: ModelInfo }> {
   let dir = path;
   let weights = join(path, 'model.safetensors');
@@ -42,7 +53,9 @@ export async function loadTrained(path: string): Promise<{ model: Module; info: 
   try {
     info = JSON.parse(new TextDecoder().decode(await readBytes(infoPath))) as ModelInfo;
   } catch (e) {
-    throw new StrideError(`${infoPath}: cannot read the model description (${(e as Error).message})`);
+    const embedded = await embeddedInfo(weights);
+    if (!embedded) throw new StrideError(`${infoPath}: cannot read the model description (${(e as Error).message}), and ${weights} carries none in its metadata`);
+    info = embedded;
   }
   const model = create_model(info.model, info.options);
   await load_weights(model, weights);

@@ -19,6 +19,7 @@ import { augmentation, AUGMENTATIONS } from './augment.js';
 import { checkpointSettings } from './checkpoint.js';
 import { addLmCommands } from './lm.js';
 import { addVisualizeCommands } from './visualize.js';
+import { addStudioCommand } from './studio.js';
 import { DownloadProgress } from './progress.js';
 import { addBackendOptions, autoBackend, choice, choices, int, num, unavailableReason, useBackend, type BackendName } from './options.js';
 import { InterruptedError, OPTIMIZERS, SCHEDULES, train } from './train.js';
@@ -171,6 +172,7 @@ export function program(): Command {
 
   addLmCommands(cli);
   addVisualizeCommands(cli);
+  addStudioCommand(cli);
 
   everyCommand(cli, (cmd) => cmd.configureOutput({ outputError: (s, write) => write(oneLineError(cmd, s)) }));
   return cli;

@@ -17,6 +17,7 @@ import { default_generator, Generator } from '../tensor/random.js';
 import { stack } from '../ops/join.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { MODEL_INFO_KEY, type ModelInfo } from './commands.js';
 import { collateLabeled, evaluate } from './evaluate.js';
 import type { Augmentation } from './augment.js';
 import { Profiler } from './profile.js';
@@ -250,8 +251,8 @@ export async function train(o: TrainOptions, signal: { interrupted: boolean } = 
 
   const test = await evaluate(model, evalLoader(testSet), d.classes.length);
   o.log(`test accuracy: ${(100 * test.accuracy).toFixed(2)}% (loss ${test.loss.toFixed(4)}, ${testSet.length} images)`);
-  await saveSafetensors(join(o.out, 'model.safetensors'), model.state_dict(), { format: 'pt' });
-  const modelJson = { model: o.model, options: modelOptions, dataset: d.name, classes: d.classes, mean: d.mean, std: d.std, input_shape: [c, h, w] };
+  const modelJson: ModelInfo = { model: o.model, options: modelOptions, dataset: d.name, classes: d.classes, mean: d.mean, std: d.std, input_shape: [c, h, w] };
+  await saveSafetensors(join(o.out, 'model.safetensors'), model.state_dict(), { format: 'pt', [MODEL_INFO_KEY]: JSON.stringify(modelJson) });
   await writeFileAtomic(join(o.out, 'model.json'), new TextEncoder().encode(JSON.stringify(modelJson, null, 2) + '\n'));
 
   // Up to 24 misclassified test images for the report, un-normalised back to [0, 1].
