@@ -23,7 +23,7 @@ demo: node_modules/.package-lock.json native
 # installed too: the interop tests run exported models in their onnxruntime-node and imported
 # ones in their TF.js.
 BACKEND_SUITE = $(filter-out test/native.test.ts test/wasm.test.ts test/browser_%,$(wildcard test/*.test.ts))
-test: node_modules/.package-lock.json native bench/node_modules/.package-lock.json chromium
+test: node_modules/.package-lock.json native bench/node_modules/.package-lock.json chromium libonnx-testdata
 	npx tsc -p tsconfig.json --noEmit
 	npx tsc -p tsconfig.browser.json --noEmit
 	$(NODE_TEST) test/*.test.ts
@@ -58,6 +58,19 @@ chromium:
 	    apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
 	  else \
 	    echo "NOTICE: Chromium is not installed and apt is unavailable; the browser tests will be skipped"; \
+	  fi; \
+	fi
+
+# ONNX's operator test cases for test/onnx_conformance.test.ts, installed with apt as root;
+# without them those tests are skipped with a NOTICE.
+.PHONY: libonnx-testdata
+libonnx-testdata:
+	@if [ ! -d /usr/share/libonnx-testdata/data ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing libonnx-testdata with apt-get (ONNX conformance tests)"; \
+	    apt-get install -y -q libonnx-testdata >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q libonnx-testdata >/dev/null; }; \
+	  else \
+	    echo "NOTICE: libonnx-testdata is not installed and apt is unavailable; the ONNX conformance tests will be skipped"; \
 	  fi; \
 	fi
 

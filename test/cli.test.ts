@@ -60,6 +60,7 @@ const HELP: Record<string, string[]> = {
   'visualize gradcam': ['<run>', '<image>', '--layer', '--class'],
   'visualize adversarial': ['<run>', '<image>', '--eps', '--class'],
   studio: ['--port', '--no-open'],
+  export: ['<checkpoint>', '--format', '--out', '--opset', '--batch'],
 };
 
 test('every command has a help test (this list follows the program)', () => {

@@ -4,7 +4,6 @@
  * and what cannot be exported is named. The protobuf encoder against hand-encoded bytes.
  */
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { cross_entropy, manual_seed, no_grad, randint, randn, type Tensor } from '../src/index.js';
 import { export_onnx } from '../src/io/onnx/export.js';
@@ -12,19 +11,9 @@ import { Writer } from '../src/io/onnx/protobuf.js';
 import { ConvNet } from '../src/models/index.js';
 import { ONNX_MODELS } from './onnx_models.js';
 import { Module } from '../src/nn/module.js';
+import { ortSkip, runOrt, type OrtTensor } from './ort_util.js';
 
-interface OrtTensor { data: Float32Array; dims: number[] }
-interface Ort {
-  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor;
-  InferenceSession: { create(bytes: Uint8Array): Promise<{ run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>> }> };
-}
-let ort: Ort | null = null;
-try {
-  ort = createRequire(import.meta.url)('../bench/node_modules/onnxruntime-node') as Ort;
-} catch (e) {
-  console.log(`NOTICE: onnxruntime-node is not installed in bench/node_modules (${(e as Error).message.split('\n')[0]}); the ONNX runtime checks are skipped`);
-}
-const skip = ort ? false : 'onnxruntime-node is not installed';
+const skip = ortSkip('test/onnx_export.test.ts');
 
 /** A few training steps so that BatchNorm's running statistics are not the fresh 0 and 1. */
 function settle(model: Module, shape: number[], classes = 10): void {
@@ -33,10 +22,6 @@ function settle(model: Module, shape: number[], classes = 10): void {
   model.eval();
 }
 
-async function runOrt(bytes: Uint8Array, x: Tensor): Promise<OrtTensor> {
-  const session = await ort!.InferenceSession.create(bytes);
-  return (await session.run({ input: new ort!.Tensor('float32', x.contiguous().dataSync() as Float32Array, x.shape) }))['output']!;
-}
 
 function assertSameOutputs(got: OrtTensor, want: Tensor, what: string): void {
   assert.deepEqual(got.dims.map(Number), want.shape, `${what}: shape`);

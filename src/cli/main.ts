@@ -19,6 +19,7 @@ import { augmentation, AUGMENTATIONS } from './augment.js';
 import { checkpointSettings } from './checkpoint.js';
 import { addLmCommands } from './lm.js';
 import { addVisualizeCommands } from './visualize.js';
+import { addExportCommand } from './export.js';
 import { addStudioCommand } from './studio.js';
 import { DownloadProgress } from './progress.js';
 import { addBackendOptions, autoBackend, choice, choices, int, num, unavailableReason, useBackend, type BackendName } from './options.js';
@@ -172,6 +173,7 @@ export function program(): Command {
 
   addLmCommands(cli);
   addVisualizeCommands(cli);
+  addExportCommand(cli);
   addStudioCommand(cli);
 
   everyCommand(cli, (cmd) => cmd.configureOutput({ outputError: (s, write) => write(oneLineError(cmd, s)) }));

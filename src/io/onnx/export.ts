@@ -62,11 +62,23 @@ export interface ExportOptions {
   output_name?: string;
   /** Name of the symbolic batch dimension (default 'N'); null keeps the example's batch size. */
   batch_dim?: string | null;
+  /**
+   * The opset the file declares, 13 (default) to 17: the operators written are opset 13's and
+   * none of them changes meaning through 17 (later opsets need IR version 9).
+   */
+  opset?: number;
+  /** Strings stored in the model's metadata_props. */
+  metadata?: Record<string, string>;
 }
+
+export const ONNX_OPSETS = { min: 13, max: 17 } as const;
 
 /** The ONNX model (bytes of a ModelProto) of `model` as it runs on `example`. */
 export function export_onnx(model: Module, example: Tensor, opts: ExportOptions = {}): Uint8Array {
-  const { input_name = 'input', output_name = 'output', batch_dim = 'N' } = opts;
+  const { input_name = 'input', output_name = 'output', batch_dim = 'N', opset = ONNX_OPSETS.min, metadata = {} } = opts;
+  if (!Number.isInteger(opset) || opset < ONNX_OPSETS.min || opset > ONNX_OPSETS.max) {
+    throw new StrideError(`export_onnx: opset must be an integer from ${ONNX_OPSETS.min} to ${ONNX_OPSETS.max}, got ${opset}`);
+  }
   const trace: Traced[] = [];
   const output = no_grad(() =>
     traceOps((op, inputs, attrs, out) => void trace.push({ op, inputs, attrs: (attrs ?? {}) as Record<string, unknown>, out }), () =>
@@ -226,11 +238,12 @@ export function export_onnx(model: Module, example: Tensor, opts: ExportOptions 
   const batch = (shape: readonly number[]) => (batch_dim === null ? [...shape] : [batch_dim, ...shape.slice(1)]);
   graph.message(11, valueInfo(input_name, batch(example.shape)));
   graph.message(12, valueInfo(output_name, batch(output.shape)));
-  return new Writer()
-    .int(1, 8) // IR version 8 (ONNX 1.10+), which opset 13 needs at least
+  const file = new Writer()
+    .int(1, 8) // IR version 8 (ONNX 1.10+), which opsets 13 to 17 need
     .string(2, 'stride')
     .string(3, '0.1.0')
     .message(7, graph)
-    .message(8, new Writer().string(1, '').int(2, 13))
-    .finish();
+    .message(8, new Writer().string(1, '').int(2, opset));
+  for (const [key, value] of Object.entries(metadata)) file.message(14, new Writer().string(1, key).string(2, value));
+  return file.finish();
 }
