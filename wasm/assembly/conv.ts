@@ -31,6 +31,33 @@ function readArgs(args: usize): void {
   return size - off <= 0 ? 0 : min(n, (size - off - 1) / s + 1);
 }
 
+// Rows of a convolution are short (tens of floats): vector loops beat memory.copy/fill's call.
+
+@inline function copyFloats(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
+}
+
+@inline function zeroFloats(dst: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), i32x4.splat(0));
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), 0);
+}
+
+/** dst[i] += src[i]. */
+@inline function addFloats(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const d = dst + (<usize>i << 2);
+    v128.store(d, f32x4.add(v128.load(d), v128.load(src + (<usize>i << 2))));
+  }
+  for (; i < n; i++) {
+    const d = dst + (<usize>i << 2);
+    store<f32>(d, load<f32>(d) + load<f32>(src + (<usize>i << 2)));
+  }
+}
+
 /**
  * Walks the column matrix of output positions [p0, p1): with toCol (im2col) col[row, p - p0] =
  * x[c, ih, iw], zero in the padding; else (its adjoint, col2im) x[c, ih, iw] += col[row, p - p0].
@@ -54,27 +81,32 @@ function im2colWalk(x: usize, p0: i32, p1: i32, col: usize, toCol: bool): void {
           const ih = oh * SH + hOff;
           p += ow1 - ow0;
           if (ih < 0 || ih >= H) {
-            if (toCol) memory.fill(seg, 0, <usize>(ow1 - ow0) << 2);
+            if (toCol) zeroFloats(seg, ow1 - ow0);
             continue;
           }
           const xs = at4(x, (c * H + ih) * W + wOff);
           // Positions [a, b) read inside the row; the rest of [ow0, ow1) is padding.
           const a = min(max(ow0, lo), ow1);
           const b = max(min(ow1, hi), a);
+          const inside = seg + (<usize>(a - ow0) << 2);
           if (!toCol) {
-            for (let ow = a; ow < b; ow++) {
-              const d = at4(xs, ow * SW);
-              store<f32>(d, load<f32>(d) + load<f32>(seg + (<usize>(ow - ow0) << 2)));
+            if (SW == 1) {
+              addFloats(at4(xs, a), inside, b - a);
+            } else {
+              for (let ow = a; ow < b; ow++) {
+                const d = at4(xs, ow * SW);
+                store<f32>(d, load<f32>(d) + load<f32>(seg + (<usize>(ow - ow0) << 2)));
+              }
             }
             continue;
           }
-          if (a > ow0) memory.fill(seg, 0, <usize>(a - ow0) << 2);
+          zeroFloats(seg, a - ow0);
           if (SW == 1) {
-            memory.copy(seg + (<usize>(a - ow0) << 2), at4(xs, a), <usize>(b - a) << 2);
+            copyFloats(inside, at4(xs, a), b - a);
           } else {
             for (let ow = a; ow < b; ow++) store<f32>(seg + (<usize>(ow - ow0) << 2), load<f32>(at4(xs, ow * SW)));
           }
-          if (ow1 > b) memory.fill(seg + (<usize>(b - ow0) << 2), 0, <usize>(ow1 - b) << 2);
+          zeroFloats(seg + (<usize>(b - ow0) << 2), ow1 - b);
         }
       }
     }
