@@ -14,6 +14,7 @@ import { InterruptedError, train } from '../src/cli/train.js';
 import { loadDataset } from '../src/io/datasets.js';
 import type { EpochMetrics } from '../src/cli/report.js';
 import { readJson, spawnStride, stride, tempDir, writeFashionFixture, type Child } from './cli_util.js';
+import { wasmStatus } from '../src/backend/wasm/index.js';
 
 const tmp = tempDir('resume');
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -193,15 +194,17 @@ test('resume with another model, dataset or option is refused, naming what diffe
   assert.equal(options.stderr.trim().split('\n').length, 1, 'one line');
 });
 
-test('a native run resumes on the reference backend where the addon is missing, with a note', async () => {
+test('a native run resumes on the next backend auto picks where the addon is missing, with a note', async () => {
   const out = await copyOfRun('other-backend');
   const ck = checkpointOf(out);
   writeFileSync(join(out, 'checkpoint.json'), JSON.stringify({ ...ck, settings: { ...ck.settings, backend: 'native' } }));
   const withoutBackend = args(out, ['--resume']).filter((a, i, all) => a !== '--backend' && all[i - 1] !== '--backend');
   const r = await spawnStride(withoutBackend, { STRIDE_NATIVE_ADDON: join(tmp, 'no-such-addon.node') }).done;
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /note: the run was trained on the native backend and continues on reference; the result will not be bit-identical/);
-  assert.equal(readJson<{ settings: { backend: string } }>(join(out, 'metrics.json')).settings.backend, 'reference');
+  // Without the addon, auto takes wasm (Node 20 has WebAssembly SIMD), else the reference backend.
+  const next = wasmStatus().available ? 'wasm' : 'reference';
+  assert.match(r.stdout, new RegExp(`note: the run was trained on the native backend and continues on ${next}; the result will not be bit-identical`));
+  assert.equal(readJson<{ settings: { backend: string } }>(join(out, 'metrics.json')).settings.backend, next);
 });
 
 test('resume on other training images under the same dataset name is refused', async () => {
