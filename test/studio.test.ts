@@ -19,6 +19,9 @@ import { collateLabeled, evaluate } from '../src/cli/evaluate.js';
 import { ImageClassificationDataset } from '../src/data/classification.js';
 import { DataLoader } from '../src/data/dataloader.js';
 import { loadDataset } from '../src/io/datasets.js';
+import { create_model } from '../src/models/registry.js';
+import { with_default_backend } from '../src/backend/backend.js';
+import type { LayerSpec } from '../studio/src/layers.js';
 import type { StudioProbe } from '../studio/src/protocol.js';
 import { browserSkip, buildAndServe, launchChromium } from '../tools/browser.js';
 import { bundledSubset, ROOT, spawnStride, stride, SUBSET, tempDir } from './cli_util.js';
@@ -36,6 +39,8 @@ const until = <A>(page: Page, fn: (s: StudioProbe, arg: A) => boolean, arg?: A, 
     ([src, a]) => new Function('s', 'a', `return (${src})(s, a)`)((globalThis as unknown as { studio: StudioProbe }).studio, a) as boolean,
     [fn.toString(), arg] as const, { timeout, polling: 100 },
   );
+/** The id of the element that has the keyboard focus. */
+const focused = (page: Page) => page.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } | null } }).document.activeElement?.id);
 const argmax = (p: number[]) => p.indexOf(Math.max(...p));
 const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / a.length;
 
@@ -237,6 +242,85 @@ describe('stride studio in headless Chromium', { skip }, () => {
     assert.deepEqual(trainedOnFolder.errors, []);
     assert.equal(trainedOnFolder.model!.dataset, 'pictures');
     assert.ok(trainedOnFolder.evaluations.at(-1)!.test_accuracy >= 0.75, JSON.stringify(trainedOnFolder.evaluations));
+  });
+
+  test('the custom layer list: LeNet-5\'s shapes and parameters, a refused layer disables Train, keyboard editing, training, saving and reopening', async () => {
+    await openPage();
+    await page.selectOption('#model', 'custom');
+    assert.equal(await page.locator('#custom').isVisible(), true);
+    const preset = with_default_backend('meta', () => create_model('lenet5', { input_size: 28 })).summary([1, 28, 28]);
+    let s = await studio(page);
+    assert.deepEqual(s.custom!.rows.map((r) => [r.output_shape, r.params, r.error]), preset.rows.map((r) => [[...r.output_shape], r.params, null]));
+    assert.equal(s.custom!.total_params, 61_706);
+    assert.equal(s.custom!.error, null);
+    assert.equal(await page.locator('#layer-1-result').textContent(), '→ 6×28×28, 156 parameters');
+    assert.equal(await page.locator('#layer-12-result').textContent(), '→ 10, 850 parameters');
+    assert.equal(await page.locator('#layers-total').textContent(), '1×28×28 in, 10 class scores out: 61,706 parameters in 12 layers.');
+    assert.equal(await page.locator('#train').isEnabled(), true);
+
+    // C3's kernel larger than its 14x14 input: the library's message on that row, nothing checked after it, no training.
+    await page.getByLabel('Layer 4 kernel').fill('20');
+    s = await studio(page);
+    assert.match(s.custom!.rows[3]!.error!, /^conv2d: the kernel \[20, 20\] .* more than the padded input \[14, 14\]/);
+    assert.equal(await page.locator('#layer-4-result').textContent(), s.custom!.rows[3]!.error);
+    assert.equal(await page.locator('#layers li.invalid').count(), 1);
+    assert.equal(await page.locator('#layer-5-result').textContent(), '(after the error: not checked)');
+    assert.equal(await page.getByLabel('Layer 4 kernel').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.locator('#train').isDisabled(), true);
+    await page.getByLabel('Layer 4 kernel').fill('3');
+    assert.equal(await page.locator('#layer-4-result').textContent(), '→ 16×12×12, 880 parameters');
+    assert.equal(await page.locator('#train').isEnabled(), true);
+
+    // With the keyboard: drop F6 and its ReLU, add a Dropout and move it up to follow Flatten; average pooling for S2.
+    await page.focus('#layer-10-remove');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Enter');
+    await page.selectOption('#new-layer', 'Dropout');
+    await page.click('#add-layer');
+    assert.equal(await focused(page), 'layer-11-type');
+    await page.focus('#layer-11-up');
+    for (let i = 0; i < 3; i++) await page.keyboard.press('Enter');
+    assert.equal(await focused(page), 'layer-8-up');
+    await page.selectOption('#layer-3-type', 'AvgPool2d');
+    const layers: LayerSpec[] = [
+      { type: 'Conv2d', out_channels: 6, kernel_size: 5, stride: 1, padding: 2 }, { type: 'ReLU' }, { type: 'AvgPool2d', kernel_size: 2, stride: 2 },
+      { type: 'Conv2d', out_channels: 16, kernel_size: 3, stride: 1, padding: 0 }, { type: 'ReLU' }, { type: 'MaxPool2d', kernel_size: 2, stride: 2 },
+      { type: 'Flatten' }, { type: 'Dropout', p: 0.5 }, { type: 'Linear', out_features: 120 }, { type: 'ReLU' }, { type: 'Linear', out_features: 'classes' },
+    ];
+    s = await studio(page);
+    assert.deepEqual(s.custom!.rows.map((r) => r.output_shape!.join('×')), ['6×28×28', '6×28×28', '6×14×14', '16×12×12', '16×12×12', '16×6×6', '576', '576', '120', '120', '10']);
+    // 156 + 880 + 576·120 + 120 + 120·10 + 10
+    assert.equal(s.custom!.total_params, 71_486);
+    await assertPicture(await page.locator('#custom').screenshot(), 'layers.png');
+
+    await page.click('#train');
+    await until(page, (st) => st.steps >= 40 || st.errors.length > 0, null, 60_000);
+    await page.click('#stop');
+    await until(page, (st) => st.state === 'done');
+    const trainedCustom = await studio(page);
+    assert.deepEqual(trainedCustom.errors, []);
+    assert.equal(trainedCustom.model!.model, 'custom');
+    assert.deepEqual(trainedCustom.model!.options, { layers });
+    const losses = trainedCustom.losses;
+    assert.ok(mean(losses.slice(-10)) < 0.6 * mean(losses.slice(0, 5)), `loss ${mean(losses.slice(0, 5))} → ${mean(losses.slice(-10))}`);
+    console.log(`studio custom layers: loss ${mean(losses.slice(0, 5)).toFixed(3)} → ${mean(losses.slice(-10)).toFixed(3)} over ${trainedCustom.steps} steps, test accuracy ${trainedCustom.evaluations.at(-1)!.test_accuracy}`);
+
+    const download = page.waitForEvent('download');
+    await page.click('#download');
+    const file = join(tmp, (await download).suggestedFilename());
+    await (await download).saveAs(file);
+    assert.match(file, /custom-fashion-mnist\.safetensors$/);
+    await openPage();
+    assert.equal(await page.locator('#model').inputValue(), 'lenet5');
+    await page.setInputFiles('#open', file);
+    await until(page, (st) => st.evaluations.length === 1 && st.source.endsWith('.safetensors'));
+    const reopened = await studio(page);
+    assert.deepEqual(reopened.predictions, trainedCustom.predictions);
+    assert.equal(reopened.evaluations[0]!.test_accuracy, trainedCustom.evaluations.at(-1)!.test_accuracy);
+    // The editor shows the opened model's layers, ready to train again.
+    assert.equal(await page.locator('#model').inputValue(), 'custom');
+    assert.equal(reopened.custom!.total_params, 71_486);
+    assert.equal(await page.locator('#layer-8-type').inputValue(), 'Dropout');
   });
 
   test('on a narrow screen the panels stack in one column', async () => {

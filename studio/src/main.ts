@@ -9,7 +9,9 @@ import { checkModelInfo } from './model_info.js';
 import { DrawingPad } from './drawing.js';
 import { decodeFolder, fromDrop, fromFileList } from './folder.js';
 import { confusionTable, element, predictionGrid, probabilityBars, putPicture, testPicture } from './panels.js';
-import { PRESETS, type DatasetSummary, type Evaluation, type FromWorker, type PresetName, type RunState, type StudioProbe, type ToWorker, type TrainConfig } from './protocol.js';
+import { LayerEditor } from './layer_editor.js';
+import { CUSTOM_MODEL, NEW_LAYERS, type LayerSpec, type LayerType } from './layers.js';
+import { MODEL_CHOICES, type DatasetSummary, type Evaluation, type FromWorker, type ModelChoice, type RunState, type StudioProbe, type ToWorker, type TrainConfig } from './protocol.js';
 import { deleteModel, getModel, listModels, putModel } from './storage.js';
 
 declare global {
@@ -19,7 +21,7 @@ declare global {
 }
 
 const probe: StudioProbe = {
-  ready: false, backend: '', state: 'idle', dataset: null, model: null, source: '', steps: 0, losses: [], images_per_second: [],
+  ready: false, backend: '', state: 'idle', dataset: null, model: null, source: '', custom: null, steps: 0, losses: [], images_per_second: [],
   evaluations: [], predictions: null, drawing: null, inspections: 0, saved: null, errors: [],
 };
 window.studio = probe;
@@ -48,17 +50,32 @@ function clearError(): void {
 // ---------------------------------------------------------------- the form
 
 const modelSelect = $<HTMLSelectElement>('model');
-modelSelect.append(...Object.entries(PRESETS).map(([name, p]) => element('option', { value: name }, p.label)));
+modelSelect.append(...Object.entries(MODEL_CHOICES).map(([name, p]) => element('option', { value: name }, p.label)));
 modelSelect.addEventListener('change', () => {
-  const p = PRESETS[modelSelect.value as PresetName];
+  const p = MODEL_CHOICES[modelSelect.value as ModelChoice];
   $<HTMLSelectElement>('optimizer').value = p.optimizer;
   $<HTMLInputElement>('lr').value = String(p.lr);
+  showEditor();
 });
+
+const editor = new LayerEditor($<HTMLOListElement>('layers'), $('layers-total'), (check) => {
+  probe.custom = check;
+  setState(probe.state);
+});
+const newLayer = $<HTMLSelectElement>('new-layer');
+newLayer.append(...Object.keys(NEW_LAYERS).map((t) => element('option', { value: t }, t)));
+$('add-layer').addEventListener('click', () => editor.add(newLayer.value as LayerType));
+
+function showEditor(): void {
+  $('custom').hidden = modelSelect.value !== CUSTOM_MODEL;
+  setState(probe.state);
+}
 
 function config(): TrainConfig {
   const num = (id: string) => Number($<HTMLInputElement>(id).value);
   return {
-    model: modelSelect.value as PresetName,
+    model: modelSelect.value as ModelChoice,
+    ...(modelSelect.value === CUSTOM_MODEL ? { layers: editor.value() } : {}),
     optimizer: $<HTMLSelectElement>('optimizer').value as TrainConfig['optimizer'],
     lr: num('lr'), momentum: num('momentum'),
     schedule: $<HTMLSelectElement>('schedule').value as TrainConfig['schedule'],
@@ -78,7 +95,9 @@ $('stop').addEventListener('click', () => send({ type: 'stop' }));
 function setState(s: RunState): void {
   probe.state = s;
   const running = s === 'training' || s === 'paused';
-  $<HTMLButtonElement>('train').disabled = running || !dataset;
+  // A custom model trains once the library accepts its layers for this dataset.
+  const buildable = modelSelect.value !== CUSTOM_MODEL || probe.custom?.error === null;
+  $<HTMLButtonElement>('train').disabled = running || !dataset || !buildable;
   $<HTMLButtonElement>('pause').disabled = !running;
   $<HTMLButtonElement>('pause').textContent = s === 'paused' ? 'Resume' : 'Pause';
   $<HTMLButtonElement>('stop').disabled = !running;
@@ -131,7 +150,7 @@ function showDataset(d: DatasetSummary): void {
   $('grid').replaceChildren();
   predictionGrid($('grid'), d, null, 60, choose);
   putPicture($<HTMLCanvasElement>('inspected'), testPicture(d, 0), 4);
-  setState(probe.state);
+  editor.setInput(d.input_shape, d.classes.length);
 }
 
 function choose(index: number): void {
@@ -259,6 +278,12 @@ let saveTarget: 'download' | 'store' = 'download';
 function modelLoaded(info: ModelInfo, parameters: number, summary: string, source: string): void {
   probe.model = info;
   probe.source = source;
+  // A custom model opened from a file is shown in the editor, ready to train again.
+  if (info.model === CUSTOM_MODEL) {
+    modelSelect.value = CUSTOM_MODEL;
+    editor.set(info.options['layers'] as LayerSpec[]);
+    showEditor();
+  }
   $('summary').textContent = summary;
   $('models-title').textContent = `Save and open models (current: ${info.model}, ${parameters.toLocaleString('en-US')} parameters, ${source})`;
   for (const id of ['download', 'store-save']) $<HTMLButtonElement>(id).disabled = false;

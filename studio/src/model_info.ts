@@ -1,6 +1,7 @@
 /** Checking a model description (a run's model.json, or a checkpoint's metadata) before building its model. */
 import type { ModelInfo } from '../../src/cli/commands.js';
 import { StrideError } from '../../src/tensor/errors.js';
+import { CUSTOM_MODEL } from './layers.js';
 
 /** Throws unless `value` has every field of a ModelInfo with the right types. */
 export function checkModelInfo(value: unknown, source: string): ModelInfo {
@@ -9,6 +10,7 @@ export function checkModelInfo(value: unknown, source: string): ModelInfo {
   const problems = [
     typeof v?.model === 'string' ? '' : 'model (a model name)',
     typeof v?.options === 'object' && v.options !== null ? '' : 'options (an object)',
+    v?.model !== CUSTOM_MODEL || Array.isArray(v.options?.['layers']) ? '' : 'options.layers (the custom model\'s list of layers)',
     Array.isArray(v?.classes) && v.classes.every((c) => typeof c === 'string') ? '' : 'classes (a list of names)',
     numbers(v?.mean) && numbers(v?.std) ? '' : 'mean and std (lists of numbers)',
     numbers(v?.input_shape) && v!.input_shape!.length === 3 ? '' : 'input_shape ([C, H, W])',

@@ -2,21 +2,28 @@
 import type { ModelInfo } from '../../src/cli/commands.js';
 import type { WasmStatus } from '../../src/backend/wasm/index.js';
 import type { TrainOptions } from '../../src/cli/train.js';
+import type { LayerCheck, LayerSpec } from './layers.js';
 
 export const OPTIMIZER_CHOICES = ['sgd', 'adam'] as const;
 export const SCHEDULE_CHOICES = ['none', 'step', 'cosine', 'onecycle'] as const;
 
-/** Zoo models that take 28x28 grey images, with the settings that train them well here. */
-export const PRESETS = {
+/**
+ * The model chooser: zoo models that take 28x28 grey images, and the layer-list editor's model
+ * (layers.ts's CUSTOM_MODEL), with the settings that train them well here.
+ */
+export const MODEL_CHOICES = {
   lenet5: { label: 'LeNet-5', optimizer: 'adam', lr: 0.002 },
   convnet: { label: 'ConvNet (two conv-BN-ReLU-pool blocks)', optimizer: 'adam', lr: 0.002 },
   mlp: { label: 'MLP 784-800-10', optimizer: 'adam', lr: 0.001 },
+  custom: { label: 'Custom (edit the layers)', optimizer: 'adam', lr: 0.002 },
 } as const;
-export type PresetName = keyof typeof PRESETS;
+export type ModelChoice = keyof typeof MODEL_CHOICES;
 
 /** A run's settings: those the CLI's training takes, and the studio's own. */
 export interface TrainConfig extends Pick<TrainOptions, 'lr' | 'momentum' | 'batch_size' | 'epochs' | 'seed'> {
-  model: PresetName;
+  model: ModelChoice;
+  /** The custom model's layers (model 'custom'). */
+  layers?: LayerSpec[];
   optimizer: (typeof OPTIMIZER_CHOICES)[number];
   /** Learning-rate schedule over all the run's steps. */
   schedule: (typeof SCHEDULE_CHOICES)[number];
@@ -101,6 +108,8 @@ export interface StudioProbe {
   dataset: { name: string; classes: string[]; train: number; test: number } | null;
   model: ModelInfo | null;
   source: string;
+  /** The layer-list editor's check of its layers against the dataset (null until a dataset is loaded). */
+  custom: LayerCheck | null;
   steps: number;
   losses: number[];
   images_per_second: number[];

@@ -12,11 +12,11 @@ import type { ClassificationData, ImageSet } from '../../src/data/classification
 import { DataLoader } from '../../src/data/dataloader.js';
 import { parseIdx, parseIdxLabels } from '../../src/data/idx.js';
 import { ConnectionTableConv2d } from '../../src/models/lenet.js';
-import { create_model } from '../../src/models/registry.js';
 import { BatchNorm2d, Conv2d, Linear, type Module } from '../../src/nn/index.js';
 import { Adam, lr_scheduler, SGD, type Optimizer } from '../../src/optim/index.js';
 import { colorize, features, feature_map_grid, filter_grid, grad_cam, make_grid, overlay, saliency, toImageData } from '../../src/vis/index.js';
-import { checkpointBytes, readCheckpoint } from './checkpoint.js';
+import { checkpointBytes, createModel, readCheckpoint } from './checkpoint.js';
+import { CUSTOM_MODEL } from './layers.js';
 import type { Activation, DatasetSummary, Evaluation, FolderImage, FromWorker, Picture, RunState, ToWorker, TrainConfig } from './protocol.js';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
@@ -248,10 +248,11 @@ async function train(c: TrainConfig): Promise<void> {
   const [, ch, h, w] = p.data.train.images.shape as [number, number, number, number];
   if (st.get_default_backend() === 'wasm') setWasmThreads(c.threads);
   st.manual_seed(c.seed);
-  const options = { num_classes: p.data.classes.length, in_channels: ch, input_size: h };
+  const options = c.model === CUSTOM_MODEL ? { layers: c.layers } : { num_classes: p.data.classes.length, in_channels: ch, input_size: h };
   const info: ModelInfo = { model: c.model, options, dataset: p.data.name, classes: p.data.classes, mean: p.data.mean, std: p.data.std, input_shape: [ch, h, w] };
+  const model = createModel(info);
   run?.model.parameters().forEach((t) => t.dispose());
-  const r = describe(create_model(c.model, options), info, `new ${c.model}`);
+  const r = describe(model, info, `new ${c.model}`);
   run = r;
   inspect(r, inspected);
 
