@@ -21,7 +21,7 @@ import { DataLoader } from '../src/data/dataloader.js';
 import { loadDataset } from '../src/io/datasets.js';
 import { create_model } from '../src/models/registry.js';
 import { with_default_backend } from '../src/backend/backend.js';
-import type { LayerSpec } from '../studio/src/layers.js';
+import type { LayerSpec } from '../src/models/layer_list.js';
 import type { StudioProbe } from '../studio/src/protocol.js';
 import { browserSkip, buildAndServe, launchChromium } from '../tools/browser.js';
 import { bundledSubset, ROOT, spawnStride, stride, SUBSET, tempDir } from './cli_util.js';
@@ -300,7 +300,7 @@ describe('stride studio in headless Chromium', { skip }, () => {
     const trainedCustom = await studio(page);
     assert.deepEqual(trainedCustom.errors, []);
     assert.equal(trainedCustom.model!.model, 'custom');
-    assert.deepEqual(trainedCustom.model!.options, { layers });
+    assert.deepEqual(trainedCustom.model!.options, { num_classes: 10, in_channels: 1, input_size: 28, layers });
     const losses = trainedCustom.losses;
     assert.ok(mean(losses.slice(-10)) < 0.6 * mean(losses.slice(0, 5)), `loss ${mean(losses.slice(0, 5))} → ${mean(losses.slice(-10))}`);
     console.log(`studio custom layers: loss ${mean(losses.slice(0, 5)).toFixed(3)} → ${mean(losses.slice(-10)).toFixed(3)} over ${trainedCustom.steps} steps, test accuracy ${trainedCustom.evaluations.at(-1)!.test_accuracy}`);

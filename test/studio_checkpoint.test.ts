@@ -11,6 +11,7 @@ import { before, test } from 'node:test';
 import { loadTrained, MODEL_INFO_KEY, type ModelInfo } from '../src/cli/commands.js';
 import { no_grad } from '../src/autograd/grad_mode.js';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
+import { checkLayers, CUSTOM_MODEL, type LayerSpec } from '../src/models/layer_list.js';
 import { create_model } from '../src/models/registry.js';
 import type { Module } from '../src/nn/module.js';
 import { manual_seed, randn } from '../src/index.js';
@@ -123,4 +124,31 @@ test('the studio keeps BatchNorm\'s step counter as I64 and reads it back', () =
 test('model descriptions lacking fields are refused, naming them', () => {
   assert.throws(() => checkModelInfo({ model: 'lenet5', options: {} }, 'x.json'), /x\.json: the model description lacks classes \(a list of names\), mean and std \(lists of numbers\), input_shape \(\[C, H, W\]\)$/);
   assert.throws(() => checkModelInfo(null, 'y.json'), /y\.json: the model description lacks model \(a model name\), options/);
+});
+
+test('a custom layer list saved by the studio evaluates in stride eval, and its layers are checked as the library builds them', async () => {
+  const layers: LayerSpec[] = [
+    { type: 'Conv2d', out_channels: 4, kernel_size: 3, stride: 1, padding: 1 }, { type: 'ReLU' }, { type: 'MaxPool2d', kernel_size: 2, stride: 2 },
+    { type: 'Flatten' }, { type: 'Linear', out_features: 'classes' },
+  ];
+  const options = { layers, in_channels: 1, input_size: 28, num_classes: 10 };
+  manual_seed(3);
+  const model = create_model(CUSTOM_MODEL, options);
+  // 4·(1·3·3) + 4 = 40 for the convolution, 4·14·14·10 + 10 = 7,850 for the classifier.
+  assert.equal(model.parameters().reduce((n, p) => n + p.numel(), 0), 40 + 7850);
+  const check = checkLayers(layers, [1, 28, 28], 10);
+  assert.deepEqual(check.rows.map((r) => r.output_shape), [[4, 28, 28], [4, 28, 28], [4, 14, 14], [784], [10]]);
+  assert.equal(check.total_params, 7890);
+  assert.equal(check.error, null);
+  assert.match(checkLayers([{ type: 'Conv2d', out_channels: 4, kernel_size: 30, stride: 1, padding: 0 }], [1, 28, 28], 10).error!, /^layer 1 \(Conv2d\): /);
+
+  const cli = await loadTrained(run);
+  const info: ModelInfo = { ...cli.info, model: CUSTOM_MODEL, options };
+  const file = join(tmp, 'custom.safetensors');
+  writeFileSync(file, checkpointBytes(model.eval(), info));
+  const reloaded = await loadTrained(file);
+  assert.deepEqual(logits(reloaded.model, probe()), logits(model, probe()));
+  const r = await stride(['eval', file, '--data', SUBSET]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /accuracy [\d.]+%/);
 });

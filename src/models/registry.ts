@@ -3,6 +3,7 @@ import { StrideError } from '../tensor/errors.js';
 import { AlexNet } from './alexnet.js';
 import { ConvNet } from './convnet.js';
 import { GoogLeNet } from './googlenet.js';
+import { buildLayers, CUSTOM_MODEL, type LayerSpec } from './layer_list.js';
 import { LeNet5 } from './lenet.js';
 import { MLP } from './mlp.js';
 import { MobileNetV2 } from './mobilenet.js';
@@ -80,6 +81,16 @@ entries.push(
   ['unet', { description: 'U-Net (Ronneberger et al. 2015): up-convolutions and skip connections by concatenation (31,030,658 parameters for 1 channel, 2 classes). Options: padding (output size = input size), base_channels', options: ['padding', 'base_channels'], create: (o) => new UNet(o as never) }],
   ['mobilenet_v2', { description: "MobileNetV2 as torchvision's (3,504,872 parameters). Options: width_mult, round_nearest, dropout", options: ['width_mult', 'round_nearest', 'dropout'], create: (o) => new MobileNetV2(o as never) }],
 );
+
+entries.push([CUSTOM_MODEL, {
+  description: 'A Sequential built from a list of layers (the studio\'s layer editor): options layers (Conv2d, pooling, activations, BatchNorm2d, Dropout, Flatten, Linear), in_channels, input_size, num_classes',
+  options: ['layers'],
+  create: (o) => {
+    if (!Array.isArray(o['layers'])) throw new StrideError(`${CUSTOM_MODEL}: options.layers must be a list of layers`);
+    const size = o.input_size ?? 28;
+    return buildLayers(o['layers'] as LayerSpec[], [o.in_channels ?? 1, size, size], o.num_classes ?? 10);
+  },
+}]);
 
 const registry = new Map<string, ModelEntry>(entries);
 

@@ -1,15 +1,14 @@
 /**
  * Models as single safetensors files, as `stride train` writes model.safetensors: the state_dict
  * under PyTorch's names, and the run's model.json (ModelInfo) as JSON in the metadata, so that
- * `stride eval` opens a file saved here and the studio opens one trained by the CLI. Custom layer
- * lists (layers.ts) are described by their layers, which only the studio builds.
+ * `stride eval` opens a file saved here and the studio opens one trained by the CLI, custom layer
+ * lists (src/models/layer_list.ts) included.
  */
 import type { ModelInfo } from '../../src/cli/commands.js';
 import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors.js';
 import { create_model } from '../../src/models/registry.js';
 import type { Module } from '../../src/nn/module.js';
 import { StrideError } from '../../src/tensor/errors.js';
-import { buildLayers, CUSTOM_MODEL, type LayerSpec } from './layers.js';
 import { checkModelInfo } from './model_info.js';
 
 /**
@@ -17,12 +16,6 @@ import { checkModelInfo } from './model_info.js';
  * it; test/studio_checkpoint.test.ts checks that the two agree.
  */
 export const MODEL_INFO_KEY = 'stride.model';
-
-/** A new model as `info` describes it: a zoo model, or a custom layer list for info's input shape and classes. */
-export function createModel(info: ModelInfo): Module {
-  if (info.model !== CUSTOM_MODEL) return create_model(info.model, info.options);
-  return buildLayers(info.options['layers'] as LayerSpec[], info.input_shape, info.classes.length);
-}
 
 /** The model's weights and description as safetensors bytes (integer buffers as I64, as PyTorch stores them). */
 export function checkpointBytes(model: Module, info: ModelInfo): Uint8Array {
@@ -46,7 +39,7 @@ export function readCheckpoint(bytes: Uint8Array, source: string, info?: ModelIn
       throw new StrideError(`${source} does not say which model it holds (no '${MODEL_INFO_KEY}' in its metadata); open it together with its run's model.json`);
     }
     const described = checkModelInfo(info ?? JSON.parse(json!), source);
-    const model = createModel(described);
+    const model = create_model(described.model, described.options);
     model.load_state_dict(tensors);
     model.eval();
     return { model, info: described };

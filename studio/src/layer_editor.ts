@@ -4,7 +4,7 @@
  * the library's message for the layer it refuses. Every change is checked at once (on the 'meta'
  * backend, which computes nothing but shapes).
  */
-import { checkLayers, LENET5_LAYERS, NEW_LAYERS, type LayerCheck, type LayerSpec, type LayerType } from './layers.js';
+import { checkLayers, LAYER_TYPES, type LayerCheck, type LayerSpec, type LayerType } from '../../src/models/layer_list.js';
 import { element } from './panels.js';
 
 /** A number field of a layer type: its key in LayerSpec, its visible label, its input's limits. */
@@ -15,6 +15,29 @@ interface Field {
   max?: number;
   step: string;
 }
+
+/** A new layer of each type, as the editor adds it. */
+const NEW_LAYERS: { [T in LayerType]: LayerSpec & { type: T } } = {
+  Conv2d: { type: 'Conv2d', out_channels: 8, kernel_size: 3, stride: 1, padding: 1 },
+  MaxPool2d: { type: 'MaxPool2d', kernel_size: 2, stride: 2 },
+  AvgPool2d: { type: 'AvgPool2d', kernel_size: 2, stride: 2 },
+  ReLU: { type: 'ReLU' },
+  LeakyReLU: { type: 'LeakyReLU' },
+  Tanh: { type: 'Tanh' },
+  Sigmoid: { type: 'Sigmoid' },
+  BatchNorm2d: { type: 'BatchNorm2d' },
+  Dropout: { type: 'Dropout', p: 0.5 },
+  Flatten: { type: 'Flatten' },
+  Linear: { type: 'Linear', out_features: 'classes' },
+};
+
+/** The zoo's LeNet-5 for 28x28 inputs (src/models/lenet.ts: the first convolution pads by 2), where the editor starts. */
+const LENET5_LAYERS: readonly LayerSpec[] = [
+  { type: 'Conv2d', out_channels: 6, kernel_size: 5, stride: 1, padding: 2 }, { type: 'ReLU' }, { type: 'MaxPool2d', kernel_size: 2, stride: 2 },
+  { type: 'Conv2d', out_channels: 16, kernel_size: 5, stride: 1, padding: 0 }, { type: 'ReLU' }, { type: 'MaxPool2d', kernel_size: 2, stride: 2 },
+  { type: 'Flatten' }, { type: 'Linear', out_features: 120 }, { type: 'ReLU' }, { type: 'Linear', out_features: 84 }, { type: 'ReLU' },
+  { type: 'Linear', out_features: 'classes' },
+];
 
 const whole = (key: string, label: string, min: number): Field => ({ key, label, min, step: '1' });
 const FIELDS: { [T in LayerType]: Field[] } = {
@@ -90,7 +113,7 @@ export class LayerEditor {
   private row(layer: LayerSpec, i: number): HTMLLIElement {
     const n = i + 1;
     const id = (part: string) => `layer-${n}-${part}`;
-    const type = element('select', { id: id('type') }, ...Object.keys(NEW_LAYERS).map((t) => element('option', { value: t, selected: t === layer.type }, t)));
+    const type = element('select', { id: id('type') }, ...LAYER_TYPES.map((t) => element('option', { value: t, selected: t === layer.type }, t)));
     type.setAttribute('aria-label', `Layer ${n} type`);
     type.setAttribute('aria-describedby', id('result'));
     type.addEventListener('change', () => this.setType(i, type.value as LayerType));

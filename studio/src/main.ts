@@ -10,7 +10,7 @@ import { DrawingPad } from './drawing.js';
 import { decodeFolder, fromDrop, fromFileList } from './folder.js';
 import { confusionTable, element, predictionGrid, probabilityBars, putPicture, testPicture } from './panels.js';
 import { LayerEditor } from './layer_editor.js';
-import { CUSTOM_MODEL, NEW_LAYERS, type LayerSpec, type LayerType } from './layers.js';
+import { CUSTOM_MODEL, LAYER_TYPES, type LayerSpec, type LayerType } from '../../src/models/layer_list.js';
 import { MODEL_CHOICES, type DatasetSummary, type Evaluation, type FromWorker, type ModelChoice, type RunState, type StudioProbe, type ToWorker, type TrainConfig } from './protocol.js';
 import { deleteModel, getModel, listModels, putModel } from './storage.js';
 
@@ -63,7 +63,7 @@ const editor = new LayerEditor($<HTMLOListElement>('layers'), $('layers-total'),
   setState(probe.state);
 });
 const newLayer = $<HTMLSelectElement>('new-layer');
-newLayer.append(...Object.keys(NEW_LAYERS).map((t) => element('option', { value: t }, t)));
+newLayer.append(...LAYER_TYPES.map((t) => element('option', { value: t }, t)));
 $('add-layer').addEventListener('click', () => editor.add(newLayer.value as LayerType));
 
 function showEditor(): void {

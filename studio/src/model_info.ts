@@ -1,7 +1,7 @@
 /** Checking a model description (a run's model.json, or a checkpoint's metadata) before building its model. */
 import type { ModelInfo } from '../../src/cli/commands.js';
 import { StrideError } from '../../src/tensor/errors.js';
-import { CUSTOM_MODEL } from './layers.js';
+import { CUSTOM_MODEL } from '../../src/models/layer_list.js';
 
 /** Throws unless `value` has every field of a ModelInfo with the right types. */
 export function checkModelInfo(value: unknown, source: string): ModelInfo {

@@ -2,7 +2,7 @@
 import type { ModelInfo } from '../../src/cli/commands.js';
 import type { WasmStatus } from '../../src/backend/wasm/index.js';
 import type { TrainOptions } from '../../src/cli/train.js';
-import type { LayerCheck, LayerSpec } from './layers.js';
+import type { LayerCheck, LayerSpec } from '../../src/models/layer_list.js';
 
 export const OPTIMIZER_CHOICES = ['sgd', 'adam'] as const;
 export const SCHEDULE_CHOICES = ['none', 'step', 'cosine', 'onecycle'] as const;

@@ -15,8 +15,9 @@ import { ConnectionTableConv2d } from '../../src/models/lenet.js';
 import { BatchNorm2d, Conv2d, Linear, type Module } from '../../src/nn/index.js';
 import { Adam, lr_scheduler, SGD, type Optimizer } from '../../src/optim/index.js';
 import { colorize, features, feature_map_grid, filter_grid, grad_cam, make_grid, overlay, saliency, toImageData } from '../../src/vis/index.js';
-import { checkpointBytes, createModel, readCheckpoint } from './checkpoint.js';
-import { CUSTOM_MODEL } from './layers.js';
+import { checkpointBytes, readCheckpoint } from './checkpoint.js';
+import { create_model } from '../../src/models/registry.js';
+import { CUSTOM_MODEL } from '../../src/models/layer_list.js';
 import type { Activation, DatasetSummary, Evaluation, FolderImage, FromWorker, Picture, RunState, ToWorker, TrainConfig } from './protocol.js';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
@@ -248,9 +249,9 @@ async function train(c: TrainConfig): Promise<void> {
   const [, ch, h, w] = p.data.train.images.shape as [number, number, number, number];
   if (st.get_default_backend() === 'wasm') setWasmThreads(c.threads);
   st.manual_seed(c.seed);
-  const options = c.model === CUSTOM_MODEL ? { layers: c.layers } : { num_classes: p.data.classes.length, in_channels: ch, input_size: h };
+  const options = { num_classes: p.data.classes.length, in_channels: ch, input_size: h, ...(c.model === CUSTOM_MODEL ? { layers: c.layers } : {}) };
   const info: ModelInfo = { model: c.model, options, dataset: p.data.name, classes: p.data.classes, mean: p.data.mean, std: p.data.std, input_shape: [ch, h, w] };
-  const model = createModel(info);
+  const model = create_model(info.model, info.options);
   run?.model.parameters().forEach((t) => t.dispose());
   const r = describe(model, info, `new ${c.model}`);
   run = r;

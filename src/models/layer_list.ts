@@ -1,21 +1,24 @@
 /**
- * Custom models as plain layer lists: what the page's editor edits, the worker trains and a saved
- * file's metadata carries (ModelInfo { model: 'custom', options: { layers } }). Shapes and
- * parameter counts come from the library itself: each layer is built as a stride module and run
- * by `summary` on the 'meta' backend, so the editor applies the same shape rules as training does.
+ * Models as plain layer lists (the model 'custom': create_model('custom', { layers, in_channels,
+ * input_size, num_classes })): what the studio's editor edits and a saved file's metadata
+ * carries, so that the CLI opens those files too. Shapes and parameter counts come from the
+ * library itself: each layer is built as a stride module and run by `summary` on the 'meta'
+ * backend, so checking a list applies the same shape rules as training does.
  */
-import { with_default_backend } from '../../src/backend/backend.js';
-import '../../src/backend/meta/index.js';
-import { LeakyReLU, ReLU, Sigmoid, Tanh } from '../../src/nn/activation.js';
-import { Conv2d } from '../../src/nn/conv.js';
-import { Dropout } from '../../src/nn/dropout.js';
-import { Flatten, Linear } from '../../src/nn/linear.js';
-import { Sequential, type Module } from '../../src/nn/module.js';
-import { BatchNorm2d } from '../../src/nn/normalization.js';
-import { AvgPool2d, MaxPool2d } from '../../src/nn/pooling.js';
-import { summary } from '../../src/nn/summary.js';
-import { StrideError } from '../../src/tensor/errors.js';
-import { formatShape } from '../../src/tensor/shape.js';
+import { with_default_backend } from '../backend/backend.js';
+// The reference backend first: the first one registered is the default, and meta has no data.
+import '../backend/reference/index.js';
+import '../backend/meta/index.js';
+import { LeakyReLU, ReLU, Sigmoid, Tanh } from '../nn/activation.js';
+import { Conv2d } from '../nn/conv.js';
+import { Dropout } from '../nn/dropout.js';
+import { Flatten, Linear } from '../nn/linear.js';
+import { Sequential, type Module } from '../nn/module.js';
+import { BatchNorm2d } from '../nn/normalization.js';
+import { AvgPool2d, MaxPool2d } from '../nn/pooling.js';
+import { summary } from '../nn/summary.js';
+import { StrideError } from '../tensor/errors.js';
+import { formatShape } from '../tensor/shape.js';
 
 /** ModelInfo.model of a layer-list model. */
 export const CUSTOM_MODEL = 'custom';
@@ -32,28 +35,8 @@ export type LayerSpec =
   | { type: 'Linear'; out_features: number | 'classes' };
 export type LayerType = LayerSpec['type'];
 
-/** A new layer of each type, as the editor adds it. */
-export const NEW_LAYERS: { [T in LayerType]: LayerSpec & { type: T } } = {
-  Conv2d: { type: 'Conv2d', out_channels: 8, kernel_size: 3, stride: 1, padding: 1 },
-  MaxPool2d: { type: 'MaxPool2d', kernel_size: 2, stride: 2 },
-  AvgPool2d: { type: 'AvgPool2d', kernel_size: 2, stride: 2 },
-  ReLU: { type: 'ReLU' },
-  LeakyReLU: { type: 'LeakyReLU' },
-  Tanh: { type: 'Tanh' },
-  Sigmoid: { type: 'Sigmoid' },
-  BatchNorm2d: { type: 'BatchNorm2d' },
-  Dropout: { type: 'Dropout', p: 0.5 },
-  Flatten: { type: 'Flatten' },
-  Linear: { type: 'Linear', out_features: 'classes' },
-};
-
-/** The zoo's LeNet-5 for 28x28 inputs (src/models/lenet.ts: the first convolution pads by 2), where the editor starts. */
-export const LENET5_LAYERS: readonly LayerSpec[] = [
-  { type: 'Conv2d', out_channels: 6, kernel_size: 5, stride: 1, padding: 2 }, { type: 'ReLU' }, { type: 'MaxPool2d', kernel_size: 2, stride: 2 },
-  { type: 'Conv2d', out_channels: 16, kernel_size: 5, stride: 1, padding: 0 }, { type: 'ReLU' }, { type: 'MaxPool2d', kernel_size: 2, stride: 2 },
-  { type: 'Flatten' }, { type: 'Linear', out_features: 120 }, { type: 'ReLU' }, { type: 'Linear', out_features: 84 }, { type: 'ReLU' },
-  { type: 'Linear', out_features: 'classes' },
-];
+/** The layer types, in the order an editor offers them. */
+export const LAYER_TYPES: readonly LayerType[] = ['Conv2d', 'MaxPool2d', 'AvgPool2d', 'ReLU', 'LeakyReLU', 'Tanh', 'Sigmoid', 'BatchNorm2d', 'Dropout', 'Flatten', 'Linear'];
 
 /** A layer's result; all null for the layers after the first problem (their input is unknown). */
 export interface LayerRow {
@@ -84,7 +67,7 @@ function makeLayer(layer: LayerSpec, input_shape: readonly number[], classes: nu
     case 'Dropout': return new Dropout(layer.p);
     case 'Flatten': return new Flatten();
     case 'Linear': return new Linear(input_shape[input_shape.length - 1]!, layer.out_features === 'classes' ? classes : layer.out_features);
-    default: throw new StrideError(`unknown layer type ${JSON.stringify((layer as { type: unknown }).type)}; known: ${Object.keys(NEW_LAYERS).join(', ')}`);
+    default: throw new StrideError(`unknown layer type ${JSON.stringify((layer as { type: unknown }).type)}; known: ${LAYER_TYPES.join(', ')}`);
   }
 }
 
