@@ -17,6 +17,7 @@ import { manual_seed, no_grad, rand, randn, tensor, type Tensor } from '../src/i
 import { import_tfjs_layers, TfjsError, type TfjsLayersModule } from '../src/io/tfjs/import.js';
 import { tfPadding } from '../src/io/tfjs/layers.js';
 import { load_tfjs_layers } from '../src/io/tfjs/load.js';
+import { bundledValue, jsLiteralToJson, read_nsfwjs_model } from '../src/io/tfjs/nsfwjs.js';
 import { StrideError } from '../src/tensor/errors.js';
 import type { Conv2d } from '../src/nn/conv.js';
 import type { Linear } from '../src/nn/linear.js';
@@ -476,38 +477,20 @@ test('load_tfjs_layers reads the shards beside model.json and refuses paths that
 
 // ---------------------------------------------------------------- real models from npm packages
 
-/**
- * nsfwjs ships each model.json and shard as a browserify bundle whose module sets `exports` to a
- * JS object literal (model.json) or a base64 string (a shard). The literal is turned into JSON by
- * a scanner that quotes keys and rewrites `!0`/`!1` and `.5`-style numbers; nothing is evaluated.
- */
+/** nsfwjs's bundled model `name`, decoded by read_nsfwjs_model. */
 async function nsfwModel(name: string): Promise<{ json: ModelJson; shards: Uint8Array[] }> {
-  const literal = async (file: string) => {
-    const text = await readFile(new URL(`nsfwjs/dist/models/${name}/${file}.min.js`, BENCH), 'utf8');
-    const end = '},{}]},{},[1])(1)});';
-    assert.ok(text.endsWith(end), `${file}: not the expected bundle`);
-    return text.slice(text.indexOf('.exports=', text.indexOf('{1:[function(')) + '.exports='.length, -end.length);
-  };
-  const json = JSON.parse(jsLiteralToJson(await literal('model'))) as ModelJson;
-  const paths = json.weightsManifest.flatMap((g) => g.paths);
-  const shards = await Promise.all(paths.map(async (p) => new Uint8Array(Buffer.from(JSON.parse(await literal(p)) as string, 'base64'))));
-  return { json, shards };
+  const { json, shards } = await read_nsfwjs_model(new URL(`nsfwjs/dist/models/${name}`, BENCH).pathname);
+  return { json: json as ModelJson, shards };
 }
 
-function jsLiteralToJson(js: string): string {
-  const token = /"(?:[^"\\]|\\.)*"|![01]|-?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|[A-Za-z_$][\w$]*|[{}[\],:]/iy;
-  let out = '';
-  while (token.lastIndex < js.length) {
-    const at = token.lastIndex;
-    const t = token.exec(js)?.[0];
-    if (t === undefined) throw new Error(`unexpected text at ${at}: ${js.slice(at, at + 40)}`);
-    if (t[0] === '"' || '{}[],:'.includes(t) || t === 'null' || t === 'true' || t === 'false') out += t;
-    else if (t[0] === '!') out += String(t === '!0');
-    else if (/^[-.\d]/.test(t)) out += JSON.stringify(Number(t));
-    else out += JSON.stringify(t);
-  }
-  return out;
-}
+test('nsfwjs bundles: the exported literal becomes JSON (keys quoted, !0/!1, .5 numbers) and nothing else is accepted', () => {
+  const bundle = '!function(e){...}({1:[function(e,t,o){t.exports={a:!0,"b c":[.5,-1e-3,null],d:!1,e:"x\\"y"}},{}]},{},[1])(1)});';
+  const value = bundledValue(bundle, 'model.min.js');
+  assert.equal(value, '{a:!0,"b c":[.5,-1e-3,null],d:!1,e:"x\\"y"}');
+  assert.deepEqual(JSON.parse(jsLiteralToJson(value)), { a: true, 'b c': [0.5, -0.001, null], d: false, e: 'x"y' });
+  assert.throws(() => bundledValue('module.exports={}', 'x.min.js'), /x\.min\.js: not a browserify bundle of one exported value/);
+  assert.throws(() => jsLiteralToJson('{a:f()}', 'm'), /m: unexpected text at 4: \(\)\}/);
+});
 
 /** A real model's output and one inner layer's (caught by a forward hook) against TF.js on a uniform [0, 1) image. */
 async function compareRealModel(t: TestContext, name: string, size: number, inner: string): Promise<void> {

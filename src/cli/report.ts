@@ -21,7 +21,8 @@ export interface EpochMetrics {
   images_per_second: number;
 }
 
-async function render(spec: vl.TopLevelSpec): Promise<string> {
+/** A vega-lite figure as SVG, rendered headless. */
+export async function render(spec: vl.TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();

@@ -1,7 +1,8 @@
 /**
  * `stride visualize ...`: pictures of a trained model (a run directory of stride train) written
  * as PNG files: its first-layer filters, a layer's feature maps, saliency and Grad-CAM over an
- * image, and an adversarial version of an image.
+ * image, and an adversarial version of an image; and (visualize_backbone.ts) inversion, DeepDream,
+ * style transfer and feature similarity on a pretrained backbone, and the initialisation experiment.
  */
 import { mkdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
@@ -20,6 +21,7 @@ import { fgsm } from '../vis/adversarial.js';
 import { grad_cam, saliency } from '../vis/attribution.js';
 import { feature_map_grid, features, filter_grid, make_grid, overlay } from '../vis/pictures.js';
 import { loadTrained, type ModelInfo } from './commands.js';
+import { addBackboneCommands } from './visualize_backbone.js';
 import { int, positive } from './options.js';
 
 interface Loaded {
@@ -73,7 +75,7 @@ async function write(out: string, name: string, picture: Tensor, scale: number):
 const stem = (path: string) => basename(path, extname(path));
 
 export function addVisualizeCommands(cli: Command): void {
-  const vis = cli.command('visualize').description('pictures of a trained model: filters, feature maps, saliency, Grad-CAM, adversarial images');
+  const vis = cli.command('visualize').description('pictures of a trained model (filters, feature maps, saliency, Grad-CAM, adversarial images) and of a pretrained backbone (inversion, DeepDream, style transfer, similarity); the initialisation experiment');
   const common = (c: Command) => c.option('--out <dir>', 'output directory', 'runs/visualize').option('--scale <n>', 'enlarge pictures n times', int('scale'), 4);
 
   common(vis.command('filters').description('the first convolution\'s filters as a grid').argument('<run>', 'a stride train run directory'))
@@ -138,4 +140,6 @@ export function addVisualizeCommands(cli: Command): void {
       // The image, its adversarial version and the change (mid-gray = none), side by side.
       await write(o.out, `${stem(file)}-adversarial`, make_grid(cat([x, adv, diff], 0), { normalize: 'none', nrow: 3 }), o.scale);
     });
+
+  addBackboneCommands(vis);
 }

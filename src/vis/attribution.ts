@@ -1,13 +1,15 @@
 /**
  * Attribution: which input pixels a class score depends on. Vanilla gradient saliency
- * (Simonyan et al. 2014), SmoothGrad (Smilkov et al. 2017), Grad-CAM (Selvaraju et al. 2017) and
- * occlusion sensitivity (Zeiler & Fergus 2014), for any model: a Module or a function of the
- * input. Pure: runs in Node and in browsers.
+ * (Simonyan et al. 2014), SmoothGrad (Smilkov et al. 2017), guided backpropagation (Springenberg
+ * et al. 2015), Grad-CAM (Selvaraju et al. 2017) and occlusion sensitivity (Zeiler & Fergus
+ * 2014), for any model: a Module or a function of the input. Pure: runs in Node and in browsers.
  */
 import { grad } from '../autograd/engine.js';
 import { no_grad } from '../autograd/grad_mode.js';
+import { ReLU } from '../nn/activation.js';
 import type { Module } from '../nn/module.js';
-import { abs, add, mul, relu } from '../ops/elementwise.js';
+import { defineOp } from '../ops/define.js';
+import { abs, add, gt, logical_and, mul, relu, where } from '../ops/elementwise.js';
 import { gather } from '../ops/indexing.js';
 import { interpolate } from '../ops/interpolate.js';
 import { amax, mean, sum } from '../ops/reduce.js';
@@ -72,6 +74,31 @@ export function smooth_grad(model: Classifier, x: Tensor, targets: Targets, opts
     total = total ? add(total, g) : g;
   }
   return amax(abs(mul(total!, 1 / samples)), 1);
+}
+
+/** relu whose backward passes a gradient only where both it and the input are positive. */
+const guidedRelu = defineOp<[Tensor], null>({
+  name: 'guided_relu',
+  shape: ([x]) => x.shape,
+  forward: ([x]) => relu(x),
+  save: 'inputs',
+  backward: (gy, { inputs: [x] }) => [where(logical_and(gt(x, 0), gt(gy, 0)), gy, 0)],
+});
+
+/**
+ * Guided backpropagation: d score / d x ([N, C, H, W], signed) with every ReLU module of the
+ * model letting only positive gradients back (Captum's GuidedBackprop: relus called as functions
+ * inside a forward are not seen, so the model must have ReLU modules).
+ */
+export function guided_backprop(model: Module, x: Tensor, targets: Targets): Tensor {
+  const relus = [...model.modules()].filter((m) => m instanceof ReLU);
+  if (relus.length === 0) throw new StrideError('guided_backprop: the model has no ReLU modules to guide');
+  const hooks = relus.map((m) => m.register_forward_hook((_m, inputs) => guidedRelu([inputs[0] as Tensor], null)));
+  try {
+    return inputGrad(model, x, targets);
+  } finally {
+    for (const h of hooks) h.remove();
+  }
 }
 
 export interface GradCamResult {

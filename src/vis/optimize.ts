@@ -7,7 +7,7 @@
  */
 import { no_grad } from '../autograd/grad_mode.js';
 import type { Module } from '../nn/module.js';
-import { abs, add, clamp, div, mul, pow, square, sub } from '../ops/elementwise.js';
+import { abs, add, clamp, div, maximum, mul, pow, sqrt, square, sub } from '../ops/elementwise.js';
 import { interpolate } from '../ops/interpolate.js';
 import { cat } from '../ops/join.js';
 import { matmul } from '../ops/linalg.js';
@@ -16,6 +16,7 @@ import { mean, sum } from '../ops/reduce.js';
 import { narrow, reshape, transpose } from '../ops/shape.js';
 import { Adam } from '../optim/adam.js';
 import { ShapeError, StrideError } from '../tensor/errors.js';
+import { tidy } from '../tensor/memory.js';
 import { default_generator, type Generator } from '../tensor/random.js';
 import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -71,12 +72,16 @@ function descend(x0: Tensor, steps: number, lr: number, loss: (x: Tensor, step: 
   const opt = new Adam([x], { lr });
   const losses: number[] = [];
   for (let s = 0; s < steps; s++) {
-    opt.zero_grad();
-    const l = loss(x, s);
-    l.backward();
-    opt.step();
-    losses.push(l.item());
-    if (after) no_grad(() => x.copy_(after(x, s)));
+    // Each step's graph is freed as the step ends: backends with memory outside the JS heap
+    // (wasm, native) would otherwise wait for the garbage collector.
+    losses.push(tidy(() => {
+      opt.zero_grad();
+      const l = loss(x, s);
+      l.backward();
+      opt.step();
+      if (after) no_grad(() => x.copy_(after(x, s)));
+      return l.item();
+    }));
   }
   return { image: x.detach(), losses };
 }
@@ -170,21 +175,45 @@ export function deep_dream(model: Module, layer: string, x: Tensor, opts: DreamO
     detail = no_grad(() => resize(detail, size));
     let dreamed = no_grad(() => add(base, detail)).detach();
     for (let s = 0; s < steps; s++) {
-      const [dy, dx] = [randomShift(generator, jitter), randomShift(generator, jitter)];
-      const xs = roll(dreamed, dy, dx).detach().requires_grad_();
-      const objective = mean(square(capture(model, xs, [layer])[layer]!));
-      objective.backward();
-      losses.push(-objective.item());
-      dreamed = no_grad(() => {
-        const g = roll(xs.grad!, -dy, -dx);
-        // Steps of a fixed size whatever the gradient's scale, as the original's normalisation.
-        return add(dreamed, mul(g, lr / (mean(abs(g)).item() + 1e-8)));
+      const previous = dreamed;
+      dreamed = tidy(() => {
+        const [dy, dx] = [randomShift(generator, jitter), randomShift(generator, jitter)];
+        const xs = roll(previous, dy, dx).detach().requires_grad_();
+        const objective = mean(square(capture(model, xs, [layer])[layer]!));
+        objective.backward();
+        losses.push(-objective.item());
+        return no_grad(() => {
+          const g = roll(xs.grad!, -dy, -dx);
+          // Steps of a fixed size whatever the gradient's scale, as the original's normalisation.
+          return add(previous, mul(g, lr / (mean(abs(g)).item() + 1e-8)));
+        });
       });
+      previous.dispose();
     }
     detail = no_grad(() => sub(dreamed, base));
     image = dreamed;
   }
   return { image: resize(image, [h, w]), losses };
+}
+
+/**
+ * x with each channel shifted and scaled to the mean and standard deviation of that channel in
+ * `reference` (both [N, C, H, W]; statistics over N, H, W), clamped to [0, 1]: a photo in a
+ * painting's palette, a starting point from which style transfer need not move every colour.
+ */
+export function match_colors(x: Tensor, reference: Tensor): Tensor {
+  image4d('match_colors', x);
+  image4d('match_colors', reference);
+  if (x.shape[1] !== reference.shape[1]) throw new ShapeError(`match_colors: ${x.shape[1]} channels against ${reference.shape[1]}`);
+  return no_grad(() => {
+    const stats = (t: Tensor) => {
+      const m = mean(t, [0, 2, 3], true);
+      return [m, sqrt(mean(square(sub(t, m)), [0, 2, 3], true))] as const;
+    };
+    const [mx, sx] = stats(x);
+    const [mr, sr] = stats(reference);
+    return clamp(add(mul(div(sub(x, mx), maximum(sx, 1e-8)), sr), mr), 0, 1);
+  });
 }
 
 export interface StyleOptions {
@@ -207,7 +236,10 @@ export interface StyleResult extends Optimized {
 
 /**
  * Neural style transfer: an image with `content`'s features at content_layer and `style`'s Gram
- * matrices at style_layers, by Adam on βℓ_content + (1 − β)ℓ_style + λR_TV.
+ * matrices at style_layers, by Adam on βℓ_content + (1 − β)ℓ_style + λR_TV. Both losses are
+ * relative: each layer's squared error is divided by the mean square of its target, since Gram
+ * matrices of different layers differ in size by orders of magnitude and the largest would
+ * otherwise be the only style that counts.
  */
 export function style_transfer(model: Module, content: Tensor, style: Tensor, opts: StyleOptions): StyleResult {
   image4d('style_transfer', content);
@@ -215,19 +247,21 @@ export function style_transfer(model: Module, content: Tensor, style: Tensor, op
   const { content_layer, style_layers, steps = 200, lr = 0.02, beta = 1e-3, tv_weight = 0, init = 'content' } = opts;
   if (style_layers.length === 0) throw new StrideError('style_transfer: style_layers is empty');
   const names = [content_layer, ...style_layers];
+  const meanSquare = (t: Tensor) => mean(square(t)).item() || 1;
   const [contentTarget, styleTargets] = no_grad(() => {
     const c = capture(model, content, [content_layer])[content_layer]!;
     const s = capture(model, style, style_layers);
-    return [c, style_layers.map((n) => gram(s[n]!))] as const;
+    return [{ target: c, scale: meanSquare(c) }, style_layers.map((n) => gram(s[n]!)).map((g) => ({ target: g, scale: meanSquare(g) }))] as const;
   });
+  const relativeError = (t: Tensor, { target, scale }: { target: Tensor; scale: number }) => div(mean(square(sub(t, target))), scale);
   const style_losses: number[] = [];
   const content_losses: number[] = [];
   const result = descend(init === 'content' ? content : init, steps, lr, (x) => {
     const f = capture(model, x, names);
-    const lc = mean(square(sub(f[content_layer]!, contentTarget)));
+    const lc = relativeError(f[content_layer]!, contentTarget);
     let ls: Tensor | null = null;
     style_layers.forEach((n, i) => {
-      const l = mean(square(sub(gram(f[n]!), styleTargets[i]!)));
+      const l = relativeError(gram(f[n]!), styleTargets[i]!);
       ls = ls ? add(ls, l) : l;
     });
     content_losses.push(lc.item());

@@ -119,17 +119,19 @@ export function feature_map_grid(maps: Tensor, opts: GridOptions = {}): Tensor {
 /** A perceptually ordered colormap (dark blue → green → yellow, close to viridis), from [0, 1]. */
 const STOPS: [number, number, number][] = [[0.267, 0.005, 0.329], [0.229, 0.322, 0.545], [0.128, 0.567, 0.551], [0.369, 0.789, 0.383], [0.993, 0.906, 0.144]];
 
-/** Colours a map [H, W] (scaled to [0, 1] by its own min and max) into RGB [3, H, W]. */
-export function colorize(map: Tensor): Tensor {
+/**
+ * Colours a map [H, W] into RGB [3, H, W], scaled from `range` (default: the map's own min and
+ * max; values outside take the end colours) to [0, 1].
+ */
+export function colorize(map: Tensor, range?: readonly [number, number]): Tensor {
   if (map.ndim !== 2) throw new ShapeError(`colorize: expected a map [H, W], got ${formatShape(map.shape)}`);
   const [h, w] = map.shape as [number, number];
   const v = map.float().contiguous().dataSync();
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const x of v) (lo = Math.min(lo, x)), (hi = Math.max(hi, x));
+  let [lo, hi] = range ?? [Infinity, -Infinity];
+  if (!range) for (const x of v) (lo = Math.min(lo, x)), (hi = Math.max(hi, x));
   const out = new Float32Array(3 * h * w);
   for (let i = 0; i < h * w; i++) {
-    const t = hi > lo ? ((v[i]! - lo) / (hi - lo)) * (STOPS.length - 1) : 0;
+    const t = hi > lo ? Math.min(Math.max((v[i]! - lo) / (hi - lo), 0), 1) * (STOPS.length - 1) : 0;
     const j = Math.min(Math.floor(t), STOPS.length - 2);
     const f = t - j;
     for (let ch = 0; ch < 3; ch++) out[ch * h * w + i] = STOPS[j]![ch]! * (1 - f) + STOPS[j + 1]![ch]! * f;
