@@ -15,12 +15,12 @@ import { serveStatic } from './serve.js';
 
 export const STUDIO_DIR = fileURLToPath(new URL('../../studio/', import.meta.url));
 
-/** The newest modification time among the studio's sources (page, code, styles, build config). */
+/** The newest modification time among the studio's sources (page, code, styles, build config) and the library's it bundles. */
 function newestSource(dir: string): number {
   const walk = (path: string): number => statSync(path).isDirectory()
     ? Math.max(0, ...readdirSync(path).map((f) => walk(join(path, f))))
     : statSync(path).mtimeMs;
-  return Math.max(...['index.html', 'vite.config.ts', 'src'].map((f) => join(dir, f)).filter(existsSync).map(walk));
+  return Math.max(...['index.html', 'vite.config.ts', 'src', '../src'].map((f) => join(dir, f)).filter(existsSync).map(walk));
 }
 
 /** The directory of the built studio, building it first when it is missing or stale and Vite is there. */
