@@ -142,20 +142,33 @@ function columns(x: usize, n: i32, g: i32, p0: i32, p1: i32, col: usize): usize 
   return col;
 }
 
-/** Items [begin, end) are (image, chunk) pairs: y[n, :, chunk] = w @ im2col(x[n])[:, chunk]. */
-export function conv2d(args: usize, scratch: usize, begin: i32, end: i32): void {
-  readArgs(args);
-  const x = argp(args, 16), w = argp(args, 17), y = argp(args, 18);
+/**
+ * Items [begin, end) are (image, chunk) pairs, each image's column matrix multiplied by `other`:
+ * forward, y[n, :, chunk] = w @ im2col(x[n])[:, chunk] with other = w and out = y; for the weight
+ * gradient, this thread's partial gw^T [CKK, Og] per group += im2col(x[n]) @ gy[n]^T with other
+ * = gy and out = the partial.
+ */
+function columnProducts(x: usize, other: usize, out: usize, scratch: usize, begin: i32, end: i32, weightGrad: bool): void {
   const col = scratch + GEMM_SCRATCH;
   for (let item = begin; item < end; item++) {
     const n = item / CHUNKS;
     const p0 = (item % CHUNKS) * CHUNK;
     const p1 = min(OHW, p0 + CHUNK);
     for (let g = 0; g < G; g++) {
-      const b = columns(x, n, g, p0, p1, col);
-      sgemmRange(CKK, at4(w, g * Og * CKK), CKK, 1, b, LD, 1, at4(y, (n * O + g * Og) * OHW + p0), OHW, 1, false, scratch, 0, Og, 0, p1 - p0);
+      const cols = columns(x, n, g, p0, p1, col);
+      if (weightGrad) {
+        sgemmRange(p1 - p0, cols, LD, 1, at4(other, (n * O + g * Og) * OHW + p0), 1, OHW, at4(out, g * CKK * Og), Og, 1, true, scratch, 0, CKK, 0, Og);
+      } else {
+        sgemmRange(CKK, at4(other, g * Og * CKK), CKK, 1, cols, LD, 1, at4(out, (n * O + g * Og) * OHW + p0), OHW, 1, false, scratch, 0, Og, 0, p1 - p0);
+      }
     }
   }
+}
+
+/** Items [begin, end) are (image, chunk) pairs: y[n, :, chunk] = w @ im2col(x[n])[:, chunk]. */
+export function conv2d(args: usize, scratch: usize, begin: i32, end: i32): void {
+  readArgs(args);
+  columnProducts(argp(args, 16), argp(args, 17), argp(args, 18), scratch, begin, end, false);
 }
 
 /** Items [begin, end) are images: gx[n] = col2im(w^T @ gy[n]) (im2colWalk's adjoint). args: x = gy, y = gx. */
@@ -189,19 +202,9 @@ export function conv2dInputGrad(args: usize, scratch: usize, begin: i32, end: i3
  */
 export function conv2dWeightGrad(args: usize, scratch: usize, begin: i32, end: i32): void {
   readArgs(args);
-  const x = argp(args, 16), gy = argp(args, 17);
   const part = scratch + partialOffset();
   memory.fill(part, 0, <usize>(G * CKK * Og) << 2);
-  const col = scratch + GEMM_SCRATCH;
-  for (let item = begin; item < end; item++) {
-    const n = item / CHUNKS;
-    const p0 = (item % CHUNKS) * CHUNK;
-    const p1 = min(OHW, p0 + CHUNK);
-    for (let g = 0; g < G; g++) {
-      const a = columns(x, n, g, p0, p1, col);
-      sgemmRange(p1 - p0, a, LD, 1, at4(gy, (n * O + g * Og) * OHW + p0), 1, OHW, at4(part, g * CKK * Og), Og, 1, true, scratch, 0, CKK, 0, Og);
-    }
-  }
+  columnProducts(argp(args, 16), argp(args, 17), part, scratch, begin, end, true);
 }
 
 /**
