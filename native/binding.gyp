@@ -8,7 +8,8 @@
         "src/napi.cc",
         "src/onednn.cc",
         "src/pool.cc",
-        "src/reduce.cc"
+        "src/reduce.cc",
+        "src/small_conv.cc"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags_cc!": ["-fno-exceptions"],

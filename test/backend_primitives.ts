@@ -198,6 +198,10 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       { name: '1x1 stride 2', x: [2, 4, 7, 7], w: [3, 4, 1, 1], p: { stride: [2, 2] } },
       { name: 'asymmetric kernel, stride, padding and dilation', x: [2, 3, 12, 13], w: [4, 3, 3, 5], p: { stride: [2, 1], padding: [1, 2], dilation: [1, 2] } },
       { name: 'one input channel (LeNet C1)', x: [4, 1, 12, 12], w: [6, 1, 5, 5], p: { padding: [2, 2] } },
+      // Native's direct kernels for few input channels: 8 + 3 output channels, rows of 2 whole
+      // 16-column strips and a partial one, the widest kernel they take; then over threads.
+      { name: 'few input channels, many outputs, wide rows', x: [3, 3, 7, 37], w: [11, 3, 3, 8], p: { padding: [1, 3] } },
+      { name: 'LeNet C1 over threads', x: [16, 1, 28, 28], w: [6, 1, 5, 5], p: { padding: [2, 2] } },
       { name: 'padding wider than the kernel', x: [1, 2, 4, 5], w: [3, 2, 2, 2], p: { padding: [3, 3] } },
       { name: 'every window in the padding', x: [1, 2, 1, 1], w: [2, 2, 1, 1], p: { padding: [1, 1], stride: [3, 3] } },
       // Large enough for chunked im2col (576 rows: 1820 positions per chunk) and several threads.
@@ -222,6 +226,18 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
         compare('weight gradient', [view(c.w, { offset: 4 })], (b, [gw], v) => b.conv2dWeightGrad(v(x), v(gy), gw!, p));
       });
     }
+
+    test('an inf in the input reaches only the weight gradients whose windows read it', () => {
+      // Direct kernels compute whole strips of columns, past the last output: the input there
+      // times the gradient's zero padding must not become a NaN the true sum does not have.
+      const p: Conv2dParams = { stride: [1, 1], padding: [2, 2], dilation: [1, 1], groups: 1 };
+      const x = view([2, 1, 12, 12], { values: (i) => (i === 5 * 12 + 11 ? Infinity : rand() * 2 - 1) });
+      const gy = view([2, 6, 12, 12]);
+      const [gw] = compare('weight gradient', [view([6, 1, 5, 5])], (b, [o], v) => b.conv2dWeightGrad(v(x), v(gy), o!, p));
+      // Column 11 is read by taps kw >= 2 only (output column 13 - kw must exist).
+      const values = Array.from(gw!.buffer).slice(0, 150);
+      assert.ok(values.every((g, i) => Number.isFinite(g) === (i % 5 < 2)), `finite exactly at kw 0 and 1: ${values.join(', ')}`);
+    });
 
     test('empty batches and float64 agree with the reference exactly', () => {
       const p: Conv2dParams = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 };

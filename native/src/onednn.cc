@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ops.h"
+#include "small_conv.h"
 #include "strided.h"
 
 #if DNNL_VERSION_MAJOR != 2
@@ -264,6 +265,8 @@ struct ConvGeometry {
 
   double flops() const { return 2.0 * N * O * OH * OW * Cg * KH * KW; }
 
+  SmallConv small() const { return {N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, G}; }
+
   Lru::Key key(ConvKind kind, int64_t threads) const { return {kind, threads, N, C, H, W, O, Cg, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, G}; }
 
   std::string describe(ConvKind kind) const {
@@ -345,6 +348,17 @@ napi_value runConv(Call& c, ConvKind kind) {
   try {
     const SignalsDeferred deferred;
     const Team team(g.flops());
+    // A first layer's few input channels: stride's own kernels (its input gradient is rarely
+    // wanted and stays with oneDNN).
+    const SmallConv small = g.small();
+    if (kind != kBackwardData && small.applies()) {
+      const float* a = static_cast<const float*>(data[0]);
+      const float* b = static_cast<const float*>(data[1]);
+      float* out = static_cast<float*>(data[2]);
+      if (kind == kForward) smallConvForward(small, a, b, out);
+      else smallConvWeightGrad(small, a, b, out);
+      return c.undefined();
+    }
     Context& ctx = context();
     ctx.cache.get<Prepared>(g.key(kind, team.size()), [&] { return prepareConv(ctx, g, kind); }).run(ctx, data);
     if (kind == kBackwardData) g.zeroUncovered(static_cast<float*>(data[2]));

@@ -1,0 +1,200 @@
+// Direct convolution kernels for few input channels. Each image is copied into a zero-padded
+// buffer (rows wide enough for whole 16-column strips), so no tap needs a bounds test; 16
+// output columns of up to 8 channels accumulate in vector registers. GCC's vector extension is
+// lowered per clone: one zmm per v16 on AVX-512, two ymm on AVX2, four xmm on the baseline.
+#include "small_conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "strided.h"
+
+// The v16 helpers are always inlined into one clone, so no vector crosses a call whose ISA
+// differs (what -Wpsabi warns about).
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace stride {
+namespace {
+
+typedef float v16 __attribute__((vector_size(64)));
+constexpr int64_t kLanes = 16;
+
+#define STRIDE_INLINE inline __attribute__((always_inline))
+
+STRIDE_INLINE v16 load(const float* p) {
+  v16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+STRIDE_INLINE void store(float* p, const v16& v) { std::memcpy(p, &v, sizeof v); }
+
+/** The padded copy of one image: C planes of Hp rows of Wp floats, the input at (ph, pw). */
+struct Padded {
+  int64_t Hp, Wp, OWr;
+
+  explicit Padded(const SmallConv& g)
+      : Hp(g.H + 2 * g.ph), Wp((g.OW + kLanes - 1) / kLanes * kLanes + g.KW - 1), OWr((g.OW + kLanes - 1) / kLanes * kLanes) {}
+
+  int64_t size(const SmallConv& g) const { return g.C * Hp * Wp; }
+
+  /** Copies image x in; the border, zeroed once, is never written. */
+  void fill(const SmallConv& g, const float* x, float* xp) const {
+    for (int64_t c = 0; c < g.C; c++) {
+      for (int64_t h = 0; h < g.H; h++) std::memcpy(xp + (c * Hp + g.ph + h) * Wp + g.pw, x + (c * g.H + h) * g.W, g.W * sizeof(float));
+    }
+  }
+};
+
+/** OB output channels of one image: w and y point at the block's first channel. */
+template <int OB>
+STRIDE_INLINE void forwardBlock(const SmallConv& g, const Padded& p, const float* xp, const float* w, float* y) {
+  const int64_t taps = g.C * g.KH * g.KW, plane = g.OH * g.OW;
+  for (int64_t oh = 0; oh < g.OH; oh++) {
+    for (int64_t ow = 0; ow < g.OW; ow += kLanes) {
+      v16 acc[OB] = {};
+      for (int64_t c = 0; c < g.C; c++) {
+        for (int64_t kh = 0; kh < g.KH; kh++) {
+          const float* row = xp + (c * p.Hp + oh + kh) * p.Wp + ow;
+          const float* wt = w + (c * g.KH + kh) * g.KW;
+          for (int64_t kw = 0; kw < g.KW; kw++) {
+            const v16 xv = load(row + kw);
+            for (int o = 0; o < OB; o++) acc[o] += xv * wt[o * taps + kw];
+          }
+        }
+      }
+      float* out = y + oh * g.OW + ow;
+      if (g.OW - ow >= kLanes) {
+        for (int o = 0; o < OB; o++) std::memcpy(out + o * plane, &acc[o], sizeof(v16));
+      } else {
+        for (int o = 0; o < OB; o++) std::memcpy(out + o * plane, &acc[o], (g.OW - ow) * sizeof(float));
+      }
+    }
+  }
+}
+
+STRIDE_CLONES void forwardImage(const SmallConv& g, const Padded& p, const float* xp, const float* w, float* y) {
+  const int64_t taps = g.C * g.KH * g.KW, plane = g.OH * g.OW;
+  for (int64_t o = 0; o < g.O; o += 8) {
+    const float* wb = w + o * taps;
+    float* yb = y + o * plane;
+    switch (std::min<int64_t>(8, g.O - o)) {
+#define STRIDE_CASE(n) \
+  case n: forwardBlock<n>(g, p, xp, wb, yb); break;
+      STRIDE_CASE(1) STRIDE_CASE(2) STRIDE_CASE(3) STRIDE_CASE(4) STRIDE_CASE(5) STRIDE_CASE(6) STRIDE_CASE(7) STRIDE_CASE(8)
+#undef STRIDE_CASE
+    }
+  }
+}
+
+/**
+ * One strip's products for OB channels and KW taps. In a strip that runs past the output's last
+ * column (masked), x's lanes there are zeroed as well as gy's: they may hold an inf of the
+ * input, which times gy's padding 0 would make a NaN that the true sum does not have.
+ */
+template <int OB, int KW, bool kMasked>
+STRIDE_INLINE void stripProducts(v16 (&acc)[OB][KW], const float* gr, int64_t gyStep, const float* xr, int64_t valid) {
+  typedef int32_t vi16 __attribute__((vector_size(64)));
+  vi16 keep = {};
+  if (kMasked) {
+    for (int l = 0; l < kLanes; l++) keep[l] = l < valid ? -1 : 0;
+  }
+  v16 gv[OB];
+  for (int b = 0; b < OB; b++) gv[b] = load(gr + b * gyStep);
+  for (int kw = 0; kw < KW; kw++) {
+    v16 xv = load(xr + kw);
+    if (kMasked) xv = reinterpret_cast<v16>(reinterpret_cast<vi16>(xv) & keep);
+    for (int b = 0; b < OB; b++) acc[b][kw] += gv[b] * xv;
+  }
+}
+
+/**
+ * Adds one image's contribution to the gradient of OB output channels from o: for each (c, kh),
+ * OB x KW accumulators over every row and strip, so each load of x serves OB channels. They are
+ * added lane by lane into gwv (16 floats per weight; the lanes are summed once, after the last
+ * image: summing them per image was a chain of dependent adds that took longer than the
+ * products). gyp is the image's gy with rows zero-padded to whole strips.
+ */
+template <int OB, int KW>
+STRIDE_INLINE void weightGradBlock(const SmallConv& g, const Padded& p, const float* xp, const float* gyp, float* gwv, int64_t o) {
+  const int64_t full = g.OW / kLanes * kLanes, gyStep = g.OH * p.OWr;
+  for (int64_t c = 0; c < g.C; c++) {
+    for (int64_t kh = 0; kh < g.KH; kh++) {
+      v16 acc[OB][KW] = {};
+      for (int64_t oh = 0; oh < g.OH; oh++) {
+        const float* gr = gyp + (o * g.OH + oh) * p.OWr;
+        const float* xr = xp + (c * p.Hp + oh + kh) * p.Wp;
+        for (int64_t s = 0; s < full; s += kLanes) stripProducts<OB, KW, false>(acc, gr + s, gyStep, xr + s, kLanes);
+        if (full < g.OW) stripProducts<OB, KW, true>(acc, gr + full, gyStep, xr + full, g.OW - full);
+      }
+      for (int b = 0; b < OB; b++) {
+        float* out = gwv + (((o + b) * g.C + c) * g.KH + kh) * KW * kLanes;
+        for (int kw = 0; kw < KW; kw++) store(out + kw * kLanes, load(out + kw * kLanes) + acc[b][kw]);
+      }
+    }
+  }
+}
+
+/** Three channels at a time (24 accumulators at most: they fit AVX-512's 32 registers), then the rest one by one. */
+template <int KW>
+STRIDE_INLINE void weightGradImage(const SmallConv& g, const Padded& p, const float* xp, const float* gyp, float* gwv) {
+  int64_t o = 0;
+  for (; o + 3 <= g.O; o += 3) weightGradBlock<3, KW>(g, p, xp, gyp, gwv, o);
+  for (; o < g.O; o++) weightGradBlock<1, KW>(g, p, xp, gyp, gwv, o);
+}
+
+STRIDE_CLONES void weightGradImageAnyWidth(const SmallConv& g, const Padded& p, const float* xp, const float* gyp, float* gwv) {
+  switch (g.KW) {
+#define STRIDE_CASE(n) \
+  case n: weightGradImage<n>(g, p, xp, gyp, gwv); break;
+    STRIDE_CASE(1) STRIDE_CASE(2) STRIDE_CASE(3) STRIDE_CASE(4) STRIDE_CASE(5) STRIDE_CASE(6) STRIDE_CASE(7) STRIDE_CASE(8)
+#undef STRIDE_CASE
+  }
+}
+
+}  // namespace
+
+// Both run over images on the threads oneDNN's caller chose (one for small calls). Per-thread
+// buffers are allocated before the parallel region: nothing may throw inside it.
+
+void smallConvForward(const SmallConv& g, const float* x, const float* w, float* y) {
+  const Padded p(g);
+  const int threads = omp_get_max_threads();
+  std::vector<float> buffers(threads * p.size(g), 0.0f);
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t n = 0; n < g.N; n++) {
+    float* xp = buffers.data() + omp_get_thread_num() * p.size(g);
+    p.fill(g, x + n * g.C * g.H * g.W, xp);
+    forwardImage(g, p, xp, w, y + n * g.O * g.OH * g.OW);
+  }
+}
+
+void smallConvWeightGrad(const SmallConv& g, const float* x, const float* gy, float* gw) {
+  const Padded p(g);
+  const int threads = omp_get_max_threads();
+  const int64_t xSize = p.size(g), gySize = g.O * g.OH * p.OWr, gwSize = g.O * g.C * g.KH * g.KW;
+  // Per thread: the padded image, the padded gy, the lanes of gw.
+  const int64_t perThread = xSize + gySize + gwSize * kLanes;
+  std::vector<float> buffers(threads * perThread, 0.0f);
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t n = 0; n < g.N; n++) {
+    const int t = omp_get_thread_num();
+    float* xp = buffers.data() + t * perThread;
+    float* gyp = xp + xSize;
+    p.fill(g, x + n * g.C * g.H * g.W, xp);
+    const float* gyn = gy + n * g.O * g.OH * g.OW;
+    for (int64_t r = 0; r < g.O * g.OH; r++) std::memcpy(gyp + r * p.OWr, gyn + r * g.OW, g.OW * sizeof(float));
+    weightGradImageAnyWidth(g, p, xp, gyp, gyp + gySize);
+  }
+  for (int64_t i = 0; i < gwSize; i++) {
+    float s = 0;
+    for (int t = 0; t < threads; t++) {
+      const float* lanes = buffers.data() + t * perThread + xSize + gySize + i * kLanes;
+      for (int64_t l = 0; l < kLanes; l++) s += lanes[l];
+    }
+    gw[i] = s;
+  }
+}
+
+}  // namespace stride
