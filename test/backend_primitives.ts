@@ -202,6 +202,8 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       // 16-column strips and a partial one, the widest kernel they take; then over threads.
       { name: 'few input channels, many outputs, wide rows', x: [3, 3, 7, 37], w: [11, 3, 3, 8], p: { padding: [1, 3] } },
       { name: 'LeNet C1 over threads', x: [16, 1, 28, 28], w: [6, 1, 5, 5], p: { padding: [2, 2] } },
+      // 4,761 outputs per plane: wasm's chunks of 4,096 positions split a row.
+      { name: 'few input channels in chunks', x: [1, 4, 70, 70], w: [3, 4, 8, 8], p: { padding: [3, 3] } },
       { name: 'padding wider than the kernel', x: [1, 2, 4, 5], w: [3, 2, 2, 2], p: { padding: [3, 3] } },
       { name: 'every window in the padding', x: [1, 2, 1, 1], w: [2, 2, 1, 1], p: { padding: [1, 1], stride: [3, 3] } },
       // Large enough for chunked im2col (576 rows: 1820 positions per chunk) and several threads.

@@ -6,7 +6,7 @@
 // (x, w, y: byte addresses of the three tensors in the primitive's own order).
 import { argi, argp, at4 } from './common';
 import { GEMM_SCRATCH, sgemmRange } from './gemm';
-import { smallConvApplies, smallConvForward, smallConvWeightGrad } from './small_conv';
+import { smallConv, smallConvApplies } from './small_conv';
 
 // The geometry, per instance (so per thread), read by readArgs().
 let N = 0, C = 0, H = 0, W = 0, O = 0, KH = 0, KW = 0, OH = 0, OW = 0;
@@ -168,7 +168,7 @@ function columnProducts(x: usize, other: usize, out: usize, scratch: usize, begi
 
 /** Items [begin, end) are (image, chunk) pairs: y[n, :, chunk] = w @ im2col(x[n])[:, chunk]. */
 export function conv2d(args: usize, scratch: usize, begin: i32, end: i32): void {
-  if (smallConvApplies(args)) return smallConvForward(args, scratch, begin, end);
+  if (smallConvApplies(args)) return smallConv(args, scratch, begin, end, false, 0);
   readArgs(args);
   columnProducts(argp(args, 16), argp(args, 17), argp(args, 18), scratch, begin, end, false);
 }
@@ -206,7 +206,7 @@ export function conv2dWeightGrad(args: usize, scratch: usize, begin: i32, end: i
   readArgs(args);
   const part = scratch + partialOffset();
   memory.fill(part, 0, <usize>(G * CKK * Og) << 2);
-  if (smallConvApplies(args)) smallConvWeightGrad(args, scratch, part, begin, end);
+  if (smallConvApplies(args)) smallConv(args, scratch, begin, end, true, part);
   else columnProducts(argp(args, 16), argp(args, 17), part, scratch, begin, end, true);
 }
 

@@ -39,6 +39,11 @@ function padImage(x: usize, xp: usize): void {
   }
 }
 
+/** Channel o's block of `size` floats at p; past the last channel, the last one's. */
+@inline function channel(p: usize, o: i32, size: i32): usize {
+  return at4(p, min(o, O - 1) * size);
+}
+
 /**
  * Output positions [p0, p1) of image y for channels o..o+3 (fewer at the end: the last channel's
  * weights are used again and not stored), 4 columns at a time within each row. Four
@@ -46,14 +51,11 @@ function padImage(x: usize, xp: usize): void {
  */
 function forwardRange(xp: usize, w: usize, y: usize, o: i32, p0: i32, p1: i32, tmp: usize): void {
   const count = min(4, O - o);
-  const w0 = at4(w, o * TAPS), w1 = at4(w, min(o + 1, O - 1) * TAPS), w2 = at4(w, min(o + 2, O - 1) * TAPS), w3 = at4(w, min(o + 3, O - 1) * TAPS);
+  const w0 = channel(w, o, TAPS), w1 = channel(w, o + 1, TAPS), w2 = channel(w, o + 2, TAPS), w3 = channel(w, o + 3, TAPS);
   const step = <usize>OHW << 2;
-  let p = p0;
-  while (p < p1) {
-    const oh = p / OW;
-    const a = p - oh * OW;
-    const b = min(OW, a + p1 - p);
-    p += b - a;
+  // Rows oh meeting [p0, p1), over their columns [a, b) in it.
+  for (let oh = p0 / OW; oh * OW < p1; oh++) {
+    const a = max(0, p0 - oh * OW), b = min(OW, p1 - oh * OW);
     for (let ow = a; ow < b; ow += 4) {
       let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
       let k: usize = 0;
@@ -90,22 +92,6 @@ function forwardRange(xp: usize, w: usize, y: usize, o: i32, p0: i32, p1: i32, t
   memory.copy(dst, tmp, <usize>n << 2);
 }
 
-/** Items [begin, end) are conv.ts's (image, chunk) pairs: y[n, :, chunk] = conv(x[n], w). Call after smallConvApplies. */
-export function smallConvForward(args: usize, scratch: usize, begin: i32, end: i32): void {
-  const x = argp(args, 16), w = argp(args, 17), y = argp(args, 18);
-  memory.fill(scratch, 0, paddedBytes());
-  const tmp = scratch + paddedBytes();
-  let padded = -1;
-  for (let item = begin; item < end; item++) {
-    const n = item / CHUNKS;
-    const p0 = (item % CHUNKS) * CHUNK;
-    const p1 = min(OHW, p0 + CHUNK);
-    if (n != padded) padImage(at4(x, n * C * H * W), scratch);
-    padded = n;
-    for (let o = 0; o < O; o += 4) forwardRange(scratch, w, at4(y, n * O * OHW), o, p0, p1, tmp);
-  }
-}
-
 /** The four lanes of v added up. */
 @inline function lanes(v: v128): f32 {
   return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
@@ -120,14 +106,11 @@ export function smallConvForward(args: usize, scratch: usize, begin: i32, end: i
  */
 function weightGradRange(xp: usize, gy: usize, part: usize, o: i32, c: i32, kh: i32, kw: i32, p0: i32, p1: i32, tmp: usize): void {
   const count = min(4, O - o);
-  const g0 = at4(gy, o * OHW), g1 = at4(gy, min(o + 1, O - 1) * OHW), g2 = at4(gy, min(o + 2, O - 1) * OHW), g3 = at4(gy, min(o + 3, O - 1) * OHW);
+  const g0 = channel(gy, o, OHW), g1 = channel(gy, o + 1, OHW), g2 = channel(gy, o + 2, OHW), g3 = channel(gy, o + 3, OHW);
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  let p = p0;
-  while (p < p1) {
-    const oh = p / OW;
-    const a = p - oh * OW;
-    const b = min(OW, a + p1 - p);
-    p += b - a;
+  // Rows oh meeting [p0, p1), over their columns [a, b) in it.
+  for (let oh = p0 / OW; oh * OW < p1; oh++) {
+    const a = max(0, p0 - oh * OW), b = min(OW, p1 - oh * OW);
     const row = at4(xp, (c * HP + oh + kh) * WP + kw);
     const base = <usize>(oh * OW) << 2;
     let ow = a;
@@ -171,12 +154,13 @@ function weightGradRange(xp: usize, gy: usize, part: usize, o: i32, c: i32, kh: 
 }
 
 /**
- * Items [begin, end) are (image, chunk) pairs, added into `part`, this thread's partial [TAPS, O]
- * gradient, which the caller zeroed (conv.ts's layout, so its reduction serves both paths).
- * args: x = x, w = gy. Call after smallConvApplies.
+ * Items [begin, end) are conv.ts's (image, chunk) pairs. Forward (args x, w, y): y[n, :, chunk] =
+ * conv(x[n], w). Weight gradient (args x, gy): `part`, this thread's partial [TAPS, O] gradient,
+ * which the caller zeroed (conv.ts's layout, so its reduction serves both paths), += the
+ * products of x[n] and gy[n] over the chunk. Call after smallConvApplies.
  */
-export function smallConvWeightGrad(args: usize, scratch: usize, part: usize, begin: i32, end: i32): void {
-  const x = argp(args, 16), gy = argp(args, 17);
+export function smallConv(args: usize, scratch: usize, begin: i32, end: i32, weightGrad: bool, part: usize): void {
+  const x = argp(args, 16), other = argp(args, 17), y = argp(args, 18);
   memory.fill(scratch, 0, paddedBytes());
   const tmp = scratch + paddedBytes();
   let padded = -1;
@@ -186,11 +170,14 @@ export function smallConvWeightGrad(args: usize, scratch: usize, part: usize, be
     const p1 = min(OHW, p0 + CHUNK);
     if (n != padded) padImage(at4(x, n * C * H * W), scratch);
     padded = n;
-    const gyn = at4(gy, n * O * OHW);
     for (let o = 0; o < O; o += 4) {
+      if (!weightGrad) {
+        forwardRange(scratch, other, at4(y, n * O * OHW), o, p0, p1, tmp);
+        continue;
+      }
       for (let c = 0; c < C; c++) {
         for (let kh = 0; kh < KH; kh++) {
-          for (let kw = 0; kw < KW; kw++) weightGradRange(scratch, gyn, part, o, c, kh, kw, p0, p1, tmp);
+          for (let kw = 0; kw < KW; kw++) weightGradRange(scratch, at4(other, n * O * OHW), part, o, c, kh, kw, p0, p1, tmp);
         }
       }
     }
