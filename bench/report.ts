@@ -4,7 +4,7 @@
  *   node --import tsx bench/report.ts [RESULTS.jsonl] [--update README.md]
  *
  * Without a file it takes the newest full run in bench/results (a QUICK run only when there is
- * no full one). It prints the Markdown block; with --update it replaces the block between
+ * no full one; never a partial run made with --tag). It prints the Markdown block; with --update it replaces the block between
  * the markers <!-- bench:start --> and <!-- bench:end --> in the given file.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,9 +20,14 @@ const argv = process.argv.slice(2);
 const update = argv.includes('--update') ? argv[argv.indexOf('--update') + 1]! : null;
 const given = argv.find((a, i) => a.endsWith('.jsonl') && argv[i - 1] !== '--update');
 
+/** The run record (a results file's first line) says whether it was QUICK and tagged (partial). */
+function runOf(f: string): { quick?: boolean; tag?: string | null } {
+  return JSON.parse(readFileSync(join(RESULTS, f), 'utf8').split('\n', 1)[0]!) as { quick?: boolean; tag?: string | null };
+}
+
 function newest(): string {
-  const files = readdirSync(RESULTS).filter((f) => f.endsWith('.jsonl')).sort();
-  const full = files.filter((f) => !f.includes('-quick'));
+  const files = readdirSync(RESULTS).filter((f) => f.endsWith('.jsonl') && !runOf(f).tag).sort();
+  const full = files.filter((f) => !runOf(f).quick);
   const pick = (full.length ? full : files).at(-1);
   if (!pick) throw new Error(`no results in ${RESULTS}: run make bench first`);
   return join(RESULTS, pick);

@@ -3,10 +3,11 @@
  * onnxruntime-node, TF.js wasm and cpu, ConvNetJS) on the same workloads in the same run,
  * interleaved, with the load of other processes watched during each measurement.
  *
- *   node --import tsx bench/run.ts [--quick] [--only SYSTEM,...] [--workloads ID,...] [--t1] [--no-micro]
+ *   node --import tsx bench/run.ts [--quick] [--only SYSTEM,...] [--workloads ID,...] [--t1] [--no-micro] [--tag NAME]
  *
- * Writes bench/results/<date>-<host>[-quick].jsonl (every sample) and .md (the tables) and
- * prints the tables. `make bench` / `make bench QUICK=1` install what is missing first.
+ * Writes bench/results/<date>-<host>[-quick][-NAME].jsonl (every sample) and .md (the tables)
+ * and prints the tables; --tag keeps a partial run from replacing the day's full one. `make
+ * bench` / `make bench QUICK=1` install what is missing first.
  */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -99,7 +100,8 @@ async function configs(): Promise<{ list: Config[]; unavailable: { system: strin
 // ---- results ----
 
 const date = new Date().toISOString().slice(0, 10);
-const base = join(HERE, 'results', `${date}-${hostname()}${QUICK ? '-quick' : ''}`);
+const tag = list('--tag')?.[0];
+const base = join(HERE, 'results', `${date}-${hostname()}${QUICK ? '-quick' : ''}${tag ? `-${tag}` : ''}`);
 mkdirSync(dirname(base), { recursive: true });
 writeFileSync(`${base}.jsonl`, '');
 const records: Record<string, unknown>[] = [];
@@ -322,7 +324,7 @@ async function runMicro(cfgs: Config[]): Promise<void> {
 
 const t0 = Date.now();
 const m = machine();
-record({ type: 'run', date: new Date().toISOString(), host: hostname(), quick: QUICK, plan: PLAN, disturbed_above_cores: DISTURBED, machine: m });
+record({ type: 'run', date: new Date().toISOString(), host: hostname(), quick: QUICK, tag: tag ?? null, plan: PLAN, disturbed_above_cores: DISTURBED, machine: m });
 say(`stride bench ${QUICK ? '(QUICK) ' : ''}on ${String(m.cpu)}, ${String(m.cores)} cores; results in ${base}.jsonl`);
 say(`load of other processes now: ${await sampleLoad(1000)} cores`);
 
