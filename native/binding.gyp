@@ -6,6 +6,7 @@
         "src/addon.cc",
         "src/elementwise.cc",
         "src/napi.cc",
+        "src/norm.cc",
         "src/onednn.cc",
         "src/pool.cc",
         "src/reduce.cc",

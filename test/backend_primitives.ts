@@ -277,6 +277,25 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
     });
   });
 
+  describe('batch norm statistics and gradients over [B, C, S] rows', () => {
+    // The last is large enough to run its channels on several threads.
+    const cases: [number, number, number][] = [[4, 3, 10], [2, 5, 1], [1, 7, 33], [16, 16, 1024]];
+    for (const [B, C, S] of cases) {
+      test(`[${B}, ${C}, ${S}]`, () => {
+        // Values around 3 with deviations of ~0.6: a one-pass variance (E[x²] - E[x]²) in
+        // float32 would lose most of its digits.
+        const x = view([B, C, S], { offset: 3, values: () => 3 + rand() * 2 - 1 });
+        compare('statistics', [view([C], { offset: 1 }), view([C], { offset: 2 })], (b, [m, v], up) => b.batchNormStats(up(x), m!, v!));
+        const gy = view([B, C, S], { offset: 1 });
+        const mean = view([C], { values: () => 2.5 + rand() });
+        const invstd = view([C], { values: () => 0.5 + rand() * 1.5 });
+        const w = view([C], { offset: 2 });
+        compare('gradients', [view([B, C, S], { offset: 2 }), view([C]), view([C], { offset: 1 })], (b, [gx, gw, gb], up) =>
+          b.batchNormGrad(up(x), up(gy), up(mean), up(invstd), up(w), gx!, gw!, gb!));
+      });
+    }
+  });
+
   describe('pooling', () => {
     const window = (k: number, s: number, pad = 0, d = 1): Pool2dParams => ({ kind: 'window', kernel: [k, k], stride: [s, s], padding: [pad, pad], dilation: [d, d] });
     const cases: { name: string; x: number[]; out: [number, number]; p: Pool2dParams; nan?: boolean }[] = [

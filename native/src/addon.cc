@@ -80,6 +80,8 @@ const Export kExports[] = {
     {"conv2dInputGrad", conv2dInputGrad},
     {"conv2dWeightGrad", conv2dWeightGrad},
     {"matmul", matmul},
+    {"batchNormStats", batchNormStats},
+    {"batchNormGrad", batchNormGrad},
 };
 
 }  // namespace

@@ -31,11 +31,14 @@ int elementSize(napi_typedarray_type type);
 /** One call's arguments. Getters throw Error on a wrong argument type. */
 class Call {
  public:
+  /** The most arguments a handler takes (batchNormGrad's nine). */
+  static constexpr size_t kMaxArgs = 9;
+
   Call(napi_env env, napi_callback_info info);
 
   napi_env env;
   size_t argc = kMaxArgs;
-  napi_value argv[8];
+  napi_value argv[kMaxArgs];
 
   Array array(size_t i) const;
   /** A typed array that must be of type `want`; `what` names it in the error. */
@@ -47,9 +50,6 @@ class Call {
 
   napi_value undefined() const;
   napi_value boolean(bool v) const;
-
- private:
-  static constexpr size_t kMaxArgs = 8;
 };
 
 using Handler = napi_value (*)(Call&);

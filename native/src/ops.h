@@ -34,6 +34,10 @@ napi_value maxPool2d(Call& c);
 napi_value avgPool2d(Call& c);
 napi_value avgPool2dGrad(Call& c);
 
+// norm.cc
+napi_value batchNormStats(Call& c);
+napi_value batchNormGrad(Call& c);
+
 // onednn.cc
 napi_value conv2d(Call& c);
 napi_value conv2dInputGrad(Call& c);

@@ -106,6 +106,19 @@ export interface Backend<B = unknown> {
   avgPool2d(x: View<B>, out: View<B>, p: Pool2dParams, opts: AvgPoolOptions): void;
   /** Adjoint of avgPool2d: spreads gy over the windows into gx (which it overwrites). */
   avgPool2dGrad(gy: View<B>, gx: View<B>, p: Pool2dParams, opts: AvgPoolOptions): void;
+
+  // Normalisation over batch statistics, on contiguous [B, C, S] views (any offset) with one
+  // statistic per channel C over B and S: batch norm's [N, C, H·W], or layer, group and instance
+  // norm's rows as [1, rows, S].
+
+  /** Per channel: the mean and the biased variance of x [B, C, S] into mean and variance [C]. */
+  batchNormStats(x: View<B>, mean: View<B>, variance: View<B>): void;
+  /**
+   * The gradients of y = x̂·w + b with x̂ = (x - mean)·invstd over batch statistics (so through
+   * them), given gy: per channel gw = Σ gy·x̂ and gb = Σ gy over B and S, and gx = w·invstd·(gy -
+   * (gb + x̂·gw) / (B·S)). x, gy, gx [B, C, S]; mean, invstd, w, gw, gb [C].
+   */
+  batchNormGrad(x: View<B>, gy: View<B>, mean: View<B>, invstd: View<B>, w: View<B>, gx: View<B>, gw: View<B>, gb: View<B>): void;
 }
 
 const registry = new Map<string, Backend>();

@@ -1,35 +1,90 @@
 import { no_grad } from '../autograd/grad_mode.js';
 import { ShapeError, StrideError } from '../tensor/errors.js';
+import { full } from '../tensor/creation.js';
 import { formatShape, sameShape, type Shape } from '../tensor/shape.js';
-import type { Tensor } from '../tensor/tensor.js';
-import { requireFloat } from './define.js';
+import { Tensor } from '../tensor/tensor.js';
+import { defineOpWithExtras, emptyLike, requireFloat, viewOf } from './define.js';
 import { add, div, mul, neg, pow, rsqrt, square, sub } from './elementwise.js';
 import { pad } from './join.js';
 import { mean } from './reduce.js';
-import { narrow, reshape } from './shape.js';
+import { contiguous, narrow, reshape } from './shape.js';
 
 /**
- * Normalisation layers as functions (torch.nn.functional). All are written with other ops, so
- * autograd differentiates through the batch statistics; running statistics are updated in
- * place without recording, as PyTorch does.
+ * Normalisation layers as functions (torch.nn.functional). Batch, instance, layer and group
+ * norm share one op over batch statistics, with its own backward through them (two backend
+ * primitives: the statistics, and the gradients); running statistics are updated in place
+ * without recording, as PyTorch does.
  */
 
 // ---------------------------------------------------------------- shared pieces
 
+/** x viewed as [B, C, S]: one statistic per C over B and S. */
+type Rows = readonly [number, number, number];
+
+interface BatchStatsAttrs {
+  readonly rows: Rows;
+  readonly eps: number;
+}
+
+const rowsView = (t: Tensor, [B, C, S]: Rows) => viewOf(t, [B, C, S], [C * S, S, 1]);
+
+/**
+ * (x - mean)·invstd·w + b with the biased mean and variance of each channel of x's [B, C, S]
+ * view, differentiated through them. Extras: mean, invstd and variance [C] (for the running
+ * statistics). The output is computed as x·scale + shift, as PyTorch does.
+ */
+const batchStatsNormOp = defineOpWithExtras<[Tensor, Tensor, Tensor], BatchStatsAttrs>({
+  name: 'batch_norm',
+  shape: ([x]) => x.shape,
+  forward: ([x, w, b], { rows, eps }) => {
+    const xc = contiguous(x);
+    const C = rows[1];
+    const m = Tensor.empty([C], x.dtype, x.backend);
+    const variance = Tensor.empty([C], x.dtype, x.backend);
+    x.backend.batchNormStats(rowsView(xc, rows), m, variance);
+    const invstd = rsqrt(add(variance, eps));
+    const y = normalizeWith(reshape(xc, rows), m, invstd, w, b);
+    return { out: reshape(y, x.shape), extras: [m, invstd, variance] };
+  },
+  save: 'inputs',
+  backward: (gy, { inputs: [x, w], extras: [m, invstd], attrs: { rows }, needs }) => {
+    const { out: gx, extras = [] } = batchNormGradOp([x, gy, m!, invstd!, w], { rows });
+    return [needs[0] ? gx : null, needs[1] ? extras[0]! : null, needs[2] ? extras[1]! : null];
+  },
+});
+
+const batchNormGradOp = defineOpWithExtras<[Tensor, Tensor, Tensor, Tensor, Tensor], Pick<BatchStatsAttrs, 'rows'>>({
+  name: 'batch_norm_backward',
+  shape: ([x]) => x.shape,
+  forward: ([x, gy, m, invstd, w], { rows }) => {
+    const gx = emptyLike(x);
+    const gw = emptyLike(w);
+    const gb = emptyLike(w);
+    x.backend.batchNormGrad(rowsView(contiguous(x), rows), rowsView(contiguous(gy), rows), m, invstd, contiguous(w), rowsView(gx, rows), gw, gb);
+    return { out: gx, extras: [gw, gb] };
+  },
+  backward: 'not differentiable',
+});
+
 interface Standardized {
   y: Tensor;
-  /** The mean and biased variance over the reduced dims (kept as size-1 dims). */
+  /** Per row of the [B, C, S] view: the mean and the biased variance [C]. */
   mean: Tensor;
   var: Tensor;
 }
 
-/** (x - mean) / sqrt(var + eps) over `dims`, with the biased variance (as every PyTorch norm). */
-function standardize(x: Tensor, dims: readonly number[], eps: number): Standardized {
-  const mu = mean(x, dims, true);
-  const centered = sub(x, mu);
-  const v = mean(square(centered), dims, true);
-  return { y: mul(centered, rsqrt(add(v, eps))), mean: mu, var: v };
+/**
+ * (x - mean) / sqrt(var + eps) per channel of x's [B, C, S] view, with the biased variance (as
+ * every PyTorch norm), times weight plus bias [C] when given.
+ */
+function standardize(x: Tensor, rows: Rows, eps: number, weight: Tensor | null = null, bias: Tensor | null = null): Standardized {
+  const constant = (v: number) => full([rows[1]], v, { dtype: x.dtype, backend: x.device });
+  const { out, extras } = batchStatsNormOp([x, weight ?? constant(1), bias ?? constant(0)], { rows, eps });
+  return { y: out, mean: extras![0]!, var: extras![2]! };
 }
+
+/** The product of x's dims from `from` on (1 when there are none). */
+const sizeFrom = (x: Tensor, from: number): number => x.shape.slice(from).reduce((a, b) => a * b, 1);
 
 /** [1, C, 1, ...] with x's rank, to broadcast one value per channel (dim 1) of x. */
 function channelShape(x: Tensor): number[] {
@@ -93,15 +148,13 @@ function updateRunning(running_mean: Tensor, running_var: Tensor, momentum: numb
 }
 
 /**
- * Normalises with given statistics of shape [C] (evaluation mode) and applies the affine
- * parameters, as x · scale + shift with scale = weight / sqrt(var + eps) and shift = bias -
- * mean · scale computed per channel: two passes over x instead of four, as PyTorch does.
+ * x·scale + shift with scale = weight·invstd and shift = bias - mean·scale computed per channel
+ * (dim 1) from [C] tensors: two passes over x instead of four, as PyTorch does.
  */
-function normalizeWith(x: Tensor, running_mean: Tensor, running_var: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
+function normalizeWith(x: Tensor, m: Tensor, invstd: Tensor, weight: Tensor | null, bias: Tensor | null): Tensor {
   const shape = channelShape(x);
-  const rstd = rsqrt(add(running_var, eps));
-  const scale = weight ? mul(rstd, weight) : rstd;
-  const moved = mul(running_mean, scale);
+  const scale = weight ? mul(invstd, weight) : invstd;
+  const moved = mul(m, scale);
   const shift = bias ? sub(bias, moved) : neg(moved);
   return add(mul(x, reshape(scale, shape)), reshape(shift, shape));
 }
@@ -136,15 +189,14 @@ export function batch_norm(x: Tensor, running_mean: Tensor | null, running_var: 
   if (training) {
     const n = x.numel() / c;
     if (n === 1) throw new ShapeError(`batch_norm: expected more than 1 value per channel when training, got input of shape ${formatShape(x.shape)}`);
-    const dims = x.shape.map((_, d) => d).filter((d) => d !== 1);
-    const s = standardize(x, dims, eps);
+    const s = standardize(x, [x.shape[0]!, c, sizeFrom(x, 2)], eps, weight, bias);
     if (running_mean && running_var) updateRunning(running_mean, running_var, momentum, () => [s.mean, mul(s.var, n / (n - 1))]);
-    return affine(s.y, weight, bias, channelShape(x));
+    return s.y;
   }
   if (!running_mean || !running_var) {
     throw new StrideError('batch_norm: running_mean and running_var must be given in evaluation mode (training: false)');
   }
-  return normalizeWith(x, running_mean, running_var, weight, bias, eps);
+  return normalizeWith(x, running_mean, rsqrt(add(running_var, eps)), weight, bias);
 }
 
 // ---------------------------------------------------------------- instance_norm
@@ -172,18 +224,20 @@ export function instance_norm(x: Tensor, opts: InstanceNormOptions = {}): Tensor
   checkRunningPair('instance_norm', running_mean, running_var);
   checkChannels('instance_norm', x, 3, { running_mean, running_var, weight, bias });
   if (use_input_stats) {
-    const n = x.shape.slice(2).reduce((a, b) => a * b, 1);
+    const n = sizeFrom(x, 2);
     if (n === 1) throw new ShapeError(`instance_norm: expected more than 1 spatial element when training, got input of shape ${formatShape(x.shape)}`);
-    const s = standardize(x, x.shape.map((_, d) => d).slice(2), eps);
+    const [N, C] = x.shape as [number, number];
+    const s = standardize(x, [1, N * C, n], eps);
     if (running_mean && running_var) {
-      updateRunning(running_mean, running_var, momentum, () => [mean(s.mean, 0), mean(mul(s.var, n / (n - 1)), 0)]);
+      const perSample = (t: Tensor) => reshape(t, [N, C]);
+      updateRunning(running_mean, running_var, momentum, () => [mean(perSample(s.mean), 0), mean(mul(perSample(s.var), n / (n - 1)), 0)]);
     }
     return affine(s.y, weight, bias, channelShape(x));
   }
   if (!running_mean || !running_var) {
     throw new StrideError('instance_norm: running_mean and running_var must be given when use_input_stats is false');
   }
-  return normalizeWith(x, running_mean, running_var, weight, bias, eps);
+  return normalizeWith(x, running_mean, rsqrt(add(running_var, eps)), weight, bias);
 }
 
 // ---------------------------------------------------------------- layer_norm, group_norm
@@ -208,7 +262,8 @@ export function layer_norm(x: Tensor, normalized_shape: number | readonly number
     throw new ShapeError(`layer_norm: normalized_shape ${formatShape(shape)} must match the trailing dims of the input, expected shape [*, ${shape.join(', ')}], got ${formatShape(x.shape)}`);
   }
   checkParams('layer_norm', shape, 'normalized_shape', { weight, bias });
-  const { y } = standardize(x, shape.map((_, i) => lead + i), eps);
+  const d = sizeFrom(x, lead);
+  const { y } = standardize(x, [1, d === 0 ? 0 : x.numel() / d, d], eps);
   return affine(y, weight, bias, shape);
 }
 
@@ -219,9 +274,8 @@ export function group_norm(x: Tensor, num_groups: number, opts: NormOptions = {}
   if (!Number.isInteger(num_groups) || num_groups <= 0 || c % num_groups !== 0) {
     throw new ShapeError(`group_norm: the number of channels must be divisible by num_groups, got input of shape ${formatShape(x.shape)} and num_groups=${num_groups}`);
   }
-  const perGroup = (c / num_groups) * x.shape.slice(2).reduce((a, b) => a * b, 1);
-  const { y } = standardize(reshape(x, [x.shape[0]!, num_groups, perGroup]), [2], eps);
-  return affine(reshape(y, x.shape), weight, bias, channelShape(x));
+  const { y } = standardize(x, [1, x.shape[0]! * num_groups, (c / num_groups) * sizeFrom(x, 2)], eps);
+  return affine(y, weight, bias, channelShape(x));
 }
 
 // ---------------------------------------------------------------- local_response_norm

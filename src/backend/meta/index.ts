@@ -37,6 +37,8 @@ export const metaBackend: Backend<MetaBuffer> = {
   maxPool2d: nothing,
   avgPool2d: nothing,
   avgPool2dGrad: nothing,
+  batchNormStats: nothing,
+  batchNormGrad: nothing,
 };
 
 registerBackend(metaBackend as Backend);

@@ -32,6 +32,8 @@ export interface Addon {
   conv2dInputGrad(gy: TypedArray, w: TypedArray, gx: TypedArray, geometry: Float64Array): void;
   conv2dWeightGrad(x: TypedArray, gy: TypedArray, gw: TypedArray, geometry: Float64Array): void;
   matmul(a: TypedArray, c: TypedArray, out: TypedArray, geometry: Float64Array): void;
+  batchNormStats(x: TypedArray, mean: TypedArray, variance: TypedArray, geometry: Float64Array): void;
+  batchNormGrad(...arrays: [TypedArray, TypedArray, TypedArray, TypedArray, TypedArray, TypedArray, TypedArray, TypedArray, Float64Array]): void;
 }
 
 /** Where `make native` puts the addon; STRIDE_NATIVE_ADDON names another build (a debug or sanitizer one). */

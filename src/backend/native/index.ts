@@ -215,7 +215,29 @@ function makeBackend(addon: Addon): Backend<TypedArray> {
       if (f32(gy, gx)) addon.avgPool2dGrad(gy.buffer, gx.buffer, packPool(gx, gy, p, [opts.countIncludePad ? 1 : 0, opts.divisorOverride ?? NaN]));
       else ref.avgPool2dGrad(gy, gx, p, opts);
     },
+    batchNormStats(x, mean, variance) {
+      if (f32(x, mean, variance) && unitStride(mean, variance)) addon.batchNormStats(x.buffer, mean.buffer, variance.buffer, packRows(x, [x, mean, variance]));
+      else ref.batchNormStats(x, mean, variance);
+    },
+    batchNormGrad(x, gy, mean, invstd, w, gx, gw, gb) {
+      const all = [x, gy, mean, invstd, w, gx, gw, gb] as const;
+      if (all.every((v) => v.dtype === 'float32') && unitStride(mean, invstd, w, gw, gb)) {
+        addon.batchNormGrad(x.buffer, gy.buffer, mean.buffer, invstd.buffer, w.buffer, gx.buffer, gw.buffer, gb.buffer, packRows(x, all));
+      } else {
+        ref.batchNormGrad(x, gy, mean, invstd, w, gx, gw, gb);
+      }
+    },
   };
+}
+
+/** [C] views the addon reads as C consecutive floats. */
+const unitStride = (...vs: NView[]): boolean => vs.every((v) => v.shape[0]! <= 1 || v.strides[0] === 1);
+
+/** [B, C, S] of the (contiguous) [B, C, S] view x, then each view's offset. */
+function packRows(x: NView, views: readonly NView[]): Float64Array {
+  geometry.set(x.shape);
+  views.forEach((v, i) => (geometry[3 + i] = v.offset));
+  return geometry;
 }
 
 /** [rank, dim, then three views with their own shapes]: gather's x, index, out or scatter's out, index, src. */

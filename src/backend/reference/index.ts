@@ -3,6 +3,7 @@ import { allocArray, castScalar, type DType } from '../../tensor/dtype.js';
 import { conv2d, conv2dInputGrad, conv2dWeightGrad } from './conv.js';
 import { binary, copy, fill, unary, where } from './elementwise.js';
 import { gather, matmul, scatterAdd } from './linalg.js';
+import { batchNormGrad, batchNormStats } from './norm.js';
 import { avgPool2d, avgPool2dGrad, maxPool2d } from './pool.js';
 import { argreduce, reduce } from './reduce.js';
 import type { Buf } from './strided.js';
@@ -37,6 +38,8 @@ export const referenceBackend: Backend<Buf> = {
   maxPool2d,
   avgPool2d,
   avgPool2dGrad,
+  batchNormStats,
+  batchNormGrad,
 };
 
 registerBackend(referenceBackend as Backend);

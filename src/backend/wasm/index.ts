@@ -64,7 +64,7 @@ const GRAIN_COSTLY = 1 << 12;
 const FLOP_GRAIN = 1 << 18;
 
 /** The kernels' exports the pool can run, by name. */
-const PARALLEL = ['sgemm', 'unary', 'binary', 'where', 'copy', 'fill', 'storeF64', 'reduce', 'argreduce', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxPool2d', 'avgPool2d', 'avgPool2dGrad'] as const;
+const PARALLEL = ['sgemm', 'unary', 'binary', 'where', 'copy', 'fill', 'storeF64', 'reduce', 'argreduce', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxPool2d', 'avgPool2d', 'avgPool2dGrad', 'batchNormStats', 'batchNormGrad'] as const;
 
 interface Exports {
   fillF64(p: number, n: number, value: number): void;
@@ -332,12 +332,33 @@ function makeBackend(impl: WasmBackendImpl, k: Exports, kernels: Record<string, 
       impl.packArgs(poolArgs(gx, gy, p, avgExtra(opts)));
       runPool(impl, k, 'avgPool2dGrad', gx, gy);
     },
+    batchNormStats(x, mean, variance) {
+      if (!(f32(x, mean, variance) && unitStride(mean, variance))) return ref.batchNormStats(refView(x), refView(mean), refView(variance));
+      runRows(impl, 'batchNormStats', x, [x, mean, variance]);
+    },
+    batchNormGrad(x, gy, mean, invstd, w, gx, gw, gb) {
+      const all = [x, gy, mean, invstd, w, gx, gw, gb];
+      if (!(all.every((v) => v.dtype === 'float32') && unitStride(mean, invstd, w, gw, gb))) {
+        return ref.batchNormGrad(refView(x), refView(gy), refView(mean), refView(invstd), refView(w), refView(gx), refView(gw), refView(gb));
+      }
+      runRows(impl, 'batchNormGrad', x, all);
+    },
   };
   return backend;
 }
 
 function avgExtra(opts: AvgPoolOptions): number[] {
   return [opts.countIncludePad ? 1 : 0, opts.divisorOverride ?? NaN];
+}
+
+/** [C] views the kernels read as C consecutive floats. */
+const unitStride = (...vs: WView[]): boolean => vs.every((v) => v.shape[0]! <= 1 || v.strides[0] === 1);
+
+/** A batch norm kernel over the channels of the [B, C, S] view x; `views` in the kernel's argument order. */
+function runRows(impl: WasmBackendImpl, kernel: string, x: WView, views: readonly WView[]): void {
+  const [B, C, S] = x.shape as [number, number, number];
+  impl.packArgs([B, C, S, ...views.map((v) => addr(v))]);
+  impl.pool.run(kernel, ARGS, C, Math.ceil(GRAIN / Math.max(1, 2 * B * S)), 0);
 }
 
 function runPool(impl: WasmBackendImpl, k: Exports, kernel: string, input: WView, output: WView): void {
