@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  DTypeError, Generator, ShapeError, StrideError, Tensor, batch_norm, gradcheck, group_norm, instance_norm, layer_norm,
-  local_response_norm, ones, randn, rand, stack, tensor, zeros,
+  DTypeError, Generator, ShapeError, StrideError, Tensor, autograd, batch_norm, enable_grad, gradcheck, group_norm, instance_norm,
+  layer_norm, local_response_norm, ones, randn, rand, stack, tensor, zeros,
 } from '../src/index.js';
 import { assertClose, assertValues, runFixtureFile, throwsNaming } from './helpers.js';
 import { withLayouts } from './layouts.js';
@@ -133,6 +133,26 @@ test('gradcheck batch_norm, training (2-d, 3-d, 4-d) and eval', () => {
     const v = positive([3]);
     assert.ok(gradcheck((x: Tensor, w: Tensor, b: Tensor) => batch_norm(x, m, v, { weight: w, bias: b }), [rnd(shape), rnd([3]), rnd([3])]).ok);
   }
+});
+
+test('double backward: gradcheck of the gradients of batch_norm (training) and group_norm', () => {
+  // Their first backward runs on a primitive; recording (create_graph) it is written with ops.
+  const gradsOf = (f: (x: Tensor, w: Tensor) => Tensor) => (x: Tensor, w: Tensor, gy: Tensor) =>
+    enable_grad(() => {
+      // gradcheck's numerical pass calls this with inputs that do not require grad.
+      const [xr, wr] = [x, w].map((t) => (t.requires_grad ? t : t.requires_grad_())) as [Tensor, Tensor];
+      const [gx, gw] = autograd.grad(f(xr, wr), [xr, wr], { grad_outputs: [gy], create_graph: true });
+      return gx!.sum().add(gw!.mul(gw!).sum());
+    });
+  const bn = (x: Tensor, w: Tensor) => batch_norm(x, null, null, { weight: w, training: true, eps: 1e-3 });
+  assert.ok(gradcheck(gradsOf(bn), [rnd([3, 2, 2, 2], 2), rnd([2]), rnd([3, 2, 2, 2])]).ok);
+  // The recorded first gradients equal the primitive's.
+  const [x, w, gy] = [rnd([3, 2, 2, 2], 2), rnd([2]), rnd([3, 2, 2, 2])];
+  const recorded = enable_grad(() => autograd.grad(bn(x, w), [x, w], { grad_outputs: [gy], create_graph: true }));
+  const plain = autograd.grad(bn(x, w), [x, w], { grad_outputs: [gy] });
+  recorded.forEach((g, i) => assertClose(g!, { shape: plain[i]!.shape, data: plain[i]!.dataSync() }, `recorded gradient ${i}`, { rtol: 1e-10, scaled_atol: 1e-10 }));
+  const gn = (x: Tensor, w: Tensor) => group_norm(x, 2, { weight: w, eps: 1e-3 });
+  assert.ok(gradcheck(gradsOf(gn), [rnd([2, 4, 3], 2), rnd([4]), rnd([2, 4, 3])]).ok);
 });
 
 test('gradcheck layer_norm over 1, 2 and 3 trailing dims', () => {

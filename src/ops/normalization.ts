@@ -1,4 +1,4 @@
-import { no_grad } from '../autograd/grad_mode.js';
+import { is_grad_enabled, no_grad } from '../autograd/grad_mode.js';
 import { ShapeError, StrideError } from '../tensor/errors.js';
 import { full } from '../tensor/creation.js';
 import { formatShape, sameShape, type Shape } from '../tensor/shape.js';
@@ -6,7 +6,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { defineOpWithExtras, emptyLike, requireFloat, viewOf } from './define.js';
 import { add, div, mul, neg, pow, rsqrt, square, sub } from './elementwise.js';
 import { pad } from './join.js';
-import { mean } from './reduce.js';
+import { mean, sum } from './reduce.js';
 import { contiguous, narrow, reshape } from './shape.js';
 
 /**
@@ -47,11 +47,29 @@ const batchStatsNormOp = defineOpWithExtras<[Tensor, Tensor, Tensor], BatchStats
     return { out: reshape(y, x.shape), extras: [m, invstd, variance] };
   },
   save: 'inputs',
-  backward: (gy, { inputs: [x, w], extras: [m, invstd], attrs: { rows }, needs }) => {
-    const { out: gx, extras = [] } = batchNormGradOp([x, gy, m!, invstd!, w], { rows });
-    return [needs[0] ? gx : null, needs[1] ? extras[0]! : null, needs[2] ? extras[1]! : null];
+  backward: (gy, { inputs: [x, w], extras: [m, invstd], attrs: { rows, eps }, needs }) => {
+    // Recording (create_graph): the same formula with ops, which can be differentiated again.
+    const [gx, gw, gb] = is_grad_enabled()
+      ? composedGrads(x, gy, w, rows, eps)
+      : ((r) => [r.out, r.extras![0]!, r.extras![1]!])(batchNormGradOp([x, gy, m!, invstd!, w], { rows }));
+    return [needs[0] ? gx : null, needs[1] ? gw : null, needs[2] ? gb : null];
   },
 });
+
+/** batchNormGrad's formula (backend.ts) with ops, the statistics recomputed from x: differentiable. */
+function composedGrads(x: Tensor, gy: Tensor, w: Tensor, rows: Rows, eps: number): [Tensor, Tensor, Tensor] {
+  const [B, C, S] = rows;
+  const perChannel = (t: Tensor) => reshape(t, [1, C, 1]);
+  const x3 = reshape(x, rows);
+  const g3 = reshape(gy, rows);
+  const centered = sub(x3, mean(x3, [0, 2], true));
+  const invstd = rsqrt(add(mean(square(centered), [0, 2], true), eps));
+  const xhat = mul(centered, invstd);
+  const gb = sum(g3, [0, 2]);
+  const gw = sum(mul(g3, xhat), [0, 2]);
+  const gx = mul(mul(perChannel(w), invstd), sub(g3, div(add(perChannel(gb), mul(xhat, perChannel(gw))), B * S)));
+  return [reshape(gx, x.shape), gw, gb];
+}
 
 const batchNormGradOp = defineOpWithExtras<[Tensor, Tensor, Tensor, Tensor, Tensor], Pick<BatchStatsAttrs, 'rows'>>({
   name: 'batch_norm_backward',
