@@ -26,8 +26,11 @@ interface Stat {
 /** The primitives a step spends its time in; alloc/read/write are bookkeeping, not compute. */
 const PRIMITIVES = [
   'copy', 'fill', 'unary', 'binary', 'where', 'reduce', 'argreduce', 'matmul', 'gather', 'scatterAdd',
-  'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxPool2d', 'avgPool2d', 'avgPool2dGrad',
-] as const;
+  'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxPool2d', 'avgPool2d', 'avgPool2dGrad', 'batchNormStats', 'batchNormGrad',
+] as const satisfies readonly (keyof Backend)[];
+// Every primitive of the Backend interface is listed: one added there and not here does not compile.
+const listsEvery: Exclude<keyof Backend, (typeof PRIMITIVES)[number] | 'name' | 'externalMemory' | 'alloc' | 'free' | 'read' | 'write'> extends never ? true : never = true;
+void listsEvery;
 
 const numel = (v: View) => v.shape.reduce((a, b) => a * b, 1);
 
