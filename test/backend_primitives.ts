@@ -171,6 +171,7 @@ export interface PrimitiveSuiteOptions {
 const EXACT_OPS: readonly (UnaryOp | BinaryOp)[] = [
   'neg', 'abs', 'sign', 'sqrt', 'reciprocal', 'relu', 'floor', 'ceil', 'round', 'trunc', 'logical_not',
   'add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'logical_xor',
+  'relu_grad',
 ];
 
 /** Regexp source matching `s` literally. */
@@ -352,7 +353,7 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
     }
 
     const BINARY: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'remainder', 'floor_divide', 'atan2',
-      'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'logical_xor'];
+      'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'logical_xor', 'relu_grad'];
     const COMPARE = new Set<string>(['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'logical_xor']);
     for (const op of BINARY) {
       test(`binary ${op}: special pairs, broadcasting and strides`, () => {

@@ -90,7 +90,8 @@ inline float viaDouble(double (*f)(double), float x) { return static_cast<float>
   X(ge, uint8_t, kCheapGrain, a >= b)                                                                           \
   X(logical_and, uint8_t, kCheapGrain, a != 0 && b != 0)                                                        \
   X(logical_or, uint8_t, kCheapGrain, a != 0 || b != 0)                                                         \
-  X(logical_xor, uint8_t, kCheapGrain, (a != 0) != (b != 0))
+  X(logical_xor, uint8_t, kCheapGrain, (a != 0) != (b != 0))                                                   \
+  X(relu_grad, float, kCheapGrain, b <= 0 ? 0.0f : a)
 
 #define DEFINE_UNARY(NAME, OUT, GRAIN, EXPR)       \
   struct Unary_##NAME {                            \

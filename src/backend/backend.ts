@@ -20,7 +20,9 @@ export type UnaryOp =
 
 export type BinaryOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'remainder' | 'floor_divide'
-  | 'atan2' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'logical_and' | 'logical_or' | 'logical_xor';
+  | 'atan2' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'logical_and' | 'logical_or' | 'logical_xor'
+  /** ReLU's gradient: a where b > 0 (or NaN), else 0: PyTorch's threshold_backward(a, b, 0). */
+  | 'relu_grad';
 
 export type ReduceOp = 'sum' | 'prod' | 'max' | 'min';
 

@@ -77,7 +77,7 @@ export const sigmoid = unaryOp('sigmoid', {
 });
 export const relu = unaryOp('relu', {
   prim: 'relu', kind: 'same', save: 'output',
-  backward: (gy, _x, out) => where(gt(out(), 0), gy, 0),
+  backward: (gy, _x, out) => reluGrad(gy, out()),
 });
 export const erf = unaryOp('erf', {
   prim: 'erf', kind: 'float', save: 'inputs',
@@ -243,6 +243,15 @@ export const eq = binaryOp('eq', { prim: 'eq', kind: 'compare', save: 'none', ba
 export const ne = binaryOp('ne', { prim: 'ne', kind: 'compare', save: 'none', backward: 'not differentiable' });
 export const lt = binaryOp('lt', { prim: 'lt', kind: 'compare', save: 'none', backward: 'not differentiable' });
 export const le = binaryOp('le', { prim: 'le', kind: 'compare', save: 'none', backward: 'not differentiable' });
+/**
+ * gy where the ReLU's output is positive, else 0, in one pass (PyTorch's threshold_backward). Its
+ * own gradient passes through the same mask; the output's is zero (piecewise constant).
+ */
+const reluGrad: (gy: Tensor, out: Tensor) => Tensor = binaryOp('relu_backward', {
+  prim: 'relu_grad', kind: 'arith', save: 'inputs',
+  backward: (ggy, c) => [reluGrad(ggy, c.b()), null],
+});
+
 export const gt = binaryOp('gt', { prim: 'gt', kind: 'compare', save: 'none', backward: 'not differentiable' });
 export const ge = binaryOp('ge', { prim: 'ge', kind: 'compare', save: 'none', backward: 'not differentiable' });
 export const logical_and = binaryOp('logical_and', { prim: 'logical_and', kind: 'compare', save: 'none', backward: 'not differentiable' });

@@ -8,7 +8,7 @@ const NEG = 0, ABS = 1, SIGN = 2, EXP = 3, LOG = 4, LOG1P = 5, EXPM1 = 6, SQRT =
 const SIN = 10, COS = 11, TANH = 12, SIGMOID = 13, RELU = 14, FLOOR = 15, CEIL = 16, ROUND = 17, TRUNC = 18, ERF = 19;
 const LOGICAL_NOT = 20;
 const ADD = 0, SUB = 1, MUL = 2, DIV = 3, POW = 4, MAXIMUM = 5, MINIMUM = 6, REMAINDER = 7, FLOOR_DIVIDE = 8, ATAN2 = 9;
-const EQ = 10, NE = 11, LT = 12, LE = 13, GT = 14, GE = 15, LOGICAL_AND = 16, LOGICAL_OR = 17, LOGICAL_XOR = 18;
+const EQ = 10, NE = 11, LT = 12, LE = 13, GT = 14, GE = 15, LOGICAL_AND = 16, LOGICAL_OR = 17, LOGICAL_XOR = 18, RELU_GRAD = 19;
 
 /** erf by the series erf(x) = 2/sqrt(pi) e^(-x^2) sum 2^n x^(2n+1)/(2n+1)!!, as the reference computes it. */
 function erf(x: f64): f64 {
@@ -83,6 +83,7 @@ function binaryScalar(op: i32, a: f64, b: f64): f64 {
     case LOGICAL_AND: return a != 0 && b != 0 ? 1 : 0;
     case LOGICAL_OR: return a != 0 || b != 0 ? 1 : 0;
     case LOGICAL_XOR: return (a != 0) != (b != 0) ? 1 : 0;
+    case RELU_GRAD: return b <= 0 ? 0 : a;
   }
   return NaN;
 }
@@ -115,6 +116,8 @@ function binaryScalar(op: i32, a: f64, b: f64): f64 {
     case DIV: return f32x4.div(a, b);
     case MAXIMUM: return f32x4.max(a, b);
     case MINIMUM: return f32x4.min(a, b);
+    // a where b is not <= 0 (a NaN b passes a, as PyTorch).
+    case RELU_GRAD: return v128.andnot(a, f32x4.le(b, f32x4.splat(0)));
   }
   return a;
 }
@@ -146,7 +149,7 @@ function binaryScalar(op: i32, a: f64, b: f64): f64 {
 }
 
 @inline function hasSimdBinary(op: i32): bool {
-  return op == ADD || op == SUB || op == MUL || op == DIV || op == MAXIMUM || op == MINIMUM;
+  return op == ADD || op == SUB || op == MUL || op == DIV || op == MAXIMUM || op == MINIMUM || op == RELU_GRAD;
 }
 
 /** [op, out is bool, -, geometry of x, out]. */

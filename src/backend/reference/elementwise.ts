@@ -76,6 +76,7 @@ const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {
   logical_and: (a, b) => (a !== 0 && b !== 0 ? 1 : 0),
   logical_or: (a, b) => (a !== 0 || b !== 0 ? 1 : 0),
   logical_xor: (a, b) => ((a !== 0) !== (b !== 0) ? 1 : 0),
+  relu_grad: (a, b) => (b <= 0 ? 0 : a),
 };
 
 /** Typed arrays convert on store, except that bool must become 0/1, not truncate. */

@@ -51,7 +51,7 @@ const UNARY: readonly UnaryOp[] = [
 ];
 const BINARY: readonly BinaryOp[] = [
   'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'remainder', 'floor_divide', 'atan2', 'eq', 'ne', 'lt', 'le',
-  'gt', 'ge', 'logical_and', 'logical_or', 'logical_xor',
+  'gt', 'ge', 'logical_and', 'logical_or', 'logical_xor', 'relu_grad',
 ];
 /** Unary ops computed in float64 per element (the rest are float32 SIMD): threads pay off sooner. */
 const CHEAP_UNARY = new Set<UnaryOp>(['neg', 'abs', 'sqrt', 'reciprocal', 'relu', 'floor', 'ceil', 'round', 'trunc']);
