@@ -66,46 +66,55 @@ STRIDE_CLONES void gradChannel(const Rows& r, const float* x, const float* gy, f
   *gb = static_cast<float>(sumGy);
 }
 
+/**
+ * A handler's n float32 arrays (argument order, named for errors) and its geometry [B, C, S,
+ * then each array's element offset]; each array is checked to hold a [B, C, S] block when
+ * `rows` says so, else a [C] one.
+ */
+struct Operands {
+  Meta m;
+  Rows r;
+  float* p[8];
+
+  Operands(Call& c, int n, const char* const* names, const bool* rows) : m(geometry(c, n)), r(m) {
+    for (int i = 0; i < n; i++) {
+      const Array a = c.array(i, napi_float32_array, names[i]);
+      const int64_t offset = m.next();
+      checkBlock(a, offset, rows[i] ? r.size() : r.C, names[i]);
+      p[i] = a.as<float>() + offset;
+    }
+  }
+
+  static Meta geometry(Call& c, int i) {
+    size_t count;
+    const double* data = c.meta(i, &count);
+    return Meta(data, count);
+  }
+};
+
 }  // namespace
 
-// batchNormStats(x, mean, variance, [B, C, S, x offset, mean offset, variance offset])
+// batchNormStats(x, mean, variance, [B, C, S, then the 3 offsets])
 napi_value batchNormStats(Call& c) {
-  const Array x = c.array(0, napi_float32_array, "x");
-  const Array mean = c.array(1, napi_float32_array, "mean");
-  const Array variance = c.array(2, napi_float32_array, "variance");
-  size_t count;
-  const double* meta = c.meta(3, &count);
-  Meta m(meta, count);
-  const Rows r(m);
-  const int64_t xo = m.next(), mo = m.next(), vo = m.next();
-  checkBlock(x, xo, r.size(), "x");
-  checkBlock(mean, mo, r.C, "mean");
-  checkBlock(variance, vo, r.C, "variance");
+  const char* names[] = {"x", "mean", "variance"};
+  const bool rows[] = {true, false, false};
+  const Operands op(c, 3, names, rows);
+  const Rows& r = op.r;
 #pragma omp parallel for if (r.parallel())
-  for (int64_t ch = 0; ch < r.C; ch++) {
-    statsChannel(r, x.as<float>() + xo + ch * r.S, mean.as<float>() + mo + ch, variance.as<float>() + vo + ch);
-  }
+  for (int64_t ch = 0; ch < r.C; ch++) statsChannel(r, op.p[0] + ch * r.S, op.p[1] + ch, op.p[2] + ch);
   return c.undefined();
 }
 
 // batchNormGrad(x, gy, mean, invstd, w, gx, gw, gb, [B, C, S, then the 8 offsets])
 napi_value batchNormGrad(Call& c) {
-  const char* names[8] = {"x", "gy", "mean", "invstd", "w", "gx", "gw", "gb"};
-  Array a[8];
-  for (int i = 0; i < 8; i++) a[i] = c.array(i, napi_float32_array, names[i]);
-  size_t count;
-  const double* meta = c.meta(8, &count);
-  Meta m(meta, count);
-  const Rows r(m);
-  int64_t o[8];
-  for (int i = 0; i < 8; i++) {
-    o[i] = m.next();
-    checkBlock(a[i], o[i], i < 2 || i == 5 ? r.size() : r.C, names[i]);
-  }
-  const auto at = [&](int i, int64_t ch) { return a[i].as<float>() + o[i] + ch; };
+  const char* names[] = {"x", "gy", "mean", "invstd", "w", "gx", "gw", "gb"};
+  const bool rows[] = {true, true, false, false, false, true, false, false};
+  const Operands op(c, 8, names, rows);
+  const Rows& r = op.r;
+  float* const* p = op.p;
 #pragma omp parallel for if (r.parallel())
   for (int64_t ch = 0; ch < r.C; ch++) {
-    gradChannel(r, at(0, ch * r.S), at(1, ch * r.S), *at(2, ch), *at(3, ch), *at(4, ch), at(5, ch * r.S), at(6, ch), at(7, ch));
+    gradChannel(r, p[0] + ch * r.S, p[1] + ch * r.S, p[2][ch], p[3][ch], p[4][ch], p[5] + ch * r.S, p[6] + ch, p[7] + ch);
   }
   return c.undefined();
 }
