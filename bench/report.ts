@@ -41,7 +41,7 @@ const block = [
   '',
   render(records, { micro: false }).trimEnd(),
   '',
-  'Rerun with `make bench` (one to two hours on two cores, T1 included) or `make bench QUICK=1` (under 15 minutes);',
+  'Rerun with `make bench` (about two and a half hours on two cores, T1 included) or `make bench QUICK=1` (under 15 minutes);',
   'per-primitive numbers are in the results file beside it.',
   END,
 ].join('\n');
