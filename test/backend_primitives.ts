@@ -507,6 +507,10 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       const xSize = x.buffer.length;
       assert.throws(() => backend.conv2d({ ...up(x), offset: xSize - 10 }, up(view([3, 2, 3, 3])), up(view([1, 3, 3, 3])), p),
         opts.pastBuffer('conv2d', xSize - 10, xSize + 39, xSize));
+      // Batch norm's [B, C, S] operand starting too far into its buffer.
+      const rows = view([2, 3, 4]);
+      const stats = () => backend.batchNormStats({ ...up(rows), offset: rows.buffer.length - 5 }, up(view([3])), up(view([3])));
+      assert.throws(stats, /of a buffer of 27/);
     });
   });
 }
