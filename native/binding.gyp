@@ -4,6 +4,7 @@
       "target_name": "stride_native",
       "sources": [
         "src/addon.cc",
+        "src/batch_conv.cc",
         "src/elementwise.cc",
         "src/napi.cc",
         "src/norm.cc",

@@ -209,9 +209,15 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       { name: 'every window in the padding', x: [1, 2, 1, 1], w: [2, 2, 1, 1], p: { padding: [1, 1], stride: [3, 3] } },
       // Large enough for chunked im2col (576 rows: 1820 positions per chunk) and several threads.
       { name: 'large: chunked and over threads', x: [2, 64, 50, 50], w: [5, 64, 3, 3], p: { padding: [1, 1] } },
+      // Native's kernels vectorised over the batch (32 images or more, channels not in sixteens):
+      // LeNet-5's second layer (its input gradient); then a batch that is not whole 16-lane
+      // vectors with stride, padding and dilation, and tiles of 2 and 3 channels (5 and 9).
+      { name: 'batch lanes (LeNet C3)', x: [64, 6, 14, 14], w: [16, 6, 5, 5], p: {} },
+      { name: 'batch lanes: partial vectors, stride, padding, dilation', x: [37, 9, 9, 8], w: [5, 9, 3, 2], p: { stride: [2, 1], padding: [1, 2], dilation: [1, 2] } },
       // Input gradients larger than the forward output needs (a transposed conv's output_padding).
       { name: 'input gradient with output_padding', x: [2, 3, 10, 9], w: [4, 3, 2, 2], p: { stride: [3, 3] }, gx: true },
       { name: 'dilated input gradient with output_padding', x: [1, 2, 6, 7], w: [1, 2, 2, 2], p: { dilation: [2, 2] }, gx: true },
+      { name: 'batch lanes: input gradient with output_padding', x: [33, 6, 11, 10], w: [7, 6, 3, 3], p: { stride: [2, 2], padding: [1, 1] }, gx: true },
     ];
     for (const c of cases) {
       test(c.name, () => {

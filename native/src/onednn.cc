@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "batch_conv.h"
 #include "ops.h"
 #include "small_conv.h"
 #include "strided.h"
@@ -265,7 +266,7 @@ struct ConvGeometry {
 
   double flops() const { return 2.0 * N * O * OH * OW * Cg * KH * KW; }
 
-  SmallConv small() const { return {N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, G}; }
+  ConvShape shape() const { return {N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, G}; }
 
   Lru::Key key(ConvKind kind, int64_t threads) const { return {kind, threads, N, C, H, W, O, Cg, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, G}; }
 
@@ -348,15 +349,23 @@ napi_value runConv(Call& c, ConvKind kind) {
   try {
     const SignalsDeferred deferred;
     const Team team(g.flops());
-    // A first layer's few input channels: stride's own kernels (its input gradient is rarely
-    // wanted and stays with oneDNN).
-    const SmallConv small = g.small();
-    if (kind != kBackwardData && small.applies()) {
-      const float* a = static_cast<const float*>(data[0]);
-      const float* b = static_cast<const float*>(data[1]);
-      float* out = static_cast<float*>(data[2]);
-      if (kind == kForward) smallConvForward(small, a, b, out);
-      else smallConvWeightGrad(small, a, b, out);
+    // stride's own kernels where oneDNN pads channels: a first layer's few input channels (its
+    // input gradient is rarely wanted) and batches of small planes with channels not in sixteens.
+    const ConvShape shape = g.shape();
+    const float* a = static_cast<const float*>(data[0]);
+    const float* b = static_cast<const float*>(data[1]);
+    float* out = static_cast<float*>(data[2]);
+    if (kind != kBackwardData && smallConvApplies(shape)) {
+      if (kind == kForward) smallConvForward(shape, a, b, out);
+      else smallConvWeightGrad(shape, a, b, out);
+      return c.undefined();
+    }
+    if (kind == kForward && batchConvApplies(shape, shape.O)) {
+      batchConvForward(shape, a, b, out);
+      return c.undefined();
+    }
+    if (kind == kBackwardData && batchConvApplies(shape, shape.C)) {
+      batchConvInputGrad(shape, a, b, out);
       return c.undefined();
     }
     Context& ctx = context();

@@ -1,7 +1,6 @@
 // Direct convolution kernels for few input channels. Each image is copied into a zero-padded
 // buffer (rows wide enough for whole 16-column strips), so no tap needs a bounds test; 16
-// output columns of up to 8 channels accumulate in vector registers. GCC's vector extension is
-// lowered per clone: one zmm per v16 on AVX-512, two ymm on AVX2, four xmm on the baseline.
+// output columns of up to 8 channels accumulate in vector registers.
 #include "small_conv.h"
 
 #include <algorithm>
@@ -9,38 +8,22 @@
 #include <vector>
 
 #include "strided.h"
-
-// The v16 helpers are always inlined into one clone, so no vector crosses a call whose ISA
-// differs (what -Wpsabi warns about).
-#pragma GCC diagnostic ignored "-Wpsabi"
+#include "v16.h"
 
 namespace stride {
 namespace {
-
-typedef float v16 __attribute__((vector_size(64)));
-constexpr int64_t kLanes = 16;
-
-#define STRIDE_INLINE inline __attribute__((always_inline))
-
-STRIDE_INLINE v16 load(const float* p) {
-  v16 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-STRIDE_INLINE void store(float* p, const v16& v) { std::memcpy(p, &v, sizeof v); }
 
 /** The padded copy of one image: C planes of Hp rows of Wp floats, the input at (ph, pw). */
 struct Padded {
   int64_t Hp, Wp, OWr;
 
-  explicit Padded(const SmallConv& g)
+  explicit Padded(const ConvShape& g)
       : Hp(g.H + 2 * g.ph), Wp((g.OW + kLanes - 1) / kLanes * kLanes + g.KW - 1), OWr((g.OW + kLanes - 1) / kLanes * kLanes) {}
 
-  int64_t size(const SmallConv& g) const { return g.C * Hp * Wp; }
+  int64_t size(const ConvShape& g) const { return g.C * Hp * Wp; }
 
   /** Copies image x in; the border, zeroed once, is never written. */
-  void fill(const SmallConv& g, const float* x, float* xp) const {
+  void fill(const ConvShape& g, const float* x, float* xp) const {
     for (int64_t c = 0; c < g.C; c++) {
       for (int64_t h = 0; h < g.H; h++) std::memcpy(xp + (c * Hp + g.ph + h) * Wp + g.pw, x + (c * g.H + h) * g.W, g.W * sizeof(float));
     }
@@ -49,7 +32,7 @@ struct Padded {
 
 /** OB output channels of one image: w and y point at the block's first channel. */
 template <int OB>
-STRIDE_INLINE void forwardBlock(const SmallConv& g, const Padded& p, const float* xp, const float* w, float* y) {
+STRIDE_INLINE void forwardBlock(const ConvShape& g, const Padded& p, const float* xp, const float* w, float* y) {
   const int64_t taps = g.C * g.KH * g.KW, plane = g.OH * g.OW;
   for (int64_t oh = 0; oh < g.OH; oh++) {
     for (int64_t ow = 0; ow < g.OW; ow += kLanes) {
@@ -74,7 +57,7 @@ STRIDE_INLINE void forwardBlock(const SmallConv& g, const Padded& p, const float
   }
 }
 
-STRIDE_CLONES void forwardImage(const SmallConv& g, const Padded& p, const float* xp, const float* w, float* y) {
+STRIDE_CLONES void forwardImage(const ConvShape& g, const Padded& p, const float* xp, const float* w, float* y) {
   const int64_t taps = g.C * g.KH * g.KW, plane = g.OH * g.OW;
   for (int64_t o = 0; o < g.O; o += 8) {
     const float* wb = w + o * taps;
@@ -95,7 +78,6 @@ STRIDE_CLONES void forwardImage(const SmallConv& g, const Padded& p, const float
  */
 template <int OB, int KW, bool kMasked>
 STRIDE_INLINE void stripProducts(v16 (&acc)[OB][KW], const float* gr, int64_t gyStep, const float* xr, int64_t valid) {
-  typedef int32_t vi16 __attribute__((vector_size(64)));
   vi16 keep = {};
   if (kMasked) {
     for (int l = 0; l < kLanes; l++) keep[l] = l < valid ? -1 : 0;
@@ -117,7 +99,7 @@ STRIDE_INLINE void stripProducts(v16 (&acc)[OB][KW], const float* gr, int64_t gy
  * products). gyp is the image's gy with rows zero-padded to whole strips.
  */
 template <int OB, int KW>
-STRIDE_INLINE void weightGradBlock(const SmallConv& g, const Padded& p, const float* xp, const float* gyp, float* gwv, int64_t o) {
+STRIDE_INLINE void weightGradBlock(const ConvShape& g, const Padded& p, const float* xp, const float* gyp, float* gwv, int64_t o) {
   const int64_t full = g.OW / kLanes * kLanes, gyStep = g.OH * p.OWr;
   for (int64_t c = 0; c < g.C; c++) {
     for (int64_t kh = 0; kh < g.KH; kh++) {
@@ -138,13 +120,13 @@ STRIDE_INLINE void weightGradBlock(const SmallConv& g, const Padded& p, const fl
 
 /** Three channels at a time (24 accumulators at most: they fit AVX-512's 32 registers), then the rest one by one. */
 template <int KW>
-STRIDE_INLINE void weightGradImage(const SmallConv& g, const Padded& p, const float* xp, const float* gyp, float* gwv) {
+STRIDE_INLINE void weightGradImage(const ConvShape& g, const Padded& p, const float* xp, const float* gyp, float* gwv) {
   int64_t o = 0;
   for (; o + 3 <= g.O; o += 3) weightGradBlock<3, KW>(g, p, xp, gyp, gwv, o);
   for (; o < g.O; o++) weightGradBlock<1, KW>(g, p, xp, gyp, gwv, o);
 }
 
-STRIDE_CLONES void weightGradImageAnyWidth(const SmallConv& g, const Padded& p, const float* xp, const float* gyp, float* gwv) {
+STRIDE_CLONES void weightGradImageAnyWidth(const ConvShape& g, const Padded& p, const float* xp, const float* gyp, float* gwv) {
   switch (g.KW) {
 #define STRIDE_CASE(n) \
   case n: weightGradImage<n>(g, p, xp, gyp, gwv); break;
@@ -158,7 +140,7 @@ STRIDE_CLONES void weightGradImageAnyWidth(const SmallConv& g, const Padded& p, 
 // Both run over images on the threads oneDNN's caller chose (one for small calls). Per-thread
 // buffers are allocated before the parallel region: nothing may throw inside it.
 
-void smallConvForward(const SmallConv& g, const float* x, const float* w, float* y) {
+void smallConvForward(const ConvShape& g, const float* x, const float* w, float* y) {
   const Padded p(g);
   const int threads = omp_get_max_threads();
   std::vector<float> buffers(threads * p.size(g), 0.0f);
@@ -170,7 +152,7 @@ void smallConvForward(const SmallConv& g, const float* x, const float* w, float*
   }
 }
 
-void smallConvWeightGrad(const SmallConv& g, const float* x, const float* gy, float* gw) {
+void smallConvWeightGrad(const ConvShape& g, const float* x, const float* gy, float* gw) {
   const Padded p(g);
   const int threads = omp_get_max_threads();
   const int64_t xSize = p.size(g), gySize = g.O * g.OH * p.OWr, gwSize = g.O * g.C * g.KH * g.KW;

@@ -1,0 +1,401 @@
+// Direct convolution kernels vectorised over the batch: a v128 holds one position of 4 images,
+// so every multiply-add is useful whatever the channel counts and kernel size, with no im2col
+// and no packing. Each group of 4 images is copied into the thread's scratch transposed (the
+// input to [C][H][W][4 images], spatially zero-padded for the forward and the weight gradient
+// so that no tap needs a bounds test; y and gy to [OH * OW][O][4 images]), computed there and
+// transposed back to NCHW. Images of a last, partial group read a block of zeros.
+//
+// Channel counts are padded to multiples of 4 (zero weights and gradients) so that the kernels
+// find 4 channels' values at fixed offsets from one pointer: with a pointer per channel V8 ran
+// out of registers and recomputed them in the inner loops.
+//
+// args as conv.ts's: [N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups, x, w, y, chunk].
+import { argi, argp, at4, madd } from './common';
+
+const LANES = 4;
+
+let N = 0, C = 0, H = 0, W = 0, O = 0, KH = 0, KW = 0, OH = 0, OW = 0;
+let SH = 0, SW = 0, PH = 0, PW = 0, DH = 0, DW = 0;
+let HP = 0, WP = 0, KK = 0, TAPS = 0, OHW = 0, CP = 0, OP = 0;
+
+/** Byte address of v128 element i of the array at p. */
+@inline function at16(p: usize, i: i32): usize {
+  return p + (<usize>i << 4);
+}
+
+// Scratch: the group's input side (the padded input, or the input gradient), its output side
+// (y or gy), the weight gradient's per-lane sums [TAPS + 1][OP], the weights laid out for the
+// pass, the byte offsets of the taps in the padded input, and a block of zeros for missing images.
+
+@inline function inputBytes(): usize {
+  return <usize>(CP * max(HP * WP, H * W)) << 4;
+}
+@inline function outputBytes(): usize {
+  return <usize>(OP * OHW) << 4;
+}
+@inline function sumsBytes(): usize {
+  return <usize>((TAPS + 1) * OP) << 4;
+}
+@inline function weightBytes(): usize {
+  return <usize>(CP * KK * OP) << 2;
+}
+@inline function tableBytes(): usize {
+  return <usize>(TAPS + 1) << 2;
+}
+@inline function zerosBytes(): usize {
+  return <usize>max(C * H * W, O * OHW) << 2;
+}
+
+/** Bytes of scratch the batch kernels use (then conv.ts's partial weight gradient). */
+export function batchConvScratch(): usize {
+  return inputBytes() + outputBytes() + sumsBytes() + weightBytes() + ((tableBytes() + 15) & ~15) + zerosBytes();
+}
+
+/** Reads the geometry and says whether the batch kernels take it. */
+export function batchConvApplies(args: usize): bool {
+  N = argi(args, 0); C = argi(args, 1); H = argi(args, 2); W = argi(args, 3); O = argi(args, 4);
+  KH = argi(args, 5); KW = argi(args, 6); OH = argi(args, 7); OW = argi(args, 8);
+  SH = argi(args, 9); SW = argi(args, 10); PH = argi(args, 11); PW = argi(args, 12);
+  DH = argi(args, 13); DW = argi(args, 14);
+  KK = KH * KW; TAPS = C * KK; OHW = OH * OW; CP = (C + 3) & ~3; OP = (O + 3) & ~3;
+  // The rows and columns the forward reads, one output column more: it steps 2 columns at a time.
+  HP = (OH - 1) * SH + (KH - 1) * DH + 1;
+  WP = OW * SW + (KW - 1) * DW + 1;
+  return argi(args, 15) == 1 && N >= LANES && C > 4 && batchConvScratch() <= 1 << 20;
+}
+
+/** Image groups: the items of the batch kernels. */
+export function batchConvGroups(): i32 {
+  return (N + LANES - 1) / LANES;
+}
+
+/**
+ * dst[r * dstRow + j * dstCol] = the v128 of element r * srcStride + j of images a, b, c, d
+ * (byte addresses) for rows r < rows, j < len: 4x4 blocks transposed in registers.
+ */
+function toLanes(a: usize, b: usize, c: usize, d: usize, rows: i32, len: i32, srcStride: i32, dst: usize, dstRow: i32, dstCol: i32): void {
+  const step = <usize>dstCol << 4;
+  for (let r = 0; r < rows; r++) {
+    const s = <usize>(r * srcStride) << 2;
+    let p = at16(dst, r * dstRow);
+    let j = 0;
+    for (; j + 4 <= len; j += 4) {
+      const q = s + (<usize>j << 2);
+      const v0 = v128.load(a + q), v1 = v128.load(b + q), v2 = v128.load(c + q), v3 = v128.load(d + q);
+      const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5);
+      const t1 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5);
+      const t2 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
+      const t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
+      v128.store(p, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+      v128.store(p + step, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+      v128.store(p + 2 * step, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+      v128.store(p + 3 * step, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+      p += 4 * step;
+    }
+    for (; j < len; j++, p += step) {
+      const q = s + (<usize>j << 2);
+      v128.store(p, f32x4(load<f32>(a + q), load<f32>(b + q), load<f32>(c + q), load<f32>(d + q)));
+    }
+  }
+}
+
+/**
+ * toLanes' inverse for `count` images: element r * len + j of image n (at img + n * imgStride
+ * floats) = lane n of src's v128 r * srcRow + j * srcCol, for r < rows, j < len.
+ */
+function fromLanes(src: usize, rows: i32, len: i32, srcRow: i32, srcCol: i32, img: usize, imgStride: i32, count: i32): void {
+  const step = <usize>srcCol << 4;
+  for (let r = 0; r < rows; r++) {
+    const a = at4(img, r * len), b = at4(a, imgStride), c = at4(b, imgStride), d = at4(c, imgStride);
+    let p = at16(src, r * srcRow);
+    let j = 0;
+    for (; j + 4 <= len; j += 4) {
+      const v0 = v128.load(p), v1 = v128.load(p + step), v2 = v128.load(p + 2 * step), v3 = v128.load(p + 3 * step);
+      const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5);
+      const t1 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5);
+      const t2 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
+      const t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
+      const q = <usize>j << 2;
+      v128.store(a + q, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+      if (count > 1) v128.store(b + q, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+      if (count > 2) v128.store(c + q, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+      if (count > 3) v128.store(d + q, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+      p += 4 * step;
+    }
+    for (; j < len; j++, p += step) {
+      const v = v128.load(p);
+      const q = <usize>j << 2;
+      store<f32>(a + q, f32x4.extract_lane(v, 0));
+      if (count > 1) store<f32>(b + q, f32x4.extract_lane(v, 1));
+      if (count > 2) store<f32>(c + q, f32x4.extract_lane(v, 2));
+      if (count > 3) store<f32>(d + q, f32x4.extract_lane(v, 3));
+    }
+  }
+}
+
+/** Image n's block of `size` floats at p, or the zeros past the batch. */
+@inline function image(p: usize, n: i32, size: i32, zeros: usize): usize {
+  return n < N ? at4(p, n * size) : zeros;
+}
+
+/** Copies images n..n+3 of x into the padded xT [C][HP][WP] (whose border stays zero). */
+function padGroup(x: usize, n: i32, xT: usize, zeros: usize): void {
+  const size = C * H * W;
+  const a = image(x, n, size, zeros), b = image(x, n + 1, size, zeros), c = image(x, n + 2, size, zeros), d = image(x, n + 3, size, zeros);
+  // Rows and columns past the last window are never read.
+  const rows = min(H, HP - PH), cols = min(W, WP - PW);
+  if (rows <= 0 || cols <= 0) return;
+  for (let ch = 0; ch < C; ch++) {
+    const s = <usize>(ch * H * W) << 2;
+    toLanes(a + s, b + s, c + s, d + s, rows, cols, W, at16(xT, (ch * HP + PH) * WP + PW), WP, 1);
+  }
+}
+
+/** Copies gy of images n..n+3 into gyT [OHW][OP] (whose padding channels stay zero). */
+function gradGroup(gy: usize, n: i32, gyT: usize, zeros: usize): void {
+  const size = O * OHW;
+  const a = image(gy, n, size, zeros), b = image(gy, n + 1, size, zeros), c = image(gy, n + 2, size, zeros), d = image(gy, n + 3, size, zeros);
+  toLanes(a, b, c, d, O, OHW, OHW, gyT, 1, OP);
+}
+
+/**
+ * yT [OHW][OP] of one group = conv(xT, wF) with wF [OP / 4][TAPS][4] and tab the taps' byte
+ * offsets in xT: 4 output channels x 2 columns in 8 accumulators. One tap per iteration: V8
+ * issues an iteration's loads before its arithmetic, so the accumulators and the loaded values
+ * must fit in the 15 vector registers it has.
+ */
+function forwardGroup(xT: usize, wF: usize, tab: usize, yT: usize): void {
+  const sw = <usize>SW << 4, tabEnd = tab + (<usize>TAPS << 2);
+  for (let o = 0; o < OP; o += 4) {
+    const wo = wF + (<usize>(o * TAPS) << 2);
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow += 2) {
+        const base = at16(xT, oh * SH * WP + ow * SW);
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+        let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+        let p = wo;
+        for (let t = tab; t < tabEnd; t += 4, p += 16) {
+          const r = base + load<u32>(t);
+          const x0 = v128.load(r), x1 = v128.load(r + sw);
+          let v = v128.load32_splat(p);
+          a0 = madd(x0, v, a0); b0 = madd(x1, v, b0);
+          v = v128.load32_splat(p, 4);
+          a1 = madd(x0, v, a1); b1 = madd(x1, v, b1);
+          v = v128.load32_splat(p, 8);
+          a2 = madd(x0, v, a2); b2 = madd(x1, v, b2);
+          v = v128.load32_splat(p, 12);
+          a3 = madd(x0, v, a3); b3 = madd(x1, v, b3);
+        }
+        const dst = at16(yT, (oh * OW + ow) * OP + o);
+        v128.store(dst, a0);
+        v128.store(dst, a1, 16);
+        v128.store(dst, a2, 32);
+        v128.store(dst, a3, 48);
+        // Past the row's end, b is the next row's first column (or past the buffer): not stored.
+        if (ow + 1 == OW) continue;
+        const next = dst + (<usize>OP << 4);
+        v128.store(next, b0);
+        v128.store(next, b1, 16);
+        v128.store(next, b2, 32);
+        v128.store(next, b3, 48);
+      }
+    }
+  }
+}
+
+/**
+ * gxT [CP][H][W] of one group from gyT [OHW][OP] and wI [CP / 4][KK][OP][4]: for each input
+ * position, the sum over the taps whose output position exists (found per position, so nothing
+ * is multiplied by a position that is not there). 4 input channels x 2 positions SW apart (the
+ * same taps reach both but near the edges) in 8 accumulators.
+ */
+function inputGradGroup(gyT: usize, wI: usize, gxT: usize): void {
+  const plane = <usize>(H * W) << 4, taps = <usize>OP << 4;
+  for (let c = 0; c < CP; c += 4) {
+    const wc = wI + (<usize>(c * KK * OP) << 2);
+    for (let ih = 0; ih < H; ih++) {
+      for (let iw0 = 0; iw0 < W; iw0 += 2 * SW) {
+        for (let iw = iw0; iw < min(W, iw0 + SW); iw++) {
+          // Whether there is a second position; the taps reaching each.
+          const two = iw + SW < W;
+          let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+          let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+          // th, tw: the output row and column times the stride, falling with kh and kw.
+          for (let kh = 0, th = ih + PH; kh < KH && th >= 0; kh++, th -= DH) {
+            if (th % SH != 0 || th >= OH * SH) continue;
+            const row = at16(gyT, (th / SH) * OW * OP);
+            for (let kw = 0, tw = iw + PW; kw < KW && tw >= -SW; kw++, tw -= DW) {
+              // tw for the first position, tw + SW (one output column more) for the second.
+              if (tw % SW != 0) continue;
+              const first = tw >= 0 && tw < OW * SW, second = two && tw + SW < OW * SW;
+              let p = wc + (<usize>(kh * KW + kw) * taps);
+              if (first && second) {
+                let g = at16(row, (tw / SW) * OP);
+                const end = g + taps;
+                for (; g < end; g += 16, p += 16) {
+                  const u = v128.load(g), v = v128.load(g + taps);
+                  let k = v128.load32_splat(p);
+                  a0 = madd(k, u, a0); b0 = madd(k, v, b0);
+                  k = v128.load32_splat(p, 4);
+                  a1 = madd(k, u, a1); b1 = madd(k, v, b1);
+                  k = v128.load32_splat(p, 8);
+                  a2 = madd(k, u, a2); b2 = madd(k, v, b2);
+                  k = v128.load32_splat(p, 12);
+                  a3 = madd(k, u, a3); b3 = madd(k, v, b3);
+                }
+              } else if (first) {
+                let g = at16(row, (tw / SW) * OP);
+                const end = g + taps;
+                for (; g < end; g += 16, p += 16) {
+                  const u = v128.load(g);
+                  a0 = madd(v128.load32_splat(p), u, a0);
+                  a1 = madd(v128.load32_splat(p, 4), u, a1);
+                  a2 = madd(v128.load32_splat(p, 8), u, a2);
+                  a3 = madd(v128.load32_splat(p, 12), u, a3);
+                }
+              } else if (second) {
+                let g = at16(row, (tw / SW + 1) * OP);
+                const end = g + taps;
+                for (; g < end; g += 16, p += 16) {
+                  const v = v128.load(g);
+                  b0 = madd(v128.load32_splat(p), v, b0);
+                  b1 = madd(v128.load32_splat(p, 4), v, b1);
+                  b2 = madd(v128.load32_splat(p, 8), v, b2);
+                  b3 = madd(v128.load32_splat(p, 12), v, b3);
+                }
+              }
+            }
+          }
+          const dst = at16(gxT, (c * H + ih) * W + iw);
+          v128.store(dst, a0);
+          v128.store(dst + plane, a1);
+          v128.store(dst + 2 * plane, a2);
+          v128.store(dst + 3 * plane, a3);
+          if (!two) continue;
+          const next = dst + (<usize>SW << 4);
+          v128.store(next, b0);
+          v128.store(next + plane, b1);
+          v128.store(next + 2 * plane, b2);
+          v128.store(next + 3 * plane, b3);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * sums [TAPS + 1][OP] += the products of xT and gyT [OHW][OP] of one group, per lane: 4 output
+ * channels x 2 taps in 8 accumulators (an odd last tap is paired with table entry TAPS, a copy
+ * of it, into row TAPS of sums, which is not read). The padding of xT is zero and so are the
+ * lanes of missing images in both, so an inf in x meets only the gradients the true sum gives it.
+ */
+function weightGradGroup(xT: usize, gyT: usize, tab: usize, sums: usize): void {
+  const sw = <usize>SW << 4, rowStep = <usize>(SH * WP) << 4, pos = <usize>OP << 4;
+  for (let o = 0; o < OP; o += 4) {
+    for (let t = 0; t < TAPS; t += 2) {
+      const first = load<u32>(tab + (<usize>t << 2));
+      const second = load<u32>(tab + (<usize>t << 2), 4) - first;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+      let g = at16(gyT, o);
+      let row = xT + first;
+      for (let oh = 0; oh < OH; oh++, row += rowStep) {
+        let r = row;
+        const end = g + <usize>OW * pos;
+        for (; g < end; g += pos, r += sw) {
+          const x0 = v128.load(r), x1 = v128.load(r + second);
+          let v = v128.load(g);
+          a0 = madd(v, x0, a0); b0 = madd(v, x1, b0);
+          v = v128.load(g, 16);
+          a1 = madd(v, x0, a1); b1 = madd(v, x1, b1);
+          v = v128.load(g, 32);
+          a2 = madd(v, x0, a2); b2 = madd(v, x1, b2);
+          v = v128.load(g, 48);
+          a3 = madd(v, x0, a3); b3 = madd(v, x1, b3);
+        }
+      }
+      const dst = at16(sums, t * OP + o);
+      v128.store(dst, f32x4.add(v128.load(dst), a0));
+      v128.store(dst, f32x4.add(v128.load(dst, 16), a1), 16);
+      v128.store(dst, f32x4.add(v128.load(dst, 32), a2), 32);
+      v128.store(dst, f32x4.add(v128.load(dst, 48), a3), 48);
+      const next = dst + pos;
+      v128.store(next, f32x4.add(v128.load(next), b0));
+      v128.store(next, f32x4.add(v128.load(next, 16), b1), 16);
+      v128.store(next, f32x4.add(v128.load(next, 32), b2), 32);
+      v128.store(next, f32x4.add(v128.load(next, 48), b3), 48);
+    }
+  }
+}
+
+/** tab[t] = the byte offset in xT of tap t = (c, kh, kw) from its window's corner; tab[TAPS] = tab[TAPS - 1]. */
+function tapTable(tab: usize): void {
+  let t = 0;
+  for (let c = 0; c < C; c++) {
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++, t++) store<u32>(tab + (<usize>t << 2), <u32>((c * HP + kh * DH) * WP + kw * DW) << 4);
+    }
+  }
+  store<u32>(tab + (<usize>TAPS << 2), load<u32>(tab + (<usize>(TAPS - 1) << 2)));
+}
+
+/**
+ * Items [begin, end) are groups of 4 images. pass 0, forward (args x, w, y): y = conv(x, w).
+ * Pass 1, input gradient (args gy, w, gx). Pass 2, weight gradient (args x, gy): `part`, this
+ * thread's partial gradient [TAPS, O] (conv.ts's layout), zeroed by the caller, += the products
+ * of the groups' x and gy. Call after batchConvApplies.
+ */
+export function batchConv(args: usize, scratch: usize, begin: i32, end: i32, pass: i32, part: usize): void {
+  const x = argp(args, 16), w = argp(args, 17), y = argp(args, 18);
+  const lanesIn = scratch, lanesOut = lanesIn + inputBytes(), sums = lanesOut + outputBytes();
+  const weights = sums + sumsBytes(), tab = weights + weightBytes();
+  const zeros = tab + ((tableBytes() + 15) & ~15);
+  if (end * LANES > N) memory.fill(zeros, 0, zerosBytes());
+  if (pass != 1) {
+    memory.fill(lanesIn, 0, <usize>(C * HP * WP) << 4);
+    tapTable(tab);
+  }
+  if (pass != 0) memory.fill(lanesOut, 0, outputBytes());
+  if (pass == 0) {
+    // wF [OP / 4][TAPS][4]: 4 output channels' weights of a tap side by side.
+    memory.fill(weights, 0, weightBytes());
+    for (let o = 0; o < O; o++) {
+      for (let t = 0; t < TAPS; t++) store<f32>(at4(weights, ((o & ~3) * TAPS + t * 4) + (o & 3)), load<f32>(at4(w, o * TAPS + t)));
+    }
+  } else if (pass == 1) {
+    // wI [CP / 4][KK][OP][4]: 4 input channels' weights of a tap and output channel side by side.
+    memory.fill(weights, 0, weightBytes());
+    for (let o = 0; o < O; o++) {
+      for (let c = 0; c < C; c++) {
+        for (let k = 0; k < KK; k++) store<f32>(at4(weights, (((c & ~3) * KK + k * 4) * OP + o * 4) + (c & 3)), load<f32>(at4(w, (o * C + c) * KK + k)));
+      }
+    }
+  } else {
+    memory.fill(sums, 0, sumsBytes());
+  }
+  for (let group = begin; group < end; group++) {
+    const n = group * LANES;
+    const count = min(LANES, N - n);
+    if (pass == 0) {
+      padGroup(x, n, lanesIn, zeros);
+      forwardGroup(lanesIn, weights, tab, lanesOut);
+      fromLanes(lanesOut, O, OHW, 1, OP, at4(y, n * O * OHW), O * OHW, count);
+    } else if (pass == 1) {
+      gradGroup(x, n, lanesOut, zeros);
+      inputGradGroup(lanesOut, weights, lanesIn);
+      fromLanes(lanesIn, C, H * W, H * W, 1, at4(y, n * C * H * W), C * H * W, count);
+    } else {
+      padGroup(x, n, lanesIn, zeros);
+      gradGroup(w, n, lanesOut, zeros);
+      weightGradGroup(lanesIn, lanesOut, tab, sums);
+    }
+  }
+  if (pass != 2) return;
+  for (let t = 0; t < TAPS; t++) {
+    for (let o = 0; o < O; o++) {
+      const v = v128.load(at16(sums, t * OP + o));
+      const d = at4(part, t * O + o);
+      store<f32>(d, load<f32>(d) + f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+    }
+  }
+}
