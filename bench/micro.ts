@@ -73,7 +73,7 @@ function maxPool(x: number[]): Case[] {
   const gy = st.randn(out.shape);
   return [
     { name: 'max_pool2d fwd', shape, flops: X.numel(), bytes: bytes(X, Y, I), run: () => be.maxPool2d(view(X), view(Y), view(I), p) },
-    { name: 'max_pool2d bwd (op)', shape, flops: 0, bytes: bytes(X, Y, I), run: () => void st.tidy(() => st.autograd.grad(out, Xg, { grad_outputs: [gy], retain_graph: true })) },
+    { name: 'max_pool2d bwd (op)', shape, flops: 0, bytes: bytes(X, Y, I), run: () => st.tidy(() => void st.autograd.grad(out, Xg, { grad_outputs: [gy], retain_graph: true })) },
   ];
 }
 
@@ -91,7 +91,7 @@ function batchNorm(x: number[]): Case[] {
   // ~8 flops per element forward (mean, variance, normalise, scale, shift), ~12 backward.
   return [
     { name: 'batch_norm fwd (op)', shape, flops: 8 * X.numel(), bytes: 2 * bytes(X), run: () => st.no_grad(() => st.tidy(fwd)).dispose() },
-    { name: 'batch_norm bwd (op)', shape, flops: 12 * X.numel(), bytes: 3 * bytes(X), run: () => void st.tidy(() => st.autograd.grad(y, [X, g, b], { grad_outputs: [gy], retain_graph: true })) },
+    { name: 'batch_norm bwd (op)', shape, flops: 12 * X.numel(), bytes: 3 * bytes(X), run: () => st.tidy(() => void st.autograd.grad(y, [X, g, b], { grad_outputs: [gy], retain_graph: true })) },
   ];
 }
 
@@ -124,7 +124,13 @@ const cases: Case[] = [
 
 /** Median seconds per call over 3 windows of `seconds` (each at least one call), after one warm-up call. */
 function time(c: Case): { median: number; min: number; max: number } {
+  // The warm-up call must dispose what it creates: the timing loop never yields to the event
+  // loop, so the finalizer never frees a dropped tensor, and thousands of calls run out of memory.
+  st.set_memory_debug(true);
   c.run();
+  const leaked = st.memory().liveTensors;
+  st.set_memory_debug(false);
+  if (leaked > 0) throw new Error(`micro: ${c.name} leaves ${leaked} tensors undisposed per call`);
   const per: number[] = [];
   for (let rep = 0; rep < 3; rep++) {
     const t0 = performance.now();

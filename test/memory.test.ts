@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  DisposedError, keep, memory, ones, referenceBackend, registerBackend, set_memory_debug, tensor, tidy,
+  autograd, DisposedError, keep, memory, ones, referenceBackend, registerBackend, set_memory_debug, tensor, tidy,
   type Backend,
 } from '../src/index.js';
 
@@ -104,6 +104,20 @@ test('the autograd graph keeps saved tensors alive through tidy; backward frees 
   w.grad!.dispose();
   w.dispose();
   assert.equal(live(), before, 'backward released the saved tensors, dispose released the rest');
+});
+
+test('autograd.grad inside tidy: the gradients are freed with the scope unless returned', () => {
+  const before = live();
+  const w = tensor([0.5, -1, 2], { ...on, requires_grad: true });
+  const loss = tidy(() => w.mul(w).sum());
+  const held = live();
+  // Steps in a loop (a gradient penalty, a benchmark) must not pile up gradients.
+  for (let i = 0; i < 5; i++) tidy(() => void autograd.grad(loss, w, { retain_graph: true }));
+  assert.equal(live(), held);
+  const g = tidy(() => autograd.grad(loss, w)[0]!);
+  assert.deepEqual(g.tolist(), [1, -2, 4]);
+  for (const t of [g, loss, w]) t.dispose();
+  assert.equal(live(), before, 'the returned gradient stays until disposed; the graph is released');
 });
 
 test('`using` disposes at the end of the block', () => {

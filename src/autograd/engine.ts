@@ -219,7 +219,6 @@ function run(roots: readonly Tensor[], gradOutputs: readonly Tensor[], opts: Run
       if (left === 0) ready.push(e);
     }
   }
-  for (const g of captured.values()) keep(g);
   return captured;
 }
 
@@ -286,16 +285,21 @@ export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | reado
   ins.forEach((t, i) => {
     if (!t.requires_grad) throw new AutogradError(`grad: input ${i} does not require grad`);
   });
-  const go = () => tidy(() => run(outs, outs.map((o, i) => rootGradient(o, opts.grad_outputs?.[i], 'grad')), { capture: ins, create_graph: opts.create_graph ?? false, retain_graph: opts.retain_graph ?? opts.create_graph ?? false }));
-  const captured = opts.create_graph ? enable_grad(go) : no_grad(go);
-  return ins.map((t, i) => {
-    const g = captured.get(t);
-    if (g) return keep(g);
-    if (!opts.allow_unused) {
-      throw new AutogradError(`grad: input ${i} (shape ${formatShape(t.shape)}) was not used to compute the outputs; pass allow_unused: true to get null`);
-    }
-    return null;
-  });
+  // The gradients are returned from this tidy rather than kept: they leave it for the caller's
+  // scope, like any op's result, so a tidy around grad() frees them too.
+  const go = () =>
+    tidy(() => {
+      const captured = run(outs, outs.map((o, i) => rootGradient(o, opts.grad_outputs?.[i], 'grad')), { capture: ins, create_graph: opts.create_graph ?? false, retain_graph: opts.retain_graph ?? opts.create_graph ?? false });
+      return ins.map((t, i) => {
+        const g = captured.get(t);
+        if (g) return g;
+        if (!opts.allow_unused) {
+          throw new AutogradError(`grad: input ${i} (shape ${formatShape(t.shape)}) was not used to compute the outputs; pass allow_unused: true to get null`);
+        }
+        return null;
+      });
+    });
+  return opts.create_graph ? enable_grad(go) : no_grad(go);
 }
 
 declare module '../tensor/tensor.js' {
