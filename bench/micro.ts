@@ -60,16 +60,17 @@ function matmul(m: number, k: number, n: number): Case {
   return { name: `matmul ${m}x${k}x${n}`, shape: `[${m},${k}]@[${k},${n}]`, flops: 2 * m * k * n, bytes: bytes(A, B, C), run: () => be.matmul(view(A), view(B), view(C)) };
 }
 
-function maxPool(x: number[]): Case[] {
-  const p: Pool2dParams = { kind: 'window', kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1] };
+function maxPool(x: number[], k = 2, stride = 2, pad = 0): Case[] {
+  const p: Pool2dParams = { kind: 'window', kernel: [k, k], stride: [stride, stride], padding: [pad, pad], dilation: [1, 1] };
   const [n, c, h, w] = x as [number, number, number, number];
   const X = st.randn(x);
-  const Y = st.empty([n, c, h / 2, w / 2]);
-  const I = st.empty([n, c, h / 2, w / 2], { dtype: 'int32' });
-  const shape = `x ${x.join('x')} k2 s2`;
+  const size = (i: number) => Math.floor((i + 2 * pad - k) / stride) + 1;
+  const Y = st.empty([n, c, size(h), size(w)]);
+  const I = st.empty([n, c, size(h), size(w)], { dtype: 'int32' });
+  const shape = `x ${x.join('x')} k${k} s${stride}${pad > 0 ? ` p${pad}` : ''}`;
   // The backward is the op's (a scatter of the gradient through the saved indices), via autograd.
   const Xg = X.clone().requires_grad_();
-  const out = st.max_pool2d(Xg, 2);
+  const out = st.max_pool2d(Xg, k, { stride, padding: pad });
   const gy = st.randn(out.shape);
   return [
     { name: 'max_pool2d fwd', shape, flops: X.numel(), bytes: bytes(X, Y, I), run: () => be.maxPool2d(view(X), view(Y), view(I), p) },
@@ -118,6 +119,7 @@ const cases: Case[] = [
   matmul(256, 256, 256),
   matmul(1024, 1024, 1024),
   ...maxPool([64, 6, 28, 28]),
+  ...maxPool([1, 64, 112, 112], 3, 2, 1),
   ...batchNorm([32, 16, 32, 32]),
   ...elementwise([32, 16, 32, 32]),
 ];

@@ -316,6 +316,10 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       { name: '2x2 stride 2 over odd sizes, with NaN and -Infinity, 4 outputs at a time and a tail', x: [2, 3, 9, 19], out: [4, 9], p: window(2, 2), nan: true },
       { name: '2x2 stride 2 in ceil mode: the last window is clipped', x: [1, 2, 7, 9], out: [4, 5], p: window(2, 2) },
       { name: 'many planes over threads', x: [16, 32, 24, 24], out: [12, 12], p: window(2, 2) },
+      // Strided windows read column phases (native): ResNet's stem pooling over threads, odd
+      // width, with NaN and -Infinity; a stride of 3 with dilation and padding.
+      { name: "3x3 stride 2 padding 1 (ResNet's stem) over threads, with NaN and -Infinity", x: [6, 16, 56, 57], out: [28, 29], p: window(3, 2, 1), nan: true },
+      { name: 'stride 3, dilation 2, padding 2', x: [1, 2, 13, 14], out: [5, 5], p: window(3, 3, 2, 2) },
     ];
     const avgOptions: AvgPoolOptions[] = [
       { countIncludePad: true, divisorOverride: null },
