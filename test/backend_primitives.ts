@@ -276,6 +276,8 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
     mm('odd strides (no fast kernel for them)', view([2, 5, 6], { strides: [70, 14, 2] }), view([2, 6, 3], { strides: [0, 6, 2] }));
     mm('transposed out', view([2, 5, 6]), view([2, 6, 3]), view([2, 5, 3], { strides: [15, 1, 5] }));
     mm('row vector times matrix', view([1, 1, 9]), view([1, 9, 7]));
+    // A Linear layer at batch 1, x w^T: native computes (w x^T)^T, which needs no copy of w.
+    mm('row vectors times transposed matrices', view([2, 1, 300]), view([2, 300, 40], { strides: [12000, 1, 300] }));
     mm('infinities and NaN propagate (0 * inf is NaN)', view([1, 4, 4], { values: (i) => [0, Infinity, NaN, 1][i % 4]! }), view([1, 4, 9]));
     test('K = 0 gives zeros', () => {
       const [a, c] = [view([2, 3, 0]), view([2, 0, 4])];
