@@ -218,6 +218,14 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       { name: 'input gradient with output_padding', x: [2, 3, 10, 9], w: [4, 3, 2, 2], p: { stride: [3, 3] }, gx: true },
       { name: 'dilated input gradient with output_padding', x: [1, 2, 6, 7], w: [1, 2, 2, 2], p: { dilation: [2, 2] }, gx: true },
       { name: 'batch lanes: input gradient with output_padding', x: [33, 6, 11, 10], w: [7, 6, 3, 3], p: { stride: [2, 2], padding: [1, 1] }, gx: true },
+      // wasm batch-lane kernels (groups of 4 images): LeNet-5's second layer; batches of 21 (a
+      // partial last group) with stride, padding and dilation, with unit stride and padding
+      // (the input gradient's runs of taps), blocks of 3 input channels (5) and of 4 (7), and
+      // output channels that are not a multiple of 4; an input gradient with output_padding.
+      { name: 'wasm batch lanes: LeNet-5 C3', x: [64, 6, 14, 14], w: [16, 6, 5, 5], p: {} },
+      { name: 'wasm batch lanes: partial group, stride, padding, dilation', x: [21, 5, 11, 10], w: [6, 5, 3, 3], p: { stride: [2, 1], padding: [1, 2], dilation: [2, 1] } },
+      { name: 'wasm batch lanes: partial group, padding', x: [21, 7, 9, 8], w: [10, 7, 3, 4], p: { padding: [1, 2] } },
+      { name: 'wasm batch lanes: input gradient with output_padding', x: [6, 5, 10, 9], w: [4, 5, 2, 2], p: { stride: [3, 3] }, gx: true },
     ];
     for (const c of cases) {
       test(c.name, () => {
@@ -246,6 +254,18 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       // Column 11 is read by taps kw >= 2 only (output column 13 - kw must exist).
       const values = Array.from(gw!.buffer).slice(0, 150);
       assert.ok(values.every((g, i) => Number.isFinite(g) === (i % 5 < 2)), `finite exactly at kw 0 and 1: ${values.join(', ')}`);
+    });
+
+    // wasm batch-lane kernels: the inf in the last image of a partial group, whose empty lanes
+    // and the input's zero padding must not meet it.
+    test('an inf in the input reaches only the weight gradients whose windows read it (images in groups)', () => {
+      const p: Conv2dParams = { stride: [1, 1], padding: [2, 2], dilation: [1, 1], groups: 1 };
+      const x = view([5, 6, 12, 12], { values: (i) => (i === (4 * 6 + 2) * 144 + 5 * 12 + 11 ? Infinity : rand() * 2 - 1) });
+      const gy = view([5, 4, 12, 12]);
+      const [gw] = compare('weight gradient', [view([4, 6, 5, 5])], (b, [o], v) => b.conv2dWeightGrad(v(x), v(gy), o!, p));
+      // Channel 2's column 11 is read by taps kw >= 2 only; the other channels hold no inf.
+      const values = Array.from(gw!.buffer).slice(0, 600);
+      assert.ok(values.every((g, i) => Number.isFinite(g) === (Math.floor(i / 25) % 6 !== 2 || i % 5 < 2)), `finite exactly off channel 2 and at kw 0 and 1: ${values.join(', ')}`);
     });
 
     test('empty batches and float64 agree with the reference exactly', () => {

@@ -16,7 +16,9 @@ const LANES = 4;
 
 let N = 0, C = 0, H = 0, W = 0, O = 0, KH = 0, KW = 0, OH = 0, OW = 0;
 let SH = 0, SW = 0, PH = 0, PW = 0, DH = 0, DW = 0;
-let HP = 0, WP = 0, KK = 0, TAPS = 0, OHW = 0, CP = 0, OP = 0;
+let HP = 0, WP = 0, KK = 0, TAPS = 0, OHW = 0, OP = 0;
+// The input gradient's blocks of input channels (CB, 3 or 4: fewer channels padded) and CP, the padded count.
+let CB = 0, CP = 0;
 
 /** Byte address of v128 element i of the array at p. */
 @inline function at16(p: usize, i: i32): usize {
@@ -37,7 +39,7 @@ let HP = 0, WP = 0, KK = 0, TAPS = 0, OHW = 0, CP = 0, OP = 0;
   return <usize>((TAPS + 1) * OP) << 4;
 }
 @inline function weightBytes(): usize {
-  return <usize>(CP * KK * OP) << 2;
+  return max(<usize>(OP * TAPS) << 2, <usize>(CP / CB * KK * OP) << 4);
 }
 @inline function tableBytes(): usize {
   return <usize>(TAPS + 1) << 2;
@@ -57,7 +59,9 @@ export function batchConvApplies(args: usize): bool {
   KH = argi(args, 5); KW = argi(args, 6); OH = argi(args, 7); OW = argi(args, 8);
   SH = argi(args, 9); SW = argi(args, 10); PH = argi(args, 11); PW = argi(args, 12);
   DH = argi(args, 13); DW = argi(args, 14);
-  KK = KH * KW; TAPS = C * KK; OHW = OH * OW; CP = (C + 3) & ~3; OP = (O + 3) & ~3;
+  KK = KH * KW; TAPS = C * KK; OHW = OH * OW; OP = (O + 3) & ~3;
+  CB = (C + 2) / 3 * 3 < ((C + 3) & ~3) ? 3 : 4;
+  CP = (C + CB - 1) / CB * CB;
   // The rows and columns the forward reads, one output column more: it steps 2 columns at a time.
   HP = (OH - 1) * SH + (KH - 1) * DH + 1;
   WP = OW * SW + (KW - 1) * DW + 1;
@@ -204,15 +208,20 @@ function forwardGroup(xT: usize, wF: usize, tab: usize, yT: usize): void {
 }
 
 /**
- * gxT [CP][H][W] of one group from gyT [OHW][OP] and wI [CP / 4][KK][OP][4]: for each input
- * position, the sum over the taps whose output position exists (found per position, so nothing
- * is multiplied by a position that is not there). 4 input channels x 2 positions SW apart (the
- * same taps reach both but near the edges) in 8 accumulators.
+ * gxT [CP][H][W] of one group from gyT [OHW][OP] and wI [CP / CB][KK][OP][4] (kw reversed):
+ * for each input position, the sum over the taps whose output position exists (found per
+ * position, so nothing is multiplied by a position that is not there). `cb` (CB; a constant in
+ * inputGrad3 and 4) input channels x 2 positions SW apart (the same taps reach both but near
+ * the edges) in 2 * cb accumulators: blocks of 3 when that pads fewer channels (LeNet-5's 6).
  */
-function inputGradGroup(gyT: usize, wI: usize, gxT: usize): void {
+@inline function inputGradBlocks(gyT: usize, wI: usize, gxT: usize, cb: i32): void {
   const plane = <usize>(H * W) << 4, taps = <usize>OP << 4;
-  for (let c = 0; c < CP; c += 4) {
-    const wc = wI + (<usize>(c * KK * OP) << 2);
+  // With unit stride and dilation the taps of a row reaching a position are a run of kw whose
+  // gradients (kw falling) and weights (stored kw reversed) are consecutive: one loop per run,
+  // for the runs reaching the first position only, both, the second only. Else one per tap.
+  const unit = SW == 1 && DW == 1, runs = unit ? 3 : KW;
+  for (let c = 0; c < CP; c += cb) {
+    const wc = wI + (<usize>(c / cb * KK) * taps);
     for (let ih = 0; ih < H; ih++) {
       for (let iw0 = 0; iw0 < W; iw0 += 2 * SW) {
         for (let iw = iw0; iw < min(W, iw0 + SW); iw++) {
@@ -220,18 +229,33 @@ function inputGradGroup(gyT: usize, wI: usize, gxT: usize): void {
           const two = iw + SW < W;
           let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
           let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
-          // th, tw: the output row and column times the stride, falling with kh and kw.
+          const tw = iw + PW;
+          const lo1 = max(0, tw - OW + 1), hi1 = min(KW, tw + 1);
+          const lo2 = two ? max(0, tw - OW + 2) : hi1, hi2 = two ? min(KW, tw + 2) : hi1;
+          // th: the output row times the stride, falling with kh.
           for (let kh = 0, th = ih + PH; kh < KH && th >= 0; kh++, th -= DH) {
             if (th % SH != 0 || th >= OH * SH) continue;
             const row = at16(gyT, (th / SH) * OW * OP);
-            for (let kw = 0, tw = iw + PW; kw < KW && tw >= -SW; kw++, tw -= DW) {
-              // tw for the first position, tw + SW (one output column more) for the second.
-              if (tw % SW != 0) continue;
-              const first = tw >= 0 && tw < OW * SW, second = two && tw + SW < OW * SW;
-              let p = wc + (<usize>(kh * KW + kw) * taps);
+            for (let run = 0; run < runs; run++) {
+              // Taps [k0, k1); ow: the first position's output column at kw = k1 - 1.
+              let k0 = run, k1 = run + 1, ow = 0, first = run < 2, second = run > 0;
+              if (unit) {
+                k0 = run == 0 ? lo1 : run == 1 ? lo2 : max(lo2, hi1);
+                k1 = run == 0 ? min(hi1, lo2) : run == 1 ? hi1 : hi2;
+                ow = tw - k1 + 1;
+              } else {
+                const t = tw - run * DW;
+                if (t % SW != 0) continue;
+                ow = t / SW;
+                first = ow >= 0 && ow < OW;
+                second = two && ow >= -1 && ow + 1 < OW;
+              }
+              if (k1 <= k0) continue;
+              let p = wc + (<usize>(kh * KW + KW - k1) * taps);
+              const count = <usize>(k1 - k0) * taps;
               if (first && second) {
-                let g = at16(row, (tw / SW) * OP);
-                const end = g + taps;
+                let g = at16(row, ow * OP);
+                const end = g + count;
                 for (; g < end; g += 16, p += 16) {
                   const u = v128.load(g), v = v128.load(g + taps);
                   let k = v128.load32_splat(p);
@@ -240,28 +264,30 @@ function inputGradGroup(gyT: usize, wI: usize, gxT: usize): void {
                   a1 = madd(k, u, a1); b1 = madd(k, v, b1);
                   k = v128.load32_splat(p, 8);
                   a2 = madd(k, u, a2); b2 = madd(k, v, b2);
-                  k = v128.load32_splat(p, 12);
-                  a3 = madd(k, u, a3); b3 = madd(k, v, b3);
+                  if (cb > 3) {
+                    k = v128.load32_splat(p, 12);
+                    a3 = madd(k, u, a3); b3 = madd(k, v, b3);
+                  }
                 }
               } else if (first) {
-                let g = at16(row, (tw / SW) * OP);
-                const end = g + taps;
+                let g = at16(row, ow * OP);
+                const end = g + count;
                 for (; g < end; g += 16, p += 16) {
                   const u = v128.load(g);
                   a0 = madd(v128.load32_splat(p), u, a0);
                   a1 = madd(v128.load32_splat(p, 4), u, a1);
                   a2 = madd(v128.load32_splat(p, 8), u, a2);
-                  a3 = madd(v128.load32_splat(p, 12), u, a3);
+                  if (cb > 3) a3 = madd(v128.load32_splat(p, 12), u, a3);
                 }
               } else if (second) {
-                let g = at16(row, (tw / SW + 1) * OP);
-                const end = g + taps;
+                let g = at16(row, (ow + 1) * OP);
+                const end = g + count;
                 for (; g < end; g += 16, p += 16) {
                   const v = v128.load(g);
                   b0 = madd(v128.load32_splat(p), v, b0);
                   b1 = madd(v128.load32_splat(p, 4), v, b1);
                   b2 = madd(v128.load32_splat(p, 8), v, b2);
-                  b3 = madd(v128.load32_splat(p, 12), v, b3);
+                  if (cb > 3) b3 = madd(v128.load32_splat(p, 12), v, b3);
                 }
               }
             }
@@ -270,17 +296,27 @@ function inputGradGroup(gyT: usize, wI: usize, gxT: usize): void {
           v128.store(dst, a0);
           v128.store(dst + plane, a1);
           v128.store(dst + 2 * plane, a2);
-          v128.store(dst + 3 * plane, a3);
+          if (cb > 3) v128.store(dst + 3 * plane, a3);
           if (!two) continue;
           const next = dst + (<usize>SW << 4);
           v128.store(next, b0);
           v128.store(next + plane, b1);
           v128.store(next + 2 * plane, b2);
-          v128.store(next + 3 * plane, b3);
+          if (cb > 3) v128.store(next + 3 * plane, b3);
         }
       }
     }
   }
+}
+
+// The input gradient for each channel block: separate functions, so each is compiled with its
+// `cb` constant (inlined side by side, the optimiser merged the two back into one with a
+// variable `cb`).
+function inputGrad3(gyT: usize, wI: usize, gxT: usize): void {
+  inputGradBlocks(gyT, wI, gxT, 3);
+}
+function inputGrad4(gyT: usize, wI: usize, gxT: usize): void {
+  inputGradBlocks(gyT, wI, gxT, 4);
 }
 
 /**
@@ -363,11 +399,15 @@ export function batchConv(args: usize, scratch: usize, begin: i32, end: i32, pas
       for (let t = 0; t < TAPS; t++) store<f32>(at4(weights, ((o & ~3) * TAPS + t * 4) + (o & 3)), load<f32>(at4(w, o * TAPS + t)));
     }
   } else if (pass == 1) {
-    // wI [CP / 4][KK][OP][4]: 4 input channels' weights of a tap and output channel side by side.
+    // wI [CP / CB][KH][KW, reversed][OP][4]: CB input channels' weights of a tap and output
+    // channel side by side.
     memory.fill(weights, 0, weightBytes());
     for (let o = 0; o < O; o++) {
       for (let c = 0; c < C; c++) {
-        for (let k = 0; k < KK; k++) store<f32>(at4(weights, (((c & ~3) * KK + k * 4) * OP + o * 4) + (c & 3)), load<f32>(at4(w, (o * C + c) * KK + k)));
+        for (let k = 0; k < KK; k++) {
+          const r = k + KW - 1 - 2 * (k % KW);
+          store<f32>(at4(weights, ((c / CB * KK + r) * OP + o) * 4 + c % CB), load<f32>(at4(w, (o * C + c) * KK + k)));
+        }
       }
     }
   } else {
@@ -382,7 +422,8 @@ export function batchConv(args: usize, scratch: usize, begin: i32, end: i32, pas
       fromLanes(lanesOut, O, OHW, 1, OP, at4(y, n * O * OHW), O * OHW, count);
     } else if (pass == 1) {
       gradGroup(x, n, lanesOut, zeros);
-      inputGradGroup(lanesOut, weights, lanesIn);
+      if (CB == 3) inputGrad3(lanesOut, weights, lanesIn);
+      else inputGrad4(lanesOut, weights, lanesIn);
       fromLanes(lanesIn, C, H * W, H * W, 1, at4(y, n * C * H * W), C * H * W, count);
     } else {
       padGroup(x, n, lanesIn, zeros);

@@ -6,13 +6,14 @@
 // (x, w, y: byte addresses of the three tensors in the primitive's own order).
 import { argi, argp, at4 } from './common';
 import { GEMM_SCRATCH, sgemmRange } from './gemm';
+import { batchConv, batchConvApplies, batchConvGroups, batchConvScratch } from './batch_conv';
 import { smallConv, smallConvApplies } from './small_conv';
 
 // The geometry, per instance (so per thread), read by readArgs().
 let N = 0, C = 0, H = 0, W = 0, O = 0, KH = 0, KW = 0, OH = 0, OW = 0;
 let SH = 0, SW = 0, PH = 0, PW = 0, DH = 0, DW = 0, G = 0, CHUNK = 0;
 let Cg = 0, Og = 0, CKK = 0, HW = 0, OHW = 0, CHUNKS = 0;
-let pointwise = false;
+let pointwise = false, batched = false;
 
 function readArgs(args: usize): void {
   N = argi(args, 0); C = argi(args, 1); H = argi(args, 2); W = argi(args, 3); O = argi(args, 4);
@@ -22,6 +23,7 @@ function readArgs(args: usize): void {
   Cg = C / G; Og = O / G; CKK = Cg * KH * KW; HW = H * W; OHW = OH * OW;
   CHUNKS = (OHW + CHUNK - 1) / CHUNK;
   pointwise = KH == 1 && KW == 1 && SH == 1 && SW == 1 && PH == 0 && PW == 0;
+  batched = batchConvApplies(args);
 }
 
 /** First output index o in [0, n) whose input o*s + off is >= 0, and the end of those < size. */
@@ -114,15 +116,25 @@ function im2colWalk(x: usize, p0: i32, p1: i32, col: usize, toCol: bool): void {
   }
 }
 
-/** Bytes after SGEMM's packing where a thread's partial weight gradient starts (after one column chunk). */
+/**
+ * Bytes where a thread's partial weight gradient starts: after the batch kernels' buffers, or
+ * after SGEMM's packing and one column chunk.
+ */
 @inline function partialOffset(): usize {
+  if (batched) return batchConvScratch();
   return <usize>GEMM_SCRATCH + (pointwise ? 0 : <usize>(CKK * CHUNK) << 2);
 }
 
-/** Bytes of scratch per thread: SGEMM packing, one column chunk, a partial weight gradient. */
+/** Bytes of scratch per thread: the buffers of the path taken, then a partial weight gradient. */
 export function convScratch(args: usize): i32 {
   readArgs(args);
   return <i32>partialOffset() + G * CKK * Og * 4;
+}
+
+/** The items of the three conv kernels when the batch kernels take the geometry (image groups), else 0. */
+export function convGroups(args: usize): i32 {
+  readArgs(args);
+  return batched ? batchConvGroups() : 0;
 }
 
 /** The row stride (floats) of the last columns() result. */
@@ -166,16 +178,24 @@ function columnProducts(x: usize, other: usize, out: usize, scratch: usize, begi
   }
 }
 
-/** Items [begin, end) are (image, chunk) pairs: y[n, :, chunk] = w @ im2col(x[n])[:, chunk]. */
+/**
+ * Items [begin, end) are (image, chunk) pairs: y[n, :, chunk] = w @ im2col(x[n])[:, chunk]; or
+ * image groups of the batch kernels (convGroups).
+ */
 export function conv2d(args: usize, scratch: usize, begin: i32, end: i32): void {
   if (smallConvApplies(args)) return smallConv(args, scratch, begin, end, false, 0);
   readArgs(args);
+  if (batched) return batchConv(args, scratch, begin, end, 0, 0);
   columnProducts(argp(args, 16), argp(args, 17), argp(args, 18), scratch, begin, end, false);
 }
 
-/** Items [begin, end) are images: gx[n] = col2im(w^T @ gy[n]) (im2colWalk's adjoint). args: x = gy, y = gx. */
+/**
+ * Items [begin, end) are images: gx[n] = col2im(w^T @ gy[n]) (im2colWalk's adjoint); or image
+ * groups of the batch kernels (convGroups). args: x = gy, y = gx.
+ */
 export function conv2dInputGrad(args: usize, scratch: usize, begin: i32, end: i32): void {
   readArgs(args);
+  if (batched) return batchConv(args, scratch, begin, end, 1, 0);
   const gy = argp(args, 16), w = argp(args, 17), gx = argp(args, 18);
   const col = scratch + GEMM_SCRATCH;
   for (let n = begin; n < end; n++) {
@@ -198,15 +218,17 @@ export function conv2dInputGrad(args: usize, scratch: usize, begin: i32, end: i3
 }
 
 /**
- * Items [begin, end) are (image, chunk) pairs, summed into this thread's partial gradient in its
- * scratch, per group [CKK, Og] (transposed, so SGEMM's long side is CKK): gw^T += im2col(x[n]) @
- * gy[n]^T. args: x = x, w = gy; convWeightGradReduce then sums the partials into gw.
+ * Items [begin, end) are (image, chunk) pairs (or image groups of the batch kernels: convGroups),
+ * summed into this thread's partial gradient in its scratch, per group [CKK, Og] (transposed, so
+ * SGEMM's long side is CKK): gw^T += im2col(x[n]) @ gy[n]^T. args: x = x, w = gy;
+ * convWeightGradReduce then sums the partials into gw.
  */
 export function conv2dWeightGrad(args: usize, scratch: usize, begin: i32, end: i32): void {
   readArgs(args);
   const part = scratch + partialOffset();
   memory.fill(part, 0, <usize>(G * CKK * Og) << 2);
-  if (smallConvApplies(args)) smallConv(args, scratch, begin, end, true, part);
+  if (batched) batchConv(args, scratch, begin, end, 2, part);
+  else if (smallConvApplies(args)) smallConv(args, scratch, begin, end, true, part);
   else columnProducts(argp(args, 16), argp(args, 17), part, scratch, begin, end, true);
 }
 

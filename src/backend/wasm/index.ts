@@ -71,6 +71,8 @@ interface Exports {
   gather(g: number, count: number): number;
   scatterAdd(g: number, count: number): number;
   convScratch(args: number): number;
+  /** The conv kernels' items when they take images in groups (the batch kernels), else 0. */
+  convGroups(args: number): number;
   convWeightGradReduce(args: number, parts: number, count: number): void;
   poolScratch(args: number): number;
   GEMM_SCRATCH: WasmGlobal;
@@ -292,26 +294,30 @@ function makeBackend(impl: WasmBackendImpl, k: Exports, kernels: Record<string, 
       if (!(f32(x, w, out) && nonEmpty(x, w, out))) return ref.conv2d(refView(x), refView(w), refView(out), p);
       const args = convArgs(x.shape, w.shape, out.shape, p, [addr(x), addr(w), addr(out)]);
       impl.packArgs(args);
-      const [N, , , , O, KH, KW, OH, OW] = args as number[] as [number, number, number, number, number, number, number, number, number];
-      const chunk = args[19]!;
-      const chunks = Math.ceil((OH * OW) / chunk);
-      const perItem = O * w.shape[1]! * KH * KW * Math.min(chunk, OH * OW);
-      impl.pool.run('conv2d', ARGS, N * chunks, Math.ceil(FLOP_GRAIN / perItem), k.convScratch(ARGS));
+      const [N, , , , , , , OH, OW] = args as number[] as [number, number, number, number, number, number, number, number, number];
+      const perImage = numel(w.shape) * OH * OW;
+      // Image groups for the batch kernels, else (image, chunk of output positions) pairs.
+      const items = k.convGroups(ARGS) || N * Math.ceil((OH * OW) / args[19]!);
+      impl.pool.run('conv2d', ARGS, items, Math.ceil(FLOP_GRAIN / (perImage * (N / items))), k.convScratch(ARGS));
     },
     conv2dInputGrad(gy, w, gx, p) {
       if (!(f32(gy, w, gx) && nonEmpty(gy, w, gx))) return ref.conv2dInputGrad(refView(gy), refView(w), refView(gx), p);
       impl.packArgs(convArgs(gx.shape, w.shape, gy.shape, p, [addr(gy), addr(w), addr(gx)]));
-      const perItem = numel(w.shape) * gy.shape[2]! * gy.shape[3]!;
-      impl.pool.run('conv2dInputGrad', ARGS, gx.shape[0]!, Math.ceil(FLOP_GRAIN / perItem), k.convScratch(ARGS));
+      const N = gx.shape[0]!;
+      const perImage = numel(w.shape) * gy.shape[2]! * gy.shape[3]!;
+      // Image groups for the batch kernels, else images.
+      const items = k.convGroups(ARGS) || N;
+      impl.pool.run('conv2dInputGrad', ARGS, items, Math.ceil(FLOP_GRAIN / (perImage * (N / items))), k.convScratch(ARGS));
     },
     conv2dWeightGrad(x, gy, gw, p) {
       if (!(f32(x, gy, gw) && nonEmpty(x, gy, gw))) return ref.conv2dWeightGrad(refView(x), refView(gy), refView(gw), p);
       const args = convArgs(x.shape, gw.shape, gy.shape, p, [addr(x), addr(gy), addr(gw)]);
       impl.packArgs(args);
+      const N = x.shape[0]!;
       const OHW = gy.shape[2]! * gy.shape[3]!;
-      const chunk = args[19]!;
-      const perItem = numel(gw.shape) * Math.min(chunk, OHW);
-      const used = impl.pool.run('conv2dWeightGrad', ARGS, x.shape[0]! * Math.ceil(OHW / chunk), Math.ceil(FLOP_GRAIN / perItem), k.convScratch(ARGS));
+      const perImage = numel(gw.shape) * OHW;
+      const items = k.convGroups(ARGS) || N * Math.ceil(OHW / args[19]!);
+      const used = impl.pool.run('conv2dWeightGrad', ARGS, items, Math.ceil(FLOP_GRAIN / (perImage * (N / items))), k.convScratch(ARGS));
       // Each thread summed its items into its own scratch; add those partials up into gw.
       const parts = ARGS + 8 * 64;
       impl.argBlock().set(impl.pool.scratchFor(0).slice(0, used), 64);
