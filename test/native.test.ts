@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { nativeBackend, nativeStatus, setThreads } from '../src/backend/native/index.js';
-import type { Backend, TypedArray } from '../src/index.js';
+import { conv2d, no_grad, randn, tensor, type Backend, type Tensor, type TypedArray } from '../src/index.js';
 import type { Conv2dParams } from '../src/backend/backend.js';
 import { assertMatch, elements, harness, literal, primitiveSuite } from './backend_primitives.js';
 
@@ -67,6 +67,34 @@ describe('native backend', { skip }, () => {
     }
     assert.throws(() => setThreads(0), /positive integer/);
     assert.throws(() => setThreads(1.5), /positive integer/);
+  });
+
+  test('convolution weights kept in oneDNN\'s layout follow every change to their buffer', () => {
+    // 32 -> 32 channels: oneDNN wants blocked weights, so the addon keeps its copy between calls
+    // and must remake it whenever the buffer's contents change, whatever changed them.
+    const on = { backend: 'native' } as const;
+    const x = randn([2, 32, 9, 9], on);
+    const p = { padding: 1 };
+    const close = (w: Tensor, what: string) =>
+      assertMatch(Array.from(conv2d(x, w, null, p).dataSync()), Array.from(conv2d(x.to('reference'), w.to('reference'), null, p).dataSync()), what, 'scaled');
+    no_grad(() => {
+      const w = randn([32, 32, 3, 3], on);
+      close(w, 'first call');
+      close(w, 'kept copy');
+      w.mul_(-2);
+      close(w, 'after an in-place op');
+      const data = w.dataSync().map((v, i) => (i % 7 === 0 ? 0 : v + 1));
+      native.write(w.buffer as TypedArray, 'float32', 0, data);
+      close(w, 'after write()');
+      // A freed buffer is recycled for the next tensor of its size, with other contents.
+      w.dispose();
+      const w2 = tensor(Array.from({ length: 32 * 32 * 9 }, (_, i) => Math.sin(i)), on).reshape([32, 32, 3, 3]);
+      close(w2, 'a recycled buffer');
+      // Weights taken from another offset of the same buffer are other weights.
+      const both = randn([2, 32, 32, 3, 3], on);
+      close(both.select(0, 1), 'the second half of a buffer');
+      close(both.select(0, 0), 'the first half');
+    });
   });
 
   test('signals during oneDNN calls (a sampling profiler) do not corrupt memory', () => {

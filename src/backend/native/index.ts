@@ -58,12 +58,57 @@ function packView(i: number, v: NView): number {
   return i;
 }
 
-function packConv(x: readonly number[], w: readonly number[], y: readonly number[], p: Conv2dParams, offsets: readonly [number, number, number]): Float64Array {
+/** [x shape, w shape, OH, OW, stride, padding, dilation, groups, the three offsets, the weights' id and stamp (0, 0: none)]. */
+function packConv(x: readonly number[], w: readonly number[], y: readonly number[], p: Conv2dParams, offsets: readonly [number, number, number], weights: readonly [number, number] = [0, 0]): Float64Array {
   geometry.set(x);
   geometry.set(w, 4);
   geometry.set(y.slice(2), 8);
-  geometry.set([...p.stride, ...p.padding, ...p.dilation, p.groups, ...offsets], 10);
+  geometry.set([...p.stride, ...p.padding, ...p.dilation, p.groups, ...offsets, ...weights], 10);
   return geometry;
+}
+
+/**
+ * Stamps of buffer contents, for the addon's copies of convolution weights in oneDNN's layout
+ * (KeptWeights in native/src/onednn.cc): whenever a primitive or write() changes a buffer, it
+ * gets a number never used before, so the addon reuses a copy only for the very contents it was
+ * made from. Buffers get ids the same way (never reused), since a freed buffer may be collected
+ * and another take its place.
+ */
+const stamps = new WeakMap<TypedArray, number>();
+const ids = new WeakMap<TypedArray, number>();
+let lastNumber = 0;
+
+const stamp = (b: TypedArray): void => void stamps.set(b, ++lastNumber);
+
+/** The weights' [id, stamp] for packConv. */
+function weightsKey(w: NView): [number, number] {
+  let id = ids.get(w.buffer);
+  if (id === undefined) ids.set(w.buffer, (id = ++lastNumber));
+  return [id, stamps.get(w.buffer) ?? 0];
+}
+
+/** The argument positions of each primitive's outputs, stamped after every call. */
+const OUTPUTS = {
+  copy: [1], fill: [0], unary: [2], binary: [3], where: [3], reduce: [2], argreduce: [3], matmul: [2], gather: [3], scatterAdd: [0],
+  conv2d: [2], conv2dInputGrad: [2], conv2dWeightGrad: [2], maxPool2d: [1, 2], avgPool2d: [1], avgPool2dGrad: [1],
+  batchNormStats: [1, 2], batchNormGrad: [5, 6, 7],
+} as const satisfies Record<Exclude<keyof Backend, 'name' | 'externalMemory' | 'alloc' | 'free' | 'read' | 'write'>, readonly number[]>;
+
+/** The backend with every write stamped: its primitives' outputs (whichever code computed them) and write(). */
+function stamped(b: Backend<TypedArray>): Backend<TypedArray> {
+  const out: Record<string, unknown> = { ...b };
+  for (const [name, positions] of Object.entries(OUTPUTS)) {
+    const f = (b as unknown as Record<string, (...args: unknown[]) => void>)[name]!;
+    out[name] = (...args: unknown[]) => {
+      f(...args);
+      for (const i of positions) stamp((args[i] as NView).buffer);
+    };
+  }
+  out['write'] = (buffer: TypedArray, dtype: DType, offset: number, data: ArrayLike<number>) => {
+    b.write(buffer, dtype, offset, data);
+    stamp(buffer);
+  };
+  return out as unknown as Backend<TypedArray>;
 }
 
 /** [N, C, H, W, OH, OW, adaptive, kh, kw, sh, sw, ph, pw, dh, dw, in offset, out offset, ...extra]. */
@@ -192,11 +237,11 @@ function makeBackend(addon: Addon): Backend<TypedArray> {
       addon.matmul(a.buffer, c.buffer, out.buffer, geometry);
     },
     conv2d(x, w, out, p) {
-      if (f32(x, w, out) && nonEmpty(x, w, out)) addon.conv2d(x.buffer, w.buffer, out.buffer, packConv(x.shape, w.shape, out.shape, p, [x.offset, w.offset, out.offset]));
+      if (f32(x, w, out) && nonEmpty(x, w, out)) addon.conv2d(x.buffer, w.buffer, out.buffer, packConv(x.shape, w.shape, out.shape, p, [x.offset, w.offset, out.offset], weightsKey(w)));
       else ref.conv2d(x, w, out, p);
     },
     conv2dInputGrad(gy, w, gx, p) {
-      if (f32(gy, w, gx) && nonEmpty(gy, w, gx)) addon.conv2dInputGrad(gy.buffer, w.buffer, gx.buffer, packConv(gx.shape, w.shape, gy.shape, p, [gy.offset, w.offset, gx.offset]));
+      if (f32(gy, w, gx) && nonEmpty(gy, w, gx)) addon.conv2dInputGrad(gy.buffer, w.buffer, gx.buffer, packConv(gx.shape, w.shape, gy.shape, p, [gy.offset, w.offset, gx.offset], weightsKey(w)));
       else ref.conv2dInputGrad(gy, w, gx, p);
     },
     conv2dWeightGrad(x, gy, gw, p) {
@@ -266,7 +311,7 @@ function init(): { addon: Addon; backend: Backend<TypedArray> } | { reason: stri
   } catch (e) {
     return { reason: (e as Error).message };
   }
-  return { addon: loaded.addon, backend: makeBackend(loaded.addon) };
+  return { addon: loaded.addon, backend: stamped(makeBackend(loaded.addon)) };
 }
 
 const state = init();
