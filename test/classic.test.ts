@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { Generator, StrideError, fromFlat, manual_seed, randn, tensor, type Tensor } from '../src/index.js';
+import { Generator, StrideError, fromFlat, manual_seed, memory, randn, set_memory_debug, tensor, type Tensor } from '../src/index.js';
 import {
   KMeans, KNearestNeighbors, LinearClassifier, PCA, ZCAWhitening, cross_val_score, cross_validate_knn, cross_validation_plot, eigh, k_fold,
   pairwise_distances,
@@ -294,5 +294,23 @@ test('Fashion-MNIST baselines: kNN with k by 5-fold cross-validation, linear SVM
     const acc = clf.score(Xtc, yTest);
     log(`linear ${loss}: test accuracy ${acc.toFixed(4)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     assert.ok(acc > 0.82, `${loss} accuracy ${acc}`);
+  }
+});
+
+test('kNN frees each batch of queries: predicting in 8 batches leaves only the labels', () => {
+  manual_seed(0);
+  const X = randn([30, 4]);
+  const knn = new KNearestNeighbors({ k: 3, batch_size: 4 }).fit(X, Array.from({ length: 30 }, (_, i) => i % 3));
+  const Q = X.add(0.3);
+  set_memory_debug(true);
+  try {
+    const before = memory().liveTensors;
+    const pred = knn.predict(Q);
+    // Before the fix each batch left its slice and its contiguous copy of the queries.
+    assert.equal(memory().liveTensors - before, 1);
+    // The predictions before the fix.
+    assert.deepEqual(Array.from(pred.dataSync()), [2, 0, 0, 0, 1, 0, 0, 0, 2, 0, 2, 0, 0, 1, 2, 0, 1, 0, 1, 0, 2, 0, 1, 2, 2, 1, 0, 0, 1, 1]);
+  } finally {
+    set_memory_debug(false);
   }
 });

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Generator, IndexError, StrideError, Tensor, arange, tensor, zeros } from '../src/index.js';
+import { Generator, IndexError, StrideError, Tensor, arange, fromFlat, memory, set_memory_debug, tensor, zeros } from '../src/index.js';
+import { collateLabeled, evaluate } from '../src/cli/evaluate.js';
+import { ImageClassificationDataset } from '../src/data/classification.js';
+import { parseIdx, parseIdxLabels } from '../src/data/idx.js';
+import { BUNDLED_SUBSET } from '../src/io/datasets.js';
+import { readBytes } from '../src/io/files.js';
+import { load_weights } from '../src/io/weights.js';
+import { ConvNet } from '../src/models/index.js';
 import { DataLoader, default_collate } from '../src/data/dataloader.js';
 import { MappedDataset, Subset, TensorDataset, random_split, type Dataset } from '../src/data/dataset.js';
 import { throwsNaming } from './helpers.js';
@@ -254,4 +261,31 @@ test('DataLoader refuses a batch_size, seed or prefetch that is not a suitable i
   throwsNaming(() => new DataLoader(ds, { batch_size: 1.5 }), StrideError, 'got 1.5');
   throwsNaming(() => new DataLoader(ds, { seed: -1 }), StrideError, 'seed must be a non-negative integer, got -1');
   throwsNaming(() => new DataLoader(ds, { prefetch: -1 }), StrideError, 'prefetch must be a non-negative integer, got -1');
+});
+
+test('image items and evaluation batches are freed as they are used: evaluate() over a loader leaves no tensors', async () => {
+  const images = parseIdx(await readBytes(`${BUNDLED_SUBSET}/t10k-images-idx3-ubyte.gz`), 't10k-images').narrow(0, 0, 10).unsqueeze(1);
+  const labels = parseIdxLabels(await readBytes(`${BUNDLED_SUBSET}/t10k-labels-idx1-ubyte.gz`), 10).narrow(0, 0, 10);
+  const model = new ConvNet();
+  await load_weights(model, new URL('./fixtures/models/stride_convnet/model.safetensors', import.meta.url).pathname);
+  const set = new ImageClassificationDataset({ images, labels: fromFlat(Array.from(labels.dataSync()), [10], { dtype: 'int32' }) }, { mean: [0.286], std: [0.353] });
+  set_memory_debug(true);
+  try {
+    let before = memory().liveTensors;
+    const [image, label] = set.get(3);
+    // Before the fix an item left 6 intermediates (select, float, ÷255, −mean) besides the image.
+    assert.equal(memory().liveTensors - before, 1);
+    assert.equal(label, 1);
+    assert.ok(Math.abs(Array.from(image.dataSync()).reduce((a, b) => a + b, 0) + 242.18322) < 1e-3);
+    image.dispose();
+    before = memory().liveTensors;
+    // Before the fix: 86 tensors left over 3 batches (items, stack's views, the batches).
+    const e = await evaluate(model, new DataLoader(set, { batch_size: 4, collate_fn: collateLabeled }), 10);
+    assert.equal(memory().liveTensors, before);
+    assert.deepEqual(e.predictions, [9, 2, 1, 1, 6, 1, 4, 6, 5, 7]);
+    assert.equal(e.accuracy, 1);
+    assert.ok(Math.abs(e.loss - 0.0109134) < 1e-5, `loss ${e.loss}`);
+  } finally {
+    set_memory_debug(false);
+  }
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { StrideError, Tensor, no_grad, tensor, zeros } from '../src/index.js';
+import { StrideError, Tensor, memory, no_grad, set_memory_debug, tensor, zeros } from '../src/index.js';
 import {
   Conv2d, Linear, Module, Parameter, ReLU, Sequential, clip_grad_norm_, clip_grad_value_, elastic_net_penalty, l1_penalty,
   l2_penalty, max_norm_,
@@ -186,4 +186,24 @@ test('max_norm_ constrains each output channel of a conv weight over all its inc
   assertClose(conv.weight, { shape: [2, 2, 1, 1], data: [Math.SQRT2, Math.SQRT2, 0.6, -0.8] }, 'conv weight');
   assert.equal(conv.weight.grad_fn, null, 'applied without autograd');
   throwsNaming(() => max_norm_(conv, 0), StrideError, 'max_norm_', 'positive', '0');
+});
+
+test('clip_grad_norm_ and max_norm_, called every step, leave no tensors behind', () => {
+  const w = tensor([[3, 4], [0.3, 0.4]], { requires_grad: true });
+  w.mul(w).sum().backward();
+  set_memory_debug(true);
+  try {
+    const before = memory().liveTensors;
+    // Before the fix: 5 tensors per clip_grad_norm_ and 10 per max_norm_ on this one weight.
+    const norm = clip_grad_norm_([w], 5);
+    const inf = clip_grad_norm_([w], 1, Infinity);
+    max_norm_([w], 1);
+    assert.equal(memory().liveTensors, before);
+    assert.ok(Math.abs(norm - Math.sqrt(101)) < 1e-5, `norm ${norm}`);
+    assert.ok(Math.abs(inf - 8 * 5 / (Math.sqrt(101) + 1e-6)) < 1e-5, `inf norm ${inf}`);
+    assertClose(w.grad!, { shape: [2, 2], data: [0.75, 1, 0.075, 0.1] }, 'clipped gradient', { rtol: 1e-5 });
+    assertClose(w, { shape: [2, 2], data: [0.6, 0.8, 0.3, 0.4] }, 'max-normed weight', { rtol: 1e-6 });
+  } finally {
+    set_memory_debug(false);
+  }
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { tensor } from '../src/index.js';
+import { memory, set_memory_debug, tensor, tidy, Tensor } from '../src/index.js';
 import { Adagrad, Adam, AdamW, LAMB, RMSprop, SGD, lr_scheduler, type Optimizer } from '../src/optim/index.js';
 import { assertClose, fromFixture, type FixtureTensor } from './helpers.js';
 
@@ -118,4 +118,35 @@ test('per-group options: each group steps with its own learning rate', () => {
   a.add(b).sum().backward();
   opt.step();
   assert.deepEqual([a.item(), b.item()].map((v) => Number(v.toFixed(6))), [0.9, 0]);
+});
+
+test('optimizer steps free their temporaries: after 3 steps only the state buffers are new, the weights unchanged', () => {
+  // The weights after 3 steps on Σ w³ with the code before the fix, whose steps each left 3 (SGD) to 21 (LAMB) tensors behind.
+  const cases: [string, object, number[]][] = [
+    ['SGD', { lr: 0.1, momentum: 0.9, nesterov: true, weight_decay: 0.01 }, [0.10745563, -9.8863621, -3.1633542, 0.12968747]],
+    ['Adam', { lr: 0.1, amsgrad: true, weight_decay: 0.01 }, [0.21314533, -1.3002127, 1.701486, -0.010385014]],
+    ['AdamW', { lr: 0.1 }, [0.21212593, -1.29693, 1.6958339, -0.010367177]],
+    ['RMSprop', { lr: 0.01, momentum: 0.5, centered: true }, [0.21363989, -1.363529, 1.6705368, 0.016470950]],
+    ['Adagrad', { lr: 0.1, weight_decay: 0.1 }, [0.30744454, -1.2434841, 1.7800157, 0.092286088]],
+    ['LAMB', { lr: 0.1, weight_decay: 0.01 }, [0.16673613, -1.348375, 1.6433382, -0.045595676]],
+  ];
+  set_memory_debug(true);
+  try {
+    for (const [name, options, expected] of cases) {
+      const before = memory().liveTensors;
+      const w = tensor([[0.5, -1], [2, 0.25]], { requires_grad: true });
+      const opt = new OPTIMIZERS[name]!([w] as never, options as never);
+      for (let i = 0; i < 3; i++) {
+        opt.zero_grad();
+        tidy(() => w.mul(w).mul(w).sum().backward());
+        opt.step();
+      }
+      opt.zero_grad();
+      const buffers = [...opt.state.values()].flatMap((s) => Object.values(s)).filter((v) => v instanceof Tensor).length;
+      assert.equal(memory().liveTensors - before, 1 + buffers, `${name}: the weight and its ${buffers} state buffers`);
+      assertClose(w, { shape: [2, 2], data: expected }, name);
+    }
+  } finally {
+    set_memory_debug(false);
+  }
 });

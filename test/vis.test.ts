@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { fromFlat, no_grad, type Tensor } from '../src/index.js';
+import { fromFlat, Generator, memory, no_grad, set_memory_debug, type Tensor } from '../src/index.js';
 import { parseIdx, parseIdxLabels } from '../src/data/idx.js';
 import { readBytes } from '../src/io/files.js';
 import { BUNDLED_SUBSET } from '../src/io/datasets.js';
@@ -110,4 +110,41 @@ test('fool: gradient ascent on a chosen class reaches it on at least 95% of imag
   console.log(`fool: ${rate * 100}% reached the target in ${meanOf(r.steps)} steps on average; mean L2 ${meanOf(l2).toFixed(3)}, mean L∞ ${meanOf(linf).toFixed(3)} (pixels in [0, 1])`);
   assert.ok(r.steps.every((s, i) => s >= 0 && (r.fooled[i] || s === 100)));
   assert.ok(meanOf(linf) < 0.5, 'the images still look like themselves');
+});
+
+test('attacks and attributions free what each step makes: the live tensors are those returned, the results unchanged', () => {
+  const { pixels } = batch(2);
+  const sum = (t: Tensor) => Array.from(t.dataSync()).reduce((a, b) => a + b, 0);
+  const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) <= 1e-4 * Math.max(1, Math.abs(expected)), `${what}: ${actual}, expected ${expected}`);
+  set_memory_debug(true);
+  try {
+    /** Runs fn and checks that it leaves exactly `returned` new tensors alive (before the fix: 50 to 800 here). */
+    const leaves = <T>(returned: number, what: string, fn: () => T): T => {
+      const before = memory().liveTensors;
+      const r = fn();
+      assert.equal(memory().liveTensors - before, returned, `${what} leaves only its result`);
+      return r;
+    };
+    // Expected values: the results of the code before the fix (1e-4 for other backends' rounding).
+    const linf = leaves(1, 'pgd', () => pgd(onPixels, pixels, labels.slice(0, 2), { eps: 0.05, steps: 3 }));
+    close(sum(linf), 543.90442, 'pgd sum');
+    close(sum(linf.sub(pixels).abs()), 50.262262, 'pgd |δ|');
+    const l2 = leaves(1, 'pgd l2', () => pgd(onPixels, pixels, labels.slice(0, 2), { eps: 1, steps: 3, norm: 'l2', random_start: true, generator: new Generator(3) }));
+    close(sum(l2), 539.26874, 'pgd l2 sum');
+    close(sum(l2.sub(pixels).abs()), 37.584489, 'pgd l2 |δ|');
+    close(sum(leaves(1, 'fgsm', () => fgsm(onPixels, pixels, labels.slice(0, 2), 0.05))), 543.85785, 'fgsm sum');
+    const fooled = leaves(2, 'fool', () => fool(onPixels, pixels, [3, 4], { lr: 0.02, max_steps: 6 }));
+    assert.deepEqual([fooled.steps, fooled.fooled], [[5, 2], [true, true]]);
+    close(sum(fooled.image), 548.24991, 'fool sum');
+    close(sum(fooled.perturbation.abs()), 52.789224, 'fool |δ|');
+    const smooth = leaves(1, 'smooth_grad', () => smooth_grad(onPixels, pixels, [1, 2], { samples: 3, generator: new Generator(2) }));
+    close(sum(smooth), 292.11504, 'smooth_grad sum');
+    close(smooth.max().item(), 1.0981486, 'smooth_grad max');
+    close(sum(leaves(1, 'saliency', () => saliency(onPixels, pixels, [1, 2]))), 383.14445, 'saliency sum');
+    const occluded = leaves(1, 'occlusion', () => occlusion(onPixels, pixels, labels.slice(0, 2), { window: 7 }));
+    close(sum(occluded), 47.497949, 'occlusion sum');
+    Array.from(occluded.dataSync()).slice(4, 6).forEach((v, i) => close(v, [-0.0042934418, 0.37653255][i]!, `occlusion ${4 + i}`));
+  } finally {
+    set_memory_debug(false);
+  }
 });

@@ -104,7 +104,8 @@ export class KNearestNeighbors {
     const dist = new Float64Array(M * k);
     for (let start = 0; start < M; start += this.batch_size) {
       const rows = Math.min(this.batch_size, M - start);
-      const d = this.block(contiguous(narrow(Q, 0, start, rows)), train);
+      // Each batch's copy of its queries is freed as the batch ends.
+      const d = tidy(() => this.block(contiguous(narrow(Q, 0, start, rows)), train));
       for (let r = 0; r < rows; r++) smallestK(d, r * N, N, k, idx, dist, (start + r) * k);
     }
     return { idx, dist, M };

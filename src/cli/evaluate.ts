@@ -9,9 +9,12 @@ import type { Tensor } from '../tensor/tensor.js';
 
 export type LabeledBatch = [Tensor, Tensor];
 
-/** (image, label) samples to a batch: images stacked, labels as int32. */
+/** (image, label) samples to a batch: images stacked, labels as int32. The samples' images are disposed: the batch replaces them. */
 export function collateLabeled(samples: [Tensor, number][]): LabeledBatch {
-  return [stack(samples.map((s) => s[0])), fromFlat(samples.map((s) => s[1]), [samples.length], { dtype: 'int32' })];
+  // In a scope, so that stack's per-sample views (which hold the images' memory) go too.
+  const images = tidy(() => stack(samples.map((s) => s[0])));
+  for (const [image] of samples) image.dispose();
+  return [images, fromFlat(samples.map((s) => s[1]), [samples.length], { dtype: 'int32' })];
 }
 
 export interface Evaluation {
@@ -41,6 +44,9 @@ export async function evaluate<T>(model: Module, loader: DataLoader<T, LabeledBa
         }),
       );
       const labels = y.dataSync();
+      // Batches come every step from outside any scope: free them here rather than wait for the GC.
+      x.dispose();
+      y.dispose();
       pred.forEach((p, i) => confusion[labels[i]!]![p]!++);
       predictions.push(...pred);
       lossSum += loss;

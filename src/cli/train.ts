@@ -203,6 +203,9 @@ export async function train(o: TrainOptions, signal: { interrupted: boolean } = 
         return batchStats(loss, logits, y);
       });
       const stats = profiler ? profiler.step(step) : step();
+      // The batch was made outside the step's scope: free it now rather than wait for the GC.
+      x.dispose();
+      y.dispose();
       if (o.schedule === 'onecycle') scheduler!.step();
       partial.loss += stats.loss;
       partial.correct += stats.correct;

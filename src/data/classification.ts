@@ -1,6 +1,7 @@
 import { select } from '../ops/shape.js';
 import { fromFlat } from '../tensor/creation.js';
 import { ShapeError } from '../tensor/errors.js';
+import { tidy } from '../tensor/memory.js';
 import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Dataset } from './dataset.js';
@@ -58,8 +59,11 @@ export class ImageClassificationDataset implements Dataset<[Tensor, number]> {
   }
 
   get(index: number): [Tensor, number] {
-    let image = select(this.set.images, 0, index).float().div(255);
-    if (this.opts.transform) image = this.opts.transform(image, index);
-    return [image.sub(this.mean).div(this.std), this.labels[index]!];
+    // One item per sample of every epoch: only the normalised image outlives the conversion.
+    return tidy(() => {
+      let image = select(this.set.images, 0, index).float().div(255);
+      if (this.opts.transform) image = this.opts.transform(image, index);
+      return [image.sub(this.mean).div(this.std), this.labels[index]!];
+    });
   }
 }

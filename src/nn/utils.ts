@@ -2,6 +2,7 @@ import { no_grad } from '../autograd/grad_mode.js';
 import { gt, where } from '../ops/elementwise.js';
 import { amax, sum } from '../ops/reduce.js';
 import { StrideError } from '../tensor/errors.js';
+import { tidy } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Module, type Parameter } from './module.js';
 
@@ -46,7 +47,8 @@ export function elastic_net_penalty(source: ParamSource, beta: number, opts: Pen
  */
 export function max_norm_(source: ParamSource, max_norm: number, opts: PenaltyOptions = {}): void {
   if (!(max_norm > 0)) throw new StrideError(`max_norm_: max_norm must be positive, got ${max_norm}`);
-  no_grad(() => {
+  // Called every step: the norms and factors are freed here, the weights change in place.
+  tidy(() => no_grad(() => {
     for (const p of selectParams(source, opts)) {
       if (p.ndim < 1) continue;
       // A 1-d weight has one incoming weight per unit: its norm is the absolute value.
@@ -54,7 +56,7 @@ export function max_norm_(source: ParamSource, max_norm: number, opts: PenaltyOp
       // Slices within the limit keep their exact values (max_norm / max_norm need not round to 1).
       p.mul_(where(gt(norms, max_norm), norms.reciprocal().mul(max_norm), 1));
     }
-  });
+  }));
 }
 
 function grads(parameters: Iterable<Tensor> | Tensor): Tensor[] {
@@ -69,7 +71,8 @@ function grads(parameters: Iterable<Tensor> | Tensor): Tensor[] {
 export function clip_grad_norm_(parameters: Iterable<Parameter | Tensor> | Tensor, max_norm: number, norm_type = 2, error_if_nonfinite = false): number {
   const gs = grads(parameters);
   if (gs.length === 0) return 0;
-  return no_grad(() => {
+  // Called every step: the per-gradient norms are freed here, the gradients scale in place.
+  return tidy(() => no_grad(() => {
     const norm =
       norm_type === Infinity
         ? Math.max(...gs.map((g) => amax(g.abs()).item()))
@@ -80,7 +83,7 @@ export function clip_grad_norm_(parameters: Iterable<Parameter | Tensor> | Tenso
     const coef = Math.min(max_norm / (norm + 1e-6), 1);
     for (const g of gs) g.mul_(coef);
     return norm;
-  });
+  }));
 }
 
 /** Clamps every gradient element to [-clip_value, clip_value] in place. */

@@ -1,6 +1,6 @@
 import { no_grad } from '../autograd/grad_mode.js';
 import { StrideError } from '../tensor/errors.js';
-import { keep } from '../tensor/memory.js';
+import { keep, tidy } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';
 
 /** Per-parameter optimizer state: tensors (moment estimates) and numbers (step counts). */
@@ -69,7 +69,8 @@ export abstract class Optimizer<O extends object> {
   /** One update of every parameter that has a gradient. The closure, if given, recomputes the loss first. */
   step(closure?: () => Tensor): Tensor | undefined {
     const loss = closure?.();
-    no_grad(() => {
+    // The updates' temporaries are freed here; state buffers are kept and parameters change in place.
+    tidy(() => no_grad(() => {
       for (const g of this.param_groups) {
         for (const p of g.params) {
           if (!p.grad) continue;
@@ -78,7 +79,7 @@ export abstract class Optimizer<O extends object> {
           this.update(p, p.grad, s, g);
         }
       }
-    });
+    }));
     return loss;
   }
 

@@ -12,6 +12,7 @@ import { argmax, sum } from '../ops/reduce.js';
 import { reshape } from '../ops/shape.js';
 import { fromFlat, rand_like } from '../tensor/creation.js';
 import { StrideError } from '../tensor/errors.js';
+import { tidy } from '../tensor/memory.js';
 import type { Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { scoresOf, targetScore, type Classifier } from './attribution.js';
@@ -30,8 +31,10 @@ const keep = (x: Tensor, range: Range) => (range ? clamp(x, range[0], range[1]) 
 
 /** FGSM: x + ε · sign(∇x loss(model(x), y)), clamped to range. */
 export function fgsm(model: Classifier, x: Tensor, labels: Tensor | readonly number[], eps: number, range: Range = [0, 1]): Tensor {
-  const g = lossGrad(model, x, labelsTensor(labels));
-  return no_grad(() => keep(add(x, mul(sign(g), eps)), range));
+  return tidy(() => {
+    const g = lossGrad(model, x, labelsTensor(labels));
+    return no_grad(() => keep(add(x, mul(sign(g), eps)), range));
+  });
 }
 
 /** Per-sample L2 norms of [N, ...] as [N, 1, 1, ...] for broadcasting. */
@@ -58,22 +61,30 @@ export function pgd(model: Classifier, x: Tensor, labels: Tensor | readonly numb
   const { eps, steps = 10, norm = 'linf', random_start = false, range = [0, 1], generator } = opts;
   const alpha = opts.alpha ?? (2.5 * eps) / steps;
   if (!(eps > 0) || !(alpha > 0) || !(steps >= 1)) throw new StrideError(`pgd: eps, alpha and steps must be positive, got ${eps}, ${alpha}, ${steps}`);
-  const y = labelsTensor(labels);
-  let adv = random_start ? no_grad(() => keep(add(x, mul(sub(mul(rand_like(x, { generator }), 2), 1), eps)), range)) : x.detach();
-  for (let i = 0; i < steps; i++) {
-    const g = lossGrad(model, adv, y);
-    adv = no_grad(() => {
-      if (norm === 'linf') {
-        const stepped = add(adv, mul(sign(g), alpha));
-        return keep(add(x, clamp(sub(stepped, x), -eps, eps)), range);
-      }
-      const stepped = add(adv, mul(div(g, maximum(norms(g), 1e-12)), alpha));
-      const delta = sub(stepped, x);
-      // Scale δ back onto the ball only where it left it.
-      return keep(add(x, mul(delta, clamp(div(eps, maximum(norms(delta), 1e-12)), null, 1))), range);
-    });
-  }
-  return adv;
+  return tidy(() => {
+    const y = labelsTensor(labels);
+    let adv = random_start ? no_grad(() => keep(add(x, mul(sub(mul(rand_like(x, { generator }), 2), 1), eps)), range)) : x.detach();
+    for (let i = 0; i < steps; i++) {
+      const previous = adv;
+      // Each step's graph and arithmetic are freed as it ends, not left to the garbage collector
+      // (backends with memory outside the JS heap would run out first).
+      adv = tidy(() => {
+        const g = lossGrad(model, previous, y);
+        return no_grad(() => {
+          if (norm === 'linf') {
+            const stepped = add(previous, mul(sign(g), alpha));
+            return keep(add(x, clamp(sub(stepped, x), -eps, eps)), range);
+          }
+          const stepped = add(previous, mul(div(g, maximum(norms(g), 1e-12)), alpha));
+          const delta = sub(stepped, x);
+          // Scale δ back onto the ball only where it left it.
+          return keep(add(x, mul(delta, clamp(div(eps, maximum(norms(delta), 1e-12)), null, 1))), range);
+        });
+      });
+      previous.dispose();
+    }
+    return adv;
+  });
 }
 
 export interface FoolOptions {
@@ -103,15 +114,20 @@ export function fool(model: Classifier, x: Tensor, targets: readonly number[], o
   const { lr = 0.01, max_steps = 200, range = [0, 1] } = opts;
   const n = x.shape[0]!;
   if (targets.length !== n) throw new StrideError(`fool: ${targets.length} targets for ${n} images`);
-  const predicted = (img: Tensor) => Array.from(no_grad(() => argmax(scoresOf(model, img), 1)).dataSync());
+  const predicted = (img: Tensor) => tidy(() => Array.from(no_grad(() => argmax(scoresOf(model, img), 1)).dataSync()));
   let image = x.detach();
   const steps = Array<number>(n).fill(0);
   let done = predicted(image).map((p, i) => p === targets[i]);
   for (let s = 0; s < max_steps && done.some((d) => !d); s++) {
-    const xs = image.detach().requires_grad_();
-    const g = grad(targetScore(model, xs, targets), xs)[0]!;
-    const active = fromFlat(done.map((d) => (d ? 0 : 1)), [n, ...x.shape.slice(1).map(() => 1)], { backend: x.device });
-    image = no_grad(() => keep(add(image, mul(mul(div(g, maximum(norms(g), 1e-12)), lr * Math.sqrt(g.numel() / n)), active)), range));
+    const previous = image;
+    // The step's graph, gradient and mask are freed as it ends; only the new image stays.
+    image = tidy(() => {
+      const xs = previous.detach().requires_grad_();
+      const g = grad(targetScore(model, xs, targets), xs)[0]!;
+      const active = fromFlat(done.map((d) => (d ? 0 : 1)), [n, ...x.shape.slice(1).map(() => 1)], { backend: x.device });
+      return no_grad(() => keep(add(previous, mul(mul(div(g, maximum(norms(g), 1e-12)), lr * Math.sqrt(g.numel() / n)), active)), range));
+    });
+    previous.dispose();
     done.forEach((d, i) => (steps[i]! += d ? 0 : 1));
     done = predicted(image).map((p, i) => p === targets[i]);
   }

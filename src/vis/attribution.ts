@@ -16,6 +16,7 @@ import { amax, mean, sum } from '../ops/reduce.js';
 import { reshape } from '../ops/shape.js';
 import { fromFlat, randn_like } from '../tensor/creation.js';
 import { ShapeError, StrideError } from '../tensor/errors.js';
+import { tidy } from '../tensor/memory.js';
 import type { Generator } from '../tensor/random.js';
 import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -45,14 +46,17 @@ export function targetScore(model: Classifier, x: Tensor, targets: Targets): Ten
   return sum(gather(scores, 1, targetIndex(targets, scores.shape[0]!, scores.shape[1]!)));
 }
 
+/** d score / d x; the forward's tensors are freed as it returns. */
 function inputGrad(model: Classifier, x: Tensor, targets: Targets): Tensor {
-  const xs = x.detach().requires_grad_();
-  return grad(targetScore(model, xs, targets), xs)[0]!;
+  return tidy(() => {
+    const xs = x.detach().requires_grad_();
+    return grad(targetScore(model, xs, targets), xs)[0]!;
+  });
 }
 
 /** Vanilla gradient saliency: |d score / d x|, the max over channels: [N, H, W] for x [N, C, H, W]. */
 export function saliency(model: Classifier, x: Tensor, targets: Targets): Tensor {
-  return amax(abs(inputGrad(model, x, targets)), 1);
+  return tidy(() => amax(abs(inputGrad(model, x, targets)), 1));
 }
 
 export interface SmoothGradOptions {
@@ -66,14 +70,20 @@ export interface SmoothGradOptions {
 /** SmoothGrad: the saliency of the gradient averaged over noisy copies of the input. */
 export function smooth_grad(model: Classifier, x: Tensor, targets: Targets, opts: SmoothGradOptions = {}): Tensor {
   const { samples = 25, noise_level = 0.15, generator } = opts;
-  const range = x.max().item() - x.min().item();
-  let total: Tensor | null = null;
-  for (let i = 0; i < samples; i++) {
-    const noisy = add(x, mul(randn_like(x, { generator }), noise_level * range));
-    const g = inputGrad(model, noisy, targets);
-    total = total ? add(total, g) : g;
-  }
-  return amax(abs(mul(total!, 1 / samples)), 1);
+  return tidy(() => {
+    const range = x.max().item() - x.min().item();
+    let total: Tensor | null = null;
+    for (let i = 0; i < samples; i++) {
+      const previous = total;
+      // Each sample's noisy copy and gradient are freed as it ends; only the running sum stays.
+      total = tidy((): Tensor => {
+        const g = inputGrad(model, add(x, mul(randn_like(x, { generator }), noise_level * range)), targets);
+        return previous ? add(previous, g) : g;
+      });
+      previous?.dispose();
+    }
+    return amax(abs(mul(total!, 1 / samples)), 1);
+  });
 }
 
 /** relu whose backward passes a gradient only where both it and the input are positive. */
@@ -162,7 +172,7 @@ export function occlusion(model: Classifier, x: Tensor, targets: Targets, opts: 
       const s = scoresOf(model, input);
       return gather(s, 1, targetIndex(targets, n, s.shape[1]!)).dataSync();
     };
-    const base = score(x);
+    const base = tidy(() => score(x));
     const pixels = x.contiguous().dataSync();
     const out = new Float32Array(n * rows * cols);
     for (let r = 0; r < rows; r++) {
@@ -171,7 +181,8 @@ export function occlusion(model: Classifier, x: Tensor, targets: Targets, opts: 
         for (let s = 0; s < n * c; s++) {
           for (let y = r * stride; y < r * stride + window; y++) patched.fill(baseline, (s * h + y) * w + q * stride, (s * h + y) * w + q * stride + window);
         }
-        const occluded = score(fromFlat(patched, [n, c, h, w], { backend: x.device }));
+        // Each patch's forward is freed as it ends.
+        const occluded = tidy(() => score(fromFlat(patched, [n, c, h, w], { backend: x.device })));
         for (let i = 0; i < n; i++) out[(i * rows + r) * cols + q] = base[i]! - occluded[i]!;
       }
     }

@@ -5,6 +5,7 @@
  * neural style transfer (Gatys et al. 2016: content loss on a deep layer, Gram-matrix style loss
  * on several, TV). Each returns the image and its objective at every step. Pure.
  */
+import { grad } from '../autograd/engine.js';
 import { no_grad } from '../autograd/grad_mode.js';
 import type { Module } from '../nn/module.js';
 import { abs, add, clamp, div, maximum, mul, pow, sqrt, square, sub } from '../ops/elementwise.js';
@@ -180,10 +181,11 @@ export function deep_dream(model: Module, layer: string, x: Tensor, opts: DreamO
         const [dy, dx] = [randomShift(generator, jitter), randomShift(generator, jitter)];
         const xs = roll(previous, dy, dx).detach().requires_grad_();
         const objective = mean(square(capture(model, xs, [layer])[layer]!));
-        objective.backward();
+        // grad() rather than backward(): xs.grad would outlive the scope (leaf gradients are kept).
+        const dxs = grad(objective, xs)[0]!;
         losses.push(-objective.item());
         return no_grad(() => {
-          const g = roll(xs.grad!, -dy, -dx);
+          const g = roll(dxs, -dy, -dx);
           // Steps of a fixed size whatever the gradient's scale, as the original's normalisation.
           return add(previous, mul(g, lr / (mean(abs(g)).item() + 1e-8)));
         });
