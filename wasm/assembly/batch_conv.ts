@@ -1,9 +1,10 @@
 // Direct convolution kernels vectorised over the batch: a v128 holds one position of 4 images,
 // so every multiply-add is useful whatever the channel counts and kernel size, with no im2col
-// and no packing. Each group of 4 images is copied into the thread's scratch transposed (the
-// input to [C][H][W][4 images], spatially zero-padded for the forward and the weight gradient
-// so that no tap needs a bounds test; y and gy to [OH * OW][O][4 images]), computed there and
-// transposed back to NCHW. Images of a last, partial group read a block of zeros.
+// and no packing. Each group of 4 images is copied into the thread's scratch transposed (x to
+// [H][W][C][4 images] or [C][H][W][4 images], spatially zero-padded so that no tap needs a
+// bounds test; y and gy to [OH * OW][O][4 images]; the input gradient is computed as
+// [C][H][W][4 images]), computed there and transposed back to NCHW. Images of a last, partial
+// group read a block of zeros.
 //
 // Channel counts are padded to multiples of 4 (zero weights and gradients) so that the kernels
 // find 4 channels' values at fixed offsets from one pointer: with a pointer per channel V8 ran
@@ -25,12 +26,12 @@ let CB = 0, CP = 0;
   return p + (<usize>i << 4);
 }
 
-// Scratch: the group's input side (the padded input, or the input gradient), its output side
-// (y or gy), the weight gradient's per-lane sums [TAPS + 1][OP], the weights laid out for the
-// pass, the byte offsets of the taps in the padded input, and a block of zeros for missing images.
+// Scratch: the group's input side (xT, or the input gradient), its output side (y or gy), the
+// weight gradient's per-lane sums [TAPS + 1][OP], the weights laid out for the pass, the byte
+// offsets of the taps in xT (weight gradient), and a block of zeros for missing images.
 
 @inline function inputBytes(): usize {
-  return <usize>(CP * max(HP * WP, H * W)) << 4;
+  return <usize>max(HP * WP * C, CP * H * W) << 4;
 }
 @inline function outputBytes(): usize {
   return <usize>(OP * OHW) << 4;
@@ -53,8 +54,15 @@ export function batchConvScratch(): usize {
   return inputBytes() + outputBytes() + sumsBytes() + weightBytes() + ((tableBytes() + 15) & ~15) + zerosBytes();
 }
 
-/** Reads the geometry and says whether the batch kernels take it. */
-export function batchConvApplies(args: usize): bool {
+/**
+ * Reads the geometry and says whether the batch kernels take pass `pass` (0 forward, 1 input
+ * gradient, 2 weight gradient). By measurement on one thread against im2col + SGEMM and
+ * small_conv.ts: no groups; a batch of at least one group; not 1x1 (SGEMM on the input, or on
+ * a cheap gather, won); for the input gradient more than 4 input channels (with fewer, most
+ * of a block of 3 is padding); scratch up to 2 MB (beyond, the weight gradient, which streams
+ * the group for each tap, fell behind).
+ */
+export function batchConvApplies(args: usize, pass: i32): bool {
   N = argi(args, 0); C = argi(args, 1); H = argi(args, 2); W = argi(args, 3); O = argi(args, 4);
   KH = argi(args, 5); KW = argi(args, 6); OH = argi(args, 7); OW = argi(args, 8);
   SH = argi(args, 9); SW = argi(args, 10); PH = argi(args, 11); PW = argi(args, 12);
@@ -65,7 +73,7 @@ export function batchConvApplies(args: usize): bool {
   // The rows and columns the forward reads, one output column more: it steps 2 columns at a time.
   HP = (OH - 1) * SH + (KH - 1) * DH + 1;
   WP = OW * SW + (KW - 1) * DW + 1;
-  return argi(args, 15) == 1 && N >= LANES && C > 4 && batchConvScratch() <= 1 << 20;
+  return argi(args, 15) == 1 && N >= LANES && KK > 1 && (pass != 1 || C > 4) && batchConvScratch() <= 2 << 20;
 }
 
 /** Image groups: the items of the batch kernels. */
@@ -142,8 +150,13 @@ function fromLanes(src: usize, rows: i32, len: i32, srcRow: i32, srcCol: i32, im
   return n < N ? at4(p, n * size) : zeros;
 }
 
-/** Copies images n..n+3 of x into the padded xT [C][HP][WP] (whose border stays zero). */
-function padGroup(x: usize, n: i32, xT: usize, zeros: usize): void {
+/**
+ * Copies images n..n+3 of x into the padded xT (whose border stays zero): [HP][WP][C] for the
+ * forward, whose inner loop runs over the channels of a window row; [C][HP][WP] for the weight
+ * gradient, whose inner loop runs over positions (with channels inner it read a cache line per
+ * position and was 25% slower).
+ */
+function padGroup(x: usize, n: i32, xT: usize, zeros: usize, channelsInner: bool): void {
   const size = C * H * W;
   const a = image(x, n, size, zeros), b = image(x, n + 1, size, zeros), c = image(x, n + 2, size, zeros), d = image(x, n + 3, size, zeros);
   // Rows and columns past the last window are never read.
@@ -151,7 +164,8 @@ function padGroup(x: usize, n: i32, xT: usize, zeros: usize): void {
   if (rows <= 0 || cols <= 0) return;
   for (let ch = 0; ch < C; ch++) {
     const s = <usize>(ch * H * W) << 2;
-    toLanes(a + s, b + s, c + s, d + s, rows, cols, W, at16(xT, (ch * HP + PH) * WP + PW), WP, 1);
+    if (channelsInner) toLanes(a + s, b + s, c + s, d + s, rows, cols, W, at16(xT, (PH * WP + PW) * C + ch), WP * C, C);
+    else toLanes(a + s, b + s, c + s, d + s, rows, cols, W, at16(xT, (ch * HP + PH) * WP + PW), WP, 1);
   }
 }
 
@@ -163,32 +177,38 @@ function gradGroup(gy: usize, n: i32, gyT: usize, zeros: usize): void {
 }
 
 /**
- * yT [OHW][OP] of one group = conv(xT, wF) with wF [OP / 4][TAPS][4] and tab the taps' byte
- * offsets in xT: 4 output channels x 2 columns in 8 accumulators. One tap per iteration: V8
- * issues an iteration's loads before its arithmetic, so the accumulators and the loaded values
- * must fit in the 15 vector registers it has.
+ * yT [OHW][OP] of one group = conv(xT, wF) with wF [OP / 4][KH][KW][C][4]: 4 output channels
+ * x 2 columns in 8 accumulators. The inner loop runs over a window row's (kw, c), consecutive
+ * in xT with unit dilation (else over c), one tap per iteration: V8 issues an iteration's
+ * loads before its arithmetic, so the accumulators and the loaded values must fit in the 15
+ * vector registers it has.
  */
-function forwardGroup(xT: usize, wF: usize, tab: usize, yT: usize): void {
-  const sw = <usize>SW << 4, tabEnd = tab + (<usize>TAPS << 2);
+function forwardGroup(xT: usize, wF: usize, yT: usize): void {
+  const sw = <usize>(SW * C) << 4, run = <usize>((DW == 1 ? KW : 1) * C) << 4;
   for (let o = 0; o < OP; o += 4) {
     const wo = wF + (<usize>(o * TAPS) << 2);
     for (let oh = 0; oh < OH; oh++) {
       for (let ow = 0; ow < OW; ow += 2) {
-        const base = at16(xT, oh * SH * WP + ow * SW);
         let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
         let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
         let p = wo;
-        for (let t = tab; t < tabEnd; t += 4, p += 16) {
-          const r = base + load<u32>(t);
-          const x0 = v128.load(r), x1 = v128.load(r + sw);
-          let v = v128.load32_splat(p);
-          a0 = madd(x0, v, a0); b0 = madd(x1, v, b0);
-          v = v128.load32_splat(p, 4);
-          a1 = madd(x0, v, a1); b1 = madd(x1, v, b1);
-          v = v128.load32_splat(p, 8);
-          a2 = madd(x0, v, a2); b2 = madd(x1, v, b2);
-          v = v128.load32_splat(p, 12);
-          a3 = madd(x0, v, a3); b3 = madd(x1, v, b3);
+        for (let kh = 0; kh < KH; kh++) {
+          const row = at16(xT, ((oh * SH + kh * DH) * WP + ow * SW) * C);
+          for (let kw = 0; kw < KW; kw += DW == 1 ? KW : 1) {
+            let r = at16(row, kw * DW * C);
+            const end = r + run;
+            for (; r < end; r += 16, p += 16) {
+              const x0 = v128.load(r), x1 = v128.load(r + sw);
+              let v = v128.load32_splat(p);
+              a0 = madd(x0, v, a0); b0 = madd(x1, v, b0);
+              v = v128.load32_splat(p, 4);
+              a1 = madd(x0, v, a1); b1 = madd(x1, v, b1);
+              v = v128.load32_splat(p, 8);
+              a2 = madd(x0, v, a2); b2 = madd(x1, v, b2);
+              v = v128.load32_splat(p, 12);
+              a3 = madd(x0, v, a3); b3 = madd(x1, v, b3);
+            }
+          }
         }
         const dst = at16(yT, (oh * OW + ow) * OP + o);
         v128.store(dst, a0);
@@ -320,7 +340,7 @@ function inputGrad4(gyT: usize, wI: usize, gxT: usize): void {
 }
 
 /**
- * sums [TAPS + 1][OP] += the products of xT and gyT [OHW][OP] of one group, per lane: 4 output
+ * sums [TAPS + 1][OP] += the products of xT [C][HP][WP] and gyT [OHW][OP] of one group, per lane: 4 output
  * channels x 2 taps in 8 accumulators (an odd last tap is paired with table entry TAPS, a copy
  * of it, into row TAPS of sums, which is not read). The padding of xT is zero and so are the
  * lanes of missing images in both, so an inf in x meets only the gradients the true sum gives it.
@@ -387,16 +407,15 @@ export function batchConv(args: usize, scratch: usize, begin: i32, end: i32, pas
   const weights = sums + sumsBytes(), tab = weights + weightBytes();
   const zeros = tab + ((tableBytes() + 15) & ~15);
   if (end * LANES > N) memory.fill(zeros, 0, zerosBytes());
-  if (pass != 1) {
-    memory.fill(lanesIn, 0, <usize>(C * HP * WP) << 4);
-    tapTable(tab);
-  }
+  if (pass != 1) memory.fill(lanesIn, 0, <usize>(HP * WP * C) << 4);
   if (pass != 0) memory.fill(lanesOut, 0, outputBytes());
   if (pass == 0) {
-    // wF [OP / 4][TAPS][4]: 4 output channels' weights of a tap side by side.
+    // wF [OP / 4][KH][KW][C][4]: 4 output channels' weights of a tap side by side, in xT's order.
     memory.fill(weights, 0, weightBytes());
     for (let o = 0; o < O; o++) {
-      for (let t = 0; t < TAPS; t++) store<f32>(at4(weights, ((o & ~3) * TAPS + t * 4) + (o & 3)), load<f32>(at4(w, o * TAPS + t)));
+      for (let c = 0; c < C; c++) {
+        for (let k = 0; k < KK; k++) store<f32>(at4(weights, (o & ~3) * TAPS + (k * C + c) * 4 + (o & 3)), load<f32>(at4(w, o * TAPS + c * KK + k)));
+      }
     }
   } else if (pass == 1) {
     // wI [CP / CB][KH][KW, reversed][OP][4]: CB input channels' weights of a tap and output
@@ -411,14 +430,15 @@ export function batchConv(args: usize, scratch: usize, begin: i32, end: i32, pas
       }
     }
   } else {
+    tapTable(tab);
     memory.fill(sums, 0, sumsBytes());
   }
   for (let group = begin; group < end; group++) {
     const n = group * LANES;
     const count = min(LANES, N - n);
     if (pass == 0) {
-      padGroup(x, n, lanesIn, zeros);
-      forwardGroup(lanesIn, weights, tab, lanesOut);
+      padGroup(x, n, lanesIn, zeros, true);
+      forwardGroup(lanesIn, weights, lanesOut);
       fromLanes(lanesOut, O, OHW, 1, OP, at4(y, n * O * OHW), O * OHW, count);
     } else if (pass == 1) {
       gradGroup(x, n, lanesOut, zeros);
@@ -426,7 +446,7 @@ export function batchConv(args: usize, scratch: usize, begin: i32, end: i32, pas
       else inputGrad4(lanesOut, weights, lanesIn);
       fromLanes(lanesIn, C, H * W, H * W, 1, at4(y, n * C * H * W), C * H * W, count);
     } else {
-      padGroup(x, n, lanesIn, zeros);
+      padGroup(x, n, lanesIn, zeros, false);
       gradGroup(w, n, lanesOut, zeros);
       weightGradGroup(lanesIn, lanesOut, tab, sums);
     }

@@ -1,6 +1,8 @@
 // Convolutions as im2col + SGEMM on contiguous NCHW / OIHW float32 data. Output positions are
 // processed in chunks (args[19] of them) so the column buffer stays small whatever the image
-// size; a 1x1, stride-1, unpadded convolution multiplies the input directly.
+// size; a 1x1, stride-1, unpadded convolution multiplies the input directly. Batches of 4 or
+// more take batch_conv.ts's kernels where they apply (batchConvApplies), smaller ones with few
+// input channels small_conv.ts's.
 //
 // args: [N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups, x, w, y, chunk]
 // (x, w, y: byte addresses of the three tensors in the primitive's own order).
@@ -15,7 +17,8 @@ let SH = 0, SW = 0, PH = 0, PW = 0, DH = 0, DW = 0, G = 0, CHUNK = 0;
 let Cg = 0, Og = 0, CKK = 0, HW = 0, OHW = 0, CHUNKS = 0;
 let pointwise = false, batched = false;
 
-function readArgs(args: usize): void {
+/** pass: 0 forward, 1 input gradient, 2 weight gradient (the batch kernels' choice depends on it). */
+function readArgs(args: usize, pass: i32): void {
   N = argi(args, 0); C = argi(args, 1); H = argi(args, 2); W = argi(args, 3); O = argi(args, 4);
   KH = argi(args, 5); KW = argi(args, 6); OH = argi(args, 7); OW = argi(args, 8);
   SH = argi(args, 9); SW = argi(args, 10); PH = argi(args, 11); PW = argi(args, 12);
@@ -23,7 +26,7 @@ function readArgs(args: usize): void {
   Cg = C / G; Og = O / G; CKK = Cg * KH * KW; HW = H * W; OHW = OH * OW;
   CHUNKS = (OHW + CHUNK - 1) / CHUNK;
   pointwise = KH == 1 && KW == 1 && SH == 1 && SW == 1 && PH == 0 && PW == 0;
-  batched = batchConvApplies(args);
+  batched = batchConvApplies(args, pass);
 }
 
 /** First output index o in [0, n) whose input o*s + off is >= 0, and the end of those < size. */
@@ -126,14 +129,14 @@ function im2colWalk(x: usize, p0: i32, p1: i32, col: usize, toCol: bool): void {
 }
 
 /** Bytes of scratch per thread: the buffers of the path taken, then a partial weight gradient. */
-export function convScratch(args: usize): i32 {
-  readArgs(args);
+export function convScratch(args: usize, pass: i32): i32 {
+  readArgs(args, pass);
   return <i32>partialOffset() + G * CKK * Og * 4;
 }
 
-/** The items of the three conv kernels when the batch kernels take the geometry (image groups), else 0. */
-export function convGroups(args: usize): i32 {
-  readArgs(args);
+/** The items of pass `pass`'s kernel when the batch kernels take it (image groups), else 0. */
+export function convGroups(args: usize, pass: i32): i32 {
+  readArgs(args, pass);
   return batched ? batchConvGroups() : 0;
 }
 
@@ -183,9 +186,9 @@ function columnProducts(x: usize, other: usize, out: usize, scratch: usize, begi
  * image groups of the batch kernels (convGroups).
  */
 export function conv2d(args: usize, scratch: usize, begin: i32, end: i32): void {
-  if (smallConvApplies(args)) return smallConv(args, scratch, begin, end, false, 0);
-  readArgs(args);
+  readArgs(args, 0);
   if (batched) return batchConv(args, scratch, begin, end, 0, 0);
+  if (smallConvApplies(args)) return smallConv(args, scratch, begin, end, false, 0);
   columnProducts(argp(args, 16), argp(args, 17), argp(args, 18), scratch, begin, end, false);
 }
 
@@ -194,7 +197,7 @@ export function conv2d(args: usize, scratch: usize, begin: i32, end: i32): void 
  * groups of the batch kernels (convGroups). args: x = gy, y = gx.
  */
 export function conv2dInputGrad(args: usize, scratch: usize, begin: i32, end: i32): void {
-  readArgs(args);
+  readArgs(args, 1);
   if (batched) return batchConv(args, scratch, begin, end, 1, 0);
   const gy = argp(args, 16), w = argp(args, 17), gx = argp(args, 18);
   const col = scratch + GEMM_SCRATCH;
@@ -224,7 +227,7 @@ export function conv2dInputGrad(args: usize, scratch: usize, begin: i32, end: i3
  * convWeightGradReduce then sums the partials into gw.
  */
 export function conv2dWeightGrad(args: usize, scratch: usize, begin: i32, end: i32): void {
-  readArgs(args);
+  readArgs(args, 2);
   const part = scratch + partialOffset();
   memory.fill(part, 0, <usize>(G * CKK * Og) << 2);
   if (batched) batchConv(args, scratch, begin, end, 2, part);
@@ -237,7 +240,7 @@ export function conv2dWeightGrad(args: usize, scratch: usize, begin: i32, end: i
  * y = gw; `parts` holds `count` scratch addresses (each thread's scratch) as f64.
  */
 export function convWeightGradReduce(args: usize, parts: usize, count: i32): void {
-  readArgs(args);
+  readArgs(args, 2);
   const gw = argp(args, 18);
   const off = partialOffset();
   for (let g = 0; g < G; g++) {

@@ -70,9 +70,10 @@ interface Exports {
   fillF64(p: number, n: number, value: number): void;
   gather(g: number, count: number): number;
   scatterAdd(g: number, count: number): number;
-  convScratch(args: number): number;
-  /** The conv kernels' items when they take images in groups (the batch kernels), else 0. */
-  convGroups(args: number): number;
+  /** pass: 0 forward, 1 input gradient, 2 weight gradient. */
+  convScratch(args: number, pass: number): number;
+  /** The pass's items when its kernel takes images in groups (the batch kernels), else 0. */
+  convGroups(args: number, pass: number): number;
   convWeightGradReduce(args: number, parts: number, count: number): void;
   poolScratch(args: number): number;
   GEMM_SCRATCH: WasmGlobal;
@@ -297,8 +298,8 @@ function makeBackend(impl: WasmBackendImpl, k: Exports, kernels: Record<string, 
       const [N, , , , , , , OH, OW] = args as number[] as [number, number, number, number, number, number, number, number, number];
       const perImage = numel(w.shape) * OH * OW;
       // Image groups for the batch kernels, else (image, chunk of output positions) pairs.
-      const items = k.convGroups(ARGS) || N * Math.ceil((OH * OW) / args[19]!);
-      impl.pool.run('conv2d', ARGS, items, Math.ceil(FLOP_GRAIN / (perImage * (N / items))), k.convScratch(ARGS));
+      const items = k.convGroups(ARGS, 0) || N * Math.ceil((OH * OW) / args[19]!);
+      impl.pool.run('conv2d', ARGS, items, Math.ceil(FLOP_GRAIN / (perImage * (N / items))), k.convScratch(ARGS, 0));
     },
     conv2dInputGrad(gy, w, gx, p) {
       if (!(f32(gy, w, gx) && nonEmpty(gy, w, gx))) return ref.conv2dInputGrad(refView(gy), refView(w), refView(gx), p);
@@ -306,8 +307,8 @@ function makeBackend(impl: WasmBackendImpl, k: Exports, kernels: Record<string, 
       const N = gx.shape[0]!;
       const perImage = numel(w.shape) * gy.shape[2]! * gy.shape[3]!;
       // Image groups for the batch kernels, else images.
-      const items = k.convGroups(ARGS) || N;
-      impl.pool.run('conv2dInputGrad', ARGS, items, Math.ceil(FLOP_GRAIN / (perImage * (N / items))), k.convScratch(ARGS));
+      const items = k.convGroups(ARGS, 1) || N;
+      impl.pool.run('conv2dInputGrad', ARGS, items, Math.ceil(FLOP_GRAIN / (perImage * (N / items))), k.convScratch(ARGS, 1));
     },
     conv2dWeightGrad(x, gy, gw, p) {
       if (!(f32(x, gy, gw) && nonEmpty(x, gy, gw))) return ref.conv2dWeightGrad(refView(x), refView(gy), refView(gw), p);
@@ -316,8 +317,8 @@ function makeBackend(impl: WasmBackendImpl, k: Exports, kernels: Record<string, 
       const N = x.shape[0]!;
       const OHW = gy.shape[2]! * gy.shape[3]!;
       const perImage = numel(gw.shape) * OHW;
-      const items = k.convGroups(ARGS) || N * Math.ceil(OHW / args[19]!);
-      const used = impl.pool.run('conv2dWeightGrad', ARGS, items, Math.ceil(FLOP_GRAIN / (perImage * (N / items))), k.convScratch(ARGS));
+      const items = k.convGroups(ARGS, 2) || N * Math.ceil(OHW / args[19]!);
+      const used = impl.pool.run('conv2dWeightGrad', ARGS, items, Math.ceil(FLOP_GRAIN / (perImage * (N / items))), k.convScratch(ARGS, 2));
       // Each thread summed its items into its own scratch; add those partials up into gw.
       const parts = ARGS + 8 * 64;
       impl.argBlock().set(impl.pool.scratchFor(0).slice(0, used), 64);
