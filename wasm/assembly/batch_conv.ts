@@ -6,9 +6,10 @@
 // [C][H][W][4 images]), computed there and transposed back to NCHW. Images of a last, partial
 // group read a block of zeros.
 //
-// Channel counts are padded to multiples of 4 (zero weights and gradients) so that the kernels
-// find 4 channels' values at fixed offsets from one pointer: with a pointer per channel V8 ran
-// out of registers and recomputed them in the inner loops.
+// Output channels are padded to multiples of 4 (and, for the input gradient, input channels to
+// blocks of 3 or 4) with zero weights and gradients, so that the kernels find a block's values
+// at fixed offsets from one pointer: with a pointer per channel V8 ran out of registers and
+// recomputed them in the inner loops.
 //
 // args as conv.ts's: [N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups, x, w, y, chunk].
 import { argi, argp, at4, madd } from './common';
@@ -340,10 +341,11 @@ function inputGrad4(gyT: usize, wI: usize, gxT: usize): void {
 }
 
 /**
- * sums [TAPS + 1][OP] += the products of xT [C][HP][WP] and gyT [OHW][OP] of one group, per lane: 4 output
- * channels x 2 taps in 8 accumulators (an odd last tap is paired with table entry TAPS, a copy
- * of it, into row TAPS of sums, which is not read). The padding of xT is zero and so are the
- * lanes of missing images in both, so an inf in x meets only the gradients the true sum gives it.
+ * sums [TAPS + 1][OP] += the products of xT [C][HP][WP] and gyT [OHW][OP] of one group, per
+ * lane: 4 output channels x 2 taps in 8 accumulators (an odd last tap is paired with table
+ * entry TAPS, a copy of it, into row TAPS of sums, which is not read). The padding of xT is zero
+ * and so are the lanes of missing images in both, so an inf in x meets only the gradients the
+ * true sum gives it.
  */
 function weightGradGroup(xT: usize, gyT: usize, tab: usize, sums: usize): void {
   const sw = <usize>SW << 4, rowStep = <usize>(SH * WP) << 4, pos = <usize>OP << 4;
