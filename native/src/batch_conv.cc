@@ -14,7 +14,7 @@
 namespace stride {
 
 bool batchConvApplies(const ConvShape& g, int64_t channels) {
-  return g.G == 1 && g.N >= 32 && g.OH * g.OW <= 1024 && g.H * g.W <= 1024 && channels % 16 != 0;
+  return g.G == 1 && g.C > 4 && g.N >= 32 && g.OH * g.OW <= 1024 && g.H * g.W <= 1024 && channels % 16 != 0;
 }
 
 namespace {
