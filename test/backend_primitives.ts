@@ -327,7 +327,7 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
 
   describe('pooling', () => {
     const window = (k: number, s: number, pad = 0, d = 1): Pool2dParams => ({ kind: 'window', kernel: [k, k], stride: [s, s], padding: [pad, pad], dilation: [d, d] });
-    const cases: { name: string; x: number[]; out: [number, number]; p: Pool2dParams; nan?: boolean }[] = [
+    const cases: { name: string; x: number[]; out: [number, number]; p: Pool2dParams; nan?: boolean; ties?: boolean }[] = [
       { name: '2x2 stride 2', x: [2, 3, 8, 8], out: [4, 4], p: window(2, 2) },
       { name: '3x3 stride 2 padding 1', x: [2, 2, 9, 7], out: [5, 4], p: window(3, 2, 1) },
       { name: 'dilation 2', x: [1, 2, 9, 9], out: [5, 5], p: window(3, 1, 0, 2) },
@@ -342,6 +342,18 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       // width, with NaN and -Infinity; a stride of 3 with dilation and padding.
       { name: "3x3 stride 2 padding 1 (ResNet's stem) over threads, with NaN and -Infinity", x: [6, 16, 56, 57], out: [28, 29], p: window(3, 2, 1), nan: true },
       { name: 'stride 3, dilation 2, padding 2', x: [1, 2, 13, 14], out: [5, 5], p: window(3, 3, 2, 2) },
+      // wasm's strided windows: the outputs whose windows lie inside the row 8 and 4 at a time
+      // (the last 4 overlapping), the edges one at a time; values 0-2 with NaN and -Infinity, so
+      // ties (the first position wins) and NaN (the last wins) meet in the vectors. Stride 2 over
+      // an odd width (19 inside), stride 2 with dilation 2 (13), stride 1 read from x itself (11),
+      // stride 3 over a width that is not a multiple of 3 (15), exactly 4 inside, and an
+      // asymmetric window.
+      { name: 'strided windows: 3x3 stride 2 padding 1, with ties, NaN and -Infinity', x: [2, 3, 11, 41], out: [6, 21], p: window(3, 2, 1), ties: true },
+      { name: 'strided windows: stride 2, dilation 2, padding 2, with ties', x: [1, 2, 12, 30], out: [6, 15], p: window(3, 2, 2, 2), ties: true },
+      { name: 'strided windows: stride 1, padding 1, with ties', x: [1, 2, 7, 13], out: [7, 13], p: window(3, 1, 1), ties: true },
+      { name: 'strided windows: stride 3, dilation 2, padding 2, with ties', x: [1, 2, 9, 50], out: [3, 17], p: window(3, 3, 2, 2), ties: true },
+      { name: 'strided windows: exactly 4 inside the row', x: [1, 3, 11, 11], out: [6, 6], p: window(3, 2, 1), ties: true },
+      { name: 'strided windows: asymmetric kernel, stride, padding and dilation', x: [2, 2, 10, 37], out: [8, 19], p: { kind: 'window', kernel: [3, 4], stride: [1, 2], padding: [1, 2], dilation: [2, 1] }, ties: true },
     ];
     const avgOptions: AvgPoolOptions[] = [
       { countIncludePad: true, divisorOverride: null },
@@ -350,7 +362,8 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
     ];
     for (const c of cases) {
       test(c.name, () => {
-        const values = c.nan ? () => (rand() < 0.15 ? NaN : rand() < 0.1 ? -Infinity : rand() - 0.5) : undefined;
+        const special = (v: () => number) => () => (rand() < 0.15 ? NaN : rand() < 0.1 ? -Infinity : v());
+        const values = c.ties ? special(() => Math.floor(rand() * 3)) : c.nan ? special(() => rand() - 0.5) : undefined;
         const x = view(c.x, { offset: 3, ...(values && { values }) });
         const shape = [c.x[0]!, c.x[1]!, ...c.out];
         compare('max', [view(shape), view(shape, { dtype: 'int32' })], (b, [o, i], v) => b.maxPool2d(v(x), o!, i!, c.p), 'exact');

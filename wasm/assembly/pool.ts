@@ -43,9 +43,14 @@ function setup(args: usize, scratch: usize): usize {
   return scratch + (<usize>(OH + OW) << 4);
 }
 
-/** Bytes of scratch: the window tables and one float64 plane for the gradient. */
+/**
+ * Bytes of scratch: the window tables, then one float64 plane (average pooling's gradient) or
+ * max pooling's column taps and the column phases of one plane (at most H * (W + sw) floats).
+ */
 export function poolScratch(args: usize): i32 {
-  return (argi(args, 4) + argi(args, 5)) * 16 + argi(args, 2) * argi(args, 3) * 8 + 16;
+  const H = argi(args, 2), W = argi(args, 3);
+  const phases = argi(args, 8) * 8 + 16 + H * (W + argi(args, 10)) * 4;
+  return (argi(args, 4) + argi(args, 5)) * 16 + max(H * W * 8, phases) + 16;
 }
 
 /** Whether the pooling is 2x2 with stride 2, no padding or dilation, and every window inside the input. */
@@ -98,37 +103,149 @@ function maxPoolHalving(x: usize, out: usize, idx: usize, begin: i32, end: i32):
   }
 }
 
+/** Outputs [owBegin, owEnd) of output row `o` (its first output), one at a time from the window tables. */
+@inline function maxRowScalar(xp: usize, out: usize, idx: usize, o: i32, h: usize, ww: usize, owBegin: i32, owEnd: i32): void {
+  const hs = load<i32>(h), he = load<i32>(h, 4), hd = load<i32>(h, 8);
+  for (let ow = owBegin; ow < owEnd; ow++) {
+    const w = ww + (<usize>ow << 4);
+    const ws = load<i32>(w), we = load<i32>(w, 4), wd = load<i32>(w, 8);
+    let best = -Infinity as f32;
+    let bestIdx = hs * W + ws;
+    for (let ih = hs; ih < he; ih += hd) {
+      for (let iw = ws; iw < we; iw += wd) {
+        // Branch-free: with random data a branch here mispredicts half the time.
+        const v = load<f32>(at4(xp, ih * W + iw));
+        const take = v > best || v != v;
+        best = select<f32>(v, best, take);
+        bestIdx = select<i32>(ih * W + iw, bestIdx, take);
+      }
+    }
+    store<f32>(at4(out, o + ow), best);
+    store<i32>(at4(idx, o + ow), bestIdx);
+  }
+}
+
+/**
+ * Splits each row of the plane xp into its s column phases: phase r of row ih, at
+ * phases + (ih * s + r) * cols floats, holds columns r, r + s, r + 2s, ... So the tap of 4
+ * neighbouring outputs reads 4 consecutive floats.
+ */
+function splitPhases(xp: usize, phases: usize, s: i32, cols: i32): void {
+  for (let ih = 0; ih < H; ih++) {
+    const row = at4(xp, ih * W);
+    const dst = at4(phases, ih * s * cols);
+    if (s == 2) {
+      let j = 0;
+      for (; 2 * j + 8 <= W; j += 4) {
+        const a = v128.load(at4(row, 2 * j)), b = v128.load(at4(row, 2 * j + 4));
+        v128.store(at4(dst, j), v128.shuffle<f32>(a, b, 0, 2, 4, 6));
+        v128.store(at4(dst, cols + j), v128.shuffle<f32>(a, b, 1, 3, 5, 7));
+      }
+      for (; 2 * j < W; j++) {
+        store<f32>(at4(dst, j), load<f32>(at4(row, 2 * j)));
+        if (2 * j + 1 < W) store<f32>(at4(dst, cols + j), load<f32>(at4(row, 2 * j + 1)));
+      }
+      continue;
+    }
+    for (let r = 0; r < s; r++) {
+      for (let j = 0, iw = r; iw < W; j++, iw += s) store<f32>(at4(dst, r * cols + j), load<f32>(at4(row, iw)));
+    }
+  }
+}
+
+/**
+ * Max pooling with fixed windows: the outputs of each row whose windows lie inside the input's
+ * columns, 8 or 4 at a time with SIMD from the column phases (x itself at stride 1), visiting the taps
+ * in the scalar loop's order; the others (the row's edges, adaptive windows) with the scalar loop.
+ */
 export function maxPool2d(args: usize, scratch: usize, begin: i32, end: i32): void {
-  setup(args, scratch);
+  const taps = setup(args, scratch);
   if (isHalving(args)) {
     maxPoolHalving(argp(args, 15), argp(args, 16), argp(args, 17), begin, end);
     return;
   }
   const wh = scratch, ww = scratch + (<usize>OH << 4);
   const x = argp(args, 15), out = argp(args, 16), idx = argp(args, 17);
+  // Outputs [lo, hi) of a row have every column tap inside the input; none when fewer than 4.
+  let lo = OW, hi = OW, s = 1, cols = W, kernelW = 0, pw = 0;
+  if (argi(args, 6) == 0) {
+    kernelW = argi(args, 8);
+    s = argi(args, 10);
+    pw = argi(args, 12);
+    const dw = argi(args, 14);
+    cols = (W + s - 1) / s;
+    const last = W - 1 + pw - (kernelW - 1) * dw;
+    lo = (pw + s - 1) / s;
+    hi = last < 0 ? 0 : min(OW, last / s + 1);
+    if (hi - lo < 4) lo = hi = OW;
+    // Tap k of output ow reads column ow * s + shift = (ow + q) * s + r: phase r, entry ow + q.
+    for (let k = 0; k < kernelW; k++) {
+      const shift = k * dw - pw;
+      const q = shift >= 0 ? shift / s : -((s - 1 - shift) / s);
+      store<i32>(taps + (<usize>k << 3), (shift - q * s) * cols + q);
+      store<i32>(taps + (<usize>k << 3), shift, 4);
+    }
+  }
+  const phases = (taps + (<usize>kernelW << 3) + 15) & ~<usize>15;
+  const lanes = i32x4.mul(i32x4(0, 1, 2, 3), i32x4.splat(s)), lanes4 = i32x4.splat(4 * s);
   for (let pl = begin; pl < end; pl++) {
     const xp = at4(x, pl * H * W);
-    let o = pl * OH * OW;
+    const src = s == 1 ? xp : phases;
+    if (s > 1 && lo < hi) splitPhases(xp, phases, s, cols);
     for (let oh = 0; oh < OH; oh++) {
+      const o = (pl * OH + oh) * OW;
       const h = wh + (<usize>oh << 4);
+      maxRowScalar(xp, out, idx, o, h, ww, 0, lo);
       const hs = load<i32>(h), he = load<i32>(h, 4), hd = load<i32>(h, 8);
-      for (let ow = 0; ow < OW; ow++, o++) {
-        const w = ww + (<usize>ow << 4);
-        const ws = load<i32>(w), we = load<i32>(w, 4), wd = load<i32>(w, 8);
-        let best = -Infinity as f32;
-        let bestIdx = hs * W + ws;
+      const firstRow = i32x4.splat(hs * W - pw);
+      let ow = lo;
+      // 8 outputs at a time: two independent chains of compare and select hide their latency.
+      for (; ow + 8 <= hi; ow += 8) {
+        const colIdx = i32x4.add(i32x4.splat(ow * s), lanes), colIdx2 = i32x4.add(colIdx, lanes4);
+        let best = f32x4.splat(-Infinity), best2 = best;
+        let bestIdx = i32x4.add(colIdx, firstRow), bestIdx2 = i32x4.add(colIdx2, firstRow);
         for (let ih = hs; ih < he; ih += hd) {
-          for (let iw = ws; iw < we; iw += wd) {
-            // Branch-free: with random data a branch here mispredicts half the time.
-            const v = load<f32>(at4(xp, ih * W + iw));
-            const take = v > best || v != v;
-            best = select<f32>(v, best, take);
-            bestIdx = select<i32>(ih * W + iw, bestIdx, take);
+          const row = at4(src, ih * s * cols + ow);
+          const rowIdx = i32x4.add(colIdx, i32x4.splat(ih * W));
+          for (let k = 0; k < kernelW; k++) {
+            const t = taps + (<usize>k << 3);
+            const at = at4(row, load<i32>(t));
+            const v = v128.load(at), v2 = v128.load(at, 16);
+            // A later tap wins when greater or NaN, as in the scalar loop.
+            const take = v128.or(f32x4.gt(v, best), f32x4.ne(v, v)), take2 = v128.or(f32x4.gt(v2, best2), f32x4.ne(v2, v2));
+            const i = i32x4.add(rowIdx, i32x4.splat(load<i32>(t, 4)));
+            best = v128.bitselect(v, best, take);
+            best2 = v128.bitselect(v2, best2, take2);
+            bestIdx = v128.bitselect(i, bestIdx, take);
+            bestIdx2 = v128.bitselect(i32x4.add(i, lanes4), bestIdx2, take2);
           }
         }
-        store<f32>(at4(out, o), best);
-        store<i32>(at4(idx, o), bestIdx);
+        v128.store(at4(out, o + ow), best);
+        v128.store(at4(out, o + ow + 4), best2);
+        v128.store(at4(idx, o + ow), bestIdx);
+        v128.store(at4(idx, o + ow + 4), bestIdx2);
       }
+      // Then 4; the last group may overlap the one before: its outputs are recomputed to the same values.
+      for (; ow < hi; ow += 4) {
+        ow = min(ow, hi - 4);
+        const colIdx = i32x4.add(i32x4.splat(ow * s), lanes);
+        let best = f32x4.splat(-Infinity);
+        let bestIdx = i32x4.add(colIdx, firstRow);
+        for (let ih = hs; ih < he; ih += hd) {
+          const row = at4(src, ih * s * cols + ow);
+          const rowIdx = i32x4.add(colIdx, i32x4.splat(ih * W));
+          for (let k = 0; k < kernelW; k++) {
+            const t = taps + (<usize>k << 3);
+            const v = v128.load(at4(row, load<i32>(t)));
+            const take = v128.or(f32x4.gt(v, best), f32x4.ne(v, v));
+            best = v128.bitselect(v, best, take);
+            bestIdx = v128.bitselect(i32x4.add(rowIdx, i32x4.splat(load<i32>(t, 4))), bestIdx, take);
+          }
+        }
+        v128.store(at4(out, o + ow), best);
+        v128.store(at4(idx, o + ow), bestIdx);
+      }
+      maxRowScalar(xp, out, idx, o, h, ww, hi, OW);
     }
   }
 }
