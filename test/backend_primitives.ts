@@ -548,6 +548,20 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
         assert.throws(() => backend.scatterAdd(up(x), 1, up(bad), up(out)), (e) => e instanceof IndexError && /index 5 is out of bounds for dimension 1/.test((e as Error).message));
       });
     });
+
+    test("scatter_add of rows (max pooling's gradient): repeated indices accumulate; a bad index in any row throws", () => {
+      // wasm checks a row's indices 4 at a time, then the tail: 13 = 3 * 4 + 1.
+      const index = view([6, 13], { dtype: 'int32', values: () => Math.floor(rand() * 40) });
+      const src = view([6, 13]);
+      compare('scatter_add rows', [view([6, 40])], (b, [o], v) => b.scatterAdd(o!, 1, v(index), v(src)), sums);
+      const [columns, columnSrc] = [view([13, 6], { dtype: 'int32', values: () => Math.floor(rand() * 40) }), view([13, 6])];
+      compare('scatter_add along dim 0', [view([40, 6])], (b, [o], v) => b.scatterAdd(o!, 0, v(columns), v(columnSrc)), sums);
+      for (const [at, value] of [[5 * 13 + 2, 40], [3 * 13 + 12, -1]] as const) {
+        const bad = view([6, 13], { dtype: 'int32', values: (i) => (i === at ? value : 0) });
+        const message = new RegExp(literal(`index ${value} is out of bounds for dimension 1 with size 40`));
+        uploaded((up) => assert.throws(() => backend.scatterAdd(up(view([6, 40])), 1, up(bad), up(src)), (e) => e instanceof IndexError && message.test((e as Error).message)));
+      }
+    });
   });
 
   test('a view reaching past its buffer is a JS error, not a read or write of other memory', () => {

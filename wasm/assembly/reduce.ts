@@ -1,7 +1,7 @@
 // Reductions (accumulated in float64: products, max and min in the reference's order; a
 // contiguous run into one sum is added in 8 lanes, so sums can differ from the reference's by
 // float64 rounding), argmax/argmin, gather and scatter-add on float32 values with int32 indices.
-import { addrOf, argi, innerOf, stepOf } from './common';
+import { addrOf, argi, argp, innerOf, rankOf, stepOf } from './common';
 
 const SUM = 0, PROD = 1, MAX = 2, MIN = 3;
 
@@ -132,8 +132,42 @@ export function gather(g: usize, count: i32): i32 {
   return 0;
 }
 
+/**
+ * scatterAdd over a walk of rank 2 whose index rows are contiguous (max pooling's gradient: planes
+ * of indices into planes of H * W): rows addressed without addrOf's divisions, indices checked 4 at a time.
+ */
+function scatterAddRows(g: usize): i32 {
+  const size = argi(g, 1), step = argi(g, 2);
+  const rows = argi(g, 4), inner = argi(g, 5);
+  // Per view at 6 + 3v: address of element 0, stride of a row, stride along it.
+  const out = argp(g, 6), index = argp(g, 9), src = argp(g, 12);
+  const outRow = argi(g, 7), indexRow = argi(g, 10), srcRow = argi(g, 13);
+  const so = <usize>argi(g, 8) << 2, ss = <usize>argi(g, 14) << 2;
+  // Unsigned: a negative index is out of range too.
+  const limit = i32x4.splat(size);
+  let bad = i32x4.splat(0);
+  for (let r = 0; r < rows; r++) {
+    const pi = index + (<usize>(r * indexRow) << 2);
+    let i = 0;
+    for (; i + 4 <= inner; i += 4) bad = v128.or(bad, i32x4.ge_u(v128.load(pi + (<usize>i << 2)), limit));
+    for (; i < inner; i++) if (<u32>load<i32>(pi + (<usize>i << 2)) >= <u32>size) return 1;
+  }
+  if (v128.any_true(bad)) return 1;
+  for (let r = 0; r < rows; r++) {
+    let po = out + (<usize>(r * outRow) << 2);
+    let pi = index + (<usize>(r * indexRow) << 2);
+    let ps = src + (<usize>(r * srcRow) << 2);
+    for (let i = 0; i < inner; i++, po += so, pi += 4, ps += ss) {
+      const p = po + (<usize>(load<i32>(pi) * step) << 2);
+      store<f32>(p, load<f32>(p) + load<f32>(ps));
+    }
+  }
+  return 0;
+}
+
 /** [-, size, stride, geometry over index's shape of out (stride 0 along dim), index, src]: out[index] += src. */
 export function scatterAdd(g: usize, count: i32): i32 {
+  if (rankOf(g) == 2 && stepOf(g, 1) == 1) return scatterAddRows(g);
   if (!indicesValid(g, count)) return 1;
   const step = argi(g, 2);
   const inner = innerOf(g);
