@@ -64,6 +64,13 @@ describe('wasm backend', { skip }, () => {
       assert.throws(() => t.sum(), /disposed|freed/i);
     });
 
+    test('a view of another backend\'s buffer is refused with a clear error, not read as an address', () => {
+      const x = { buffer: new Float32Array(16) as unknown as WasmBuffer, dtype: 'float32' as const, shape: [16], strides: [1], offset: 0 };
+      const out = { ...x, buffer: wasm.alloc('float32', 16) };
+      assert.throws(() => wasm.unary('relu', x, out), /stride wasm: a view of a Float32Array is not in wasm memory/);
+      wasm.free(out.buffer);
+    });
+
     test('a block freed twice or never allocated is refused by the heap, not corrupted', () => {
       const b = wasm.alloc('float32', 10);
       wasm.free(b);

@@ -90,6 +90,8 @@ type WView = View<WasmBuffer>;
  * kernels would otherwise read or write whatever else is in the memory.
  */
 function addr(v: WView, shape: readonly number[] = v.shape, strides: readonly number[] = v.strides): number {
+  // Another backend's buffer (a typed array) has no address here: reading one would be garbage.
+  if (!(v.buffer instanceof WasmBuffer)) throw new TypeError(`stride wasm: a view of ${describeBuffer(v.buffer)} is not in wasm memory (tensors of another backend must be moved with .to('wasm'))`);
   let lo = v.offset;
   let hi = v.offset;
   let empty = false;
@@ -104,6 +106,7 @@ function addr(v: WView, shape: readonly number[] = v.shape, strides: readonly nu
   }
   return v.buffer.ptr + v.offset * (1 << SHIFT[v.dtype]);
 }
+const describeBuffer = (b: unknown): string => (b === null || typeof b !== 'object' ? String(b) : `a ${b.constructor.name}`);
 const f32 = (...vs: WView[]): boolean => vs.every((v) => v.dtype === 'float32');
 const isBool = (v: WView): boolean => v.dtype === 'bool';
 
