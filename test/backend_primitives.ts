@@ -216,6 +216,10 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       // vectors with stride, padding and dilation, and tiles of 2 and 3 channels (5 and 9).
       { name: 'batch lanes (LeNet C3)', x: [64, 6, 14, 14], w: [16, 6, 5, 5], p: {} },
       { name: 'batch lanes: partial vectors, stride, padding, dilation', x: [37, 9, 9, 8], w: [5, 9, 3, 2], p: { stride: [2, 1], padding: [1, 2], dilation: [1, 2] } },
+      // One image whose output positions are a single chunk: wasm splits the output channels over
+      // threads (parts of whole 4-row tiles: 10 as 4 + 6), also per group.
+      { name: 'one image, its output channels split over threads', x: [1, 8, 12, 12], w: [10, 8, 3, 3], p: { padding: [1, 1] } },
+      { name: 'one image, grouped, its output channels split over threads', x: [1, 8, 9, 9], w: [16, 4, 3, 3], p: { padding: [1, 1], groups: 2 } },
       // Input gradients larger than the forward output needs (a transposed conv's output_padding).
       { name: 'input gradient with output_padding', x: [2, 3, 10, 9], w: [4, 3, 2, 2], p: { stride: [3, 3] }, gx: true },
       { name: 'dilated input gradient with output_padding', x: [1, 2, 6, 7], w: [1, 2, 2, 2], p: { dilation: [2, 2] }, gx: true },

@@ -4,7 +4,7 @@
 // more take batch_conv.ts's kernels where they apply (batchConvApplies), smaller ones with few
 // input channels small_conv.ts's.
 //
-// args: [N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups, x, w, y, chunk]
+// args: [N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups, x, w, y, chunk, threads]
 // (x, w, y: byte addresses of the three tensors in the primitive's own order).
 import { argi, argp, at4 } from './common';
 import { GEMM_SCRATCH, sgemmRange } from './gemm';
@@ -13,7 +13,7 @@ import { smallConv, smallConvApplies } from './small_conv';
 
 // The geometry, per instance (so per thread), read by readArgs().
 let N = 0, C = 0, H = 0, W = 0, O = 0, KH = 0, KW = 0, OH = 0, OW = 0;
-let SH = 0, SW = 0, PH = 0, PW = 0, DH = 0, DW = 0, G = 0, CHUNK = 0;
+let SH = 0, SW = 0, PH = 0, PW = 0, DH = 0, DW = 0, G = 0, CHUNK = 0, SPLIT = 1;
 let Cg = 0, Og = 0, CKK = 0, HW = 0, OHW = 0, CHUNKS = 0;
 let pointwise = false, batched = false;
 
@@ -27,6 +27,11 @@ function readArgs(args: usize, pass: i32): void {
   CHUNKS = (OHW + CHUNK - 1) / CHUNK;
   pointwise = KH == 1 && KW == 1 && SH == 1 && SW == 1 && PH == 0 && PW == 0;
   batched = batchConvApplies(args, pass);
+  // The im2col forward's (image, chunk) pairs, when fewer than the threads (args[20]), are split
+  // into parts of the output channels: a single image's deep layers are one chunk, and ran on
+  // one thread. Each part builds its chunk's columns again, a small cost next to the product.
+  const pairs = N * CHUNKS, threads = argi(args, 20);
+  SPLIT = pass == 0 && !batched && pairs < threads && !smallConvApplies(args) ? max(1, min((threads + pairs - 1) / pairs, Og / 4)) : 1;
 }
 
 /** First output index o in [0, n) whose input o*s + off is >= 0, and the end of those < size. */
@@ -134,10 +139,14 @@ export function convScratch(args: usize, pass: i32): i32 {
   return <i32>partialOffset() + G * CKK * Og * 4;
 }
 
-/** The items of pass `pass`'s kernel when the batch kernels take it (image groups), else 0. */
-export function convGroups(args: usize, pass: i32): i32 {
+/**
+ * The items of pass `pass`'s kernel: image groups for the batch kernels; else the forward's and
+ * the weight gradient's (image, chunk) pairs (times the forward's parts), the input gradient's images.
+ */
+export function convItems(args: usize, pass: i32): i32 {
   readArgs(args, pass);
-  return batched ? batchConvGroups() : 0;
+  if (batched) return batchConvGroups();
+  return pass == 1 ? N : N * CHUNKS * SPLIT;
 }
 
 /** The row stride (floats) of the last columns() result. */
@@ -158,32 +167,39 @@ function columns(x: usize, n: i32, g: i32, p0: i32, p1: i32, col: usize): usize 
   return col;
 }
 
+/** The first output channel of the forward's part `part` of SPLIT: whole 4-row tiles of SGEMM. */
+@inline function splitRow(part: i32): i32 {
+  return part == SPLIT ? Og : ((part * Og) / SPLIT) & ~3;
+}
+
 /**
  * Items [begin, end) are (image, chunk) pairs, each image's column matrix multiplied by `other`:
- * forward, y[n, :, chunk] = w @ im2col(x[n])[:, chunk] with other = w and out = y; for the weight
- * gradient, this thread's partial gw^T [CKK, Og] per group += im2col(x[n]) @ gy[n]^T with other
- * = gy and out = the partial.
+ * forward, y[n, :, chunk] = w @ im2col(x[n])[:, chunk] with other = w and out = y, in SPLIT
+ * parts of the output channels (see readArgs); for the weight gradient, this thread's partial
+ * gw^T [CKK, Og] per group += im2col(x[n]) @ gy[n]^T with other = gy and out = the partial.
  */
 function columnProducts(x: usize, other: usize, out: usize, scratch: usize, begin: i32, end: i32, weightGrad: bool): void {
   const col = scratch + GEMM_SCRATCH;
+  const split = weightGrad ? 1 : SPLIT;
   for (let item = begin; item < end; item++) {
-    const n = item / CHUNKS;
-    const p0 = (item % CHUNKS) * CHUNK;
+    const part = item % split, pair = item / split;
+    const n = pair / CHUNKS;
+    const p0 = (pair % CHUNKS) * CHUNK;
     const p1 = min(OHW, p0 + CHUNK);
     for (let g = 0; g < G; g++) {
       const cols = columns(x, n, g, p0, p1, col);
       if (weightGrad) {
         sgemmRange(p1 - p0, cols, LD, 1, at4(other, (n * O + g * Og) * OHW + p0), 1, OHW, at4(out, g * CKK * Og), Og, 1, true, scratch, 0, CKK, 0, Og);
       } else {
-        sgemmRange(CKK, at4(other, g * Og * CKK), CKK, 1, cols, LD, 1, at4(out, (n * O + g * Og) * OHW + p0), OHW, 1, false, scratch, 0, Og, 0, p1 - p0);
+        sgemmRange(CKK, at4(other, g * Og * CKK), CKK, 1, cols, LD, 1, at4(out, (n * O + g * Og) * OHW + p0), OHW, 1, false, scratch, splitRow(part), splitRow(part + 1), 0, p1 - p0);
       }
     }
   }
 }
 
 /**
- * Items [begin, end) are (image, chunk) pairs: y[n, :, chunk] = w @ im2col(x[n])[:, chunk]; or
- * image groups of the batch kernels (convGroups).
+ * Items [begin, end) are (image, chunk, part of the output channels) triples: y[n, part, chunk] =
+ * w[part] @ im2col(x[n])[:, chunk]; or image groups of the batch kernels (convItems).
  */
 export function conv2d(args: usize, scratch: usize, begin: i32, end: i32): void {
   readArgs(args, 0);
@@ -194,7 +210,7 @@ export function conv2d(args: usize, scratch: usize, begin: i32, end: i32): void 
 
 /**
  * Items [begin, end) are images: gx[n] = col2im(w^T @ gy[n]) (im2colWalk's adjoint); or image
- * groups of the batch kernels (convGroups). args: x = gy, y = gx.
+ * groups of the batch kernels (convItems). args: x = gy, y = gx.
  */
 export function conv2dInputGrad(args: usize, scratch: usize, begin: i32, end: i32): void {
   readArgs(args, 1);
@@ -221,7 +237,7 @@ export function conv2dInputGrad(args: usize, scratch: usize, begin: i32, end: i3
 }
 
 /**
- * Items [begin, end) are (image, chunk) pairs (or image groups of the batch kernels: convGroups),
+ * Items [begin, end) are (image, chunk) pairs (or image groups of the batch kernels: convItems),
  * summed into this thread's partial gradient in its scratch, per group [CKK, Og] (transposed, so
  * SGEMM's long side is CKK): gw^T += im2col(x[n]) @ gy[n]^T. args: x = x, w = gy;
  * convWeightGradReduce then sums the partials into gw.

@@ -72,8 +72,8 @@ interface Exports {
   scatterAdd(g: number, count: number): number;
   /** pass: 0 forward, 1 input gradient, 2 weight gradient. */
   convScratch(args: number, pass: number): number;
-  /** The pass's items when its kernel takes images in groups (the batch kernels), else 0. */
-  convGroups(args: number, pass: number): number;
+  /** The items of a pass's kernel (0 forward, 1 input gradient, 2 weight gradient). */
+  convItems(args: number, pass: number): number;
   convWeightGradReduce(args: number, parts: number, count: number): void;
   poolScratch(args: number): number;
   GEMM_SCRATCH: WasmGlobal;
@@ -165,13 +165,14 @@ function refView(v: WView): View<TypedArray> {
   return { buffer: v.buffer.array(), dtype: v.dtype, shape: v.shape, strides: v.strides, offset: v.offset };
 }
 
-function convArgs(x: readonly number[], w: readonly number[], y: readonly number[], p: Conv2dParams, ptrs: [number, number, number]): number[] {
+/** conv.ts's args; the last, the thread count, lets the kernels split work a single image leaves too coarse. */
+function convArgs(x: readonly number[], w: readonly number[], y: readonly number[], p: Conv2dParams, ptrs: [number, number, number], threads: number): number[] {
   const [N, C, H, W] = x as [number, number, number, number];
   const [O, Cg, KH, KW] = w as [number, number, number, number];
   const [OH, OW] = [y[2]!, y[3]!];
   // Output positions per im2col chunk: a column buffer of at most ~4 MB per thread.
   const chunk = Math.max(64, Math.min(OH * OW, Math.floor((1 << 20) / Math.max(1, Cg * KH * KW))));
-  return [N, C, H, W, O, KH, KW, OH, OW, ...p.stride, ...p.padding, ...p.dilation, p.groups, ...ptrs, chunk];
+  return [N, C, H, W, O, KH, KW, OH, OW, ...p.stride, ...p.padding, ...p.dilation, p.groups, ...ptrs, chunk, threads];
 }
 
 function poolArgs(input: WView, output: WView, p: Pool2dParams, extra: readonly number[]): number[] {
@@ -296,31 +297,29 @@ function makeBackend(impl: WasmBackendImpl, k: Exports, kernels: Record<string, 
     },
     conv2d(x, w, out, p) {
       if (!(f32(x, w, out) && nonEmpty(x, w, out))) return ref.conv2d(refView(x), refView(w), refView(out), p);
-      const args = convArgs(x.shape, w.shape, out.shape, p, [addr(x), addr(w), addr(out)]);
+      const args = convArgs(x.shape, w.shape, out.shape, p, [addr(x), addr(w), addr(out)], impl.pool.threads);
       impl.packArgs(args);
       const [N, , , , , , , OH, OW] = args as number[] as [number, number, number, number, number, number, number, number, number];
       const perImage = numel(w.shape) * OH * OW;
-      // Image groups for the batch kernels, else (image, chunk of output positions) pairs.
-      const items = k.convGroups(ARGS, 0) || N * Math.ceil((OH * OW) / args[19]!);
+      const items = k.convItems(ARGS, 0);
       impl.pool.run('conv2d', ARGS, items, Math.ceil(FLOP_GRAIN / (perImage * (N / items))), k.convScratch(ARGS, 0));
     },
     conv2dInputGrad(gy, w, gx, p) {
       if (!(f32(gy, w, gx) && nonEmpty(gy, w, gx))) return ref.conv2dInputGrad(refView(gy), refView(w), refView(gx), p);
-      impl.packArgs(convArgs(gx.shape, w.shape, gy.shape, p, [addr(gy), addr(w), addr(gx)]));
+      impl.packArgs(convArgs(gx.shape, w.shape, gy.shape, p, [addr(gy), addr(w), addr(gx)], impl.pool.threads));
       const N = gx.shape[0]!;
       const perImage = numel(w.shape) * gy.shape[2]! * gy.shape[3]!;
-      // Image groups for the batch kernels, else images.
-      const items = k.convGroups(ARGS, 1) || N;
+      const items = k.convItems(ARGS, 1);
       impl.pool.run('conv2dInputGrad', ARGS, items, Math.ceil(FLOP_GRAIN / (perImage * (N / items))), k.convScratch(ARGS, 1));
     },
     conv2dWeightGrad(x, gy, gw, p) {
       if (!(f32(x, gy, gw) && nonEmpty(x, gy, gw))) return ref.conv2dWeightGrad(refView(x), refView(gy), refView(gw), p);
-      const args = convArgs(x.shape, gw.shape, gy.shape, p, [addr(x), addr(gy), addr(gw)]);
+      const args = convArgs(x.shape, gw.shape, gy.shape, p, [addr(x), addr(gy), addr(gw)], impl.pool.threads);
       impl.packArgs(args);
       const N = x.shape[0]!;
       const OHW = gy.shape[2]! * gy.shape[3]!;
       const perImage = numel(gw.shape) * OHW;
-      const items = k.convGroups(ARGS, 2) || N * Math.ceil(OHW / args[19]!);
+      const items = k.convItems(ARGS, 2);
       const used = impl.pool.run('conv2dWeightGrad', ARGS, items, Math.ceil(FLOP_GRAIN / (perImage * (N / items))), k.convScratch(ARGS, 2));
       // Each thread summed its items into its own scratch; add those partials up into gw.
       const parts = ARGS + 8 * 64;
