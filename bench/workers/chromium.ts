@@ -40,4 +40,6 @@ await serve({
   },
 });
 
-process.on('exit', () => void browser.close());
+// The orchestrator closed our stdin: the browser and the page server would keep the process alive.
+await browser.close();
+await site.close();
