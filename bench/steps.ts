@@ -12,6 +12,7 @@ import type { Module } from '../src/nn/index.js';
 import { SGD } from '../src/optim/index.js';
 import { loadStrideBackends } from './lib/stride_backends.js';
 import { glorotInit } from './lib/stride_init.js';
+import { trainStep } from './lib/stride_step.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -52,14 +53,7 @@ for (const b of backends) {
   for (const w of workloads) {
     const { model, x, y, steps } = setup(w);
     const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
-    const step = () =>
-      st.tidy(() => {
-        opt.zero_grad();
-        const loss = st.cross_entropy((model.call as (x: st.Tensor) => st.Tensor)(x), y);
-        loss.backward();
-        opt.step();
-        return loss.item();
-      });
+    const step = () => trainStep(model, opt, x, y);
     for (let i = 0; i < 3; i++) step();
     let cpu = Infinity;
     let wall = Infinity;

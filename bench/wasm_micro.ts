@@ -15,6 +15,7 @@ import { setWasmThreads, wasmStatus } from '../src/backend/wasm/index.js';
 import { LeNet5 } from '../src/models/index.js';
 import type { Module } from '../src/nn/index.js';
 import { SGD } from '../src/optim/index.js';
+import { trainStep } from './lib/stride_step.js';
 
 const argv = process.argv.slice(2);
 const seconds = Number(argv.includes('--seconds') ? argv[argv.indexOf('--seconds') + 1] : '1');
@@ -65,14 +66,7 @@ function lenetTrain(backend: string, batch: number): number {
     const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
     const x = st.rand([batch, 1, 28, 28]);
     const y = st.randint(0, 10, [batch]);
-    const step = () =>
-      st.tidy(() => {
-        opt.zero_grad();
-        const loss = st.cross_entropy((model.call as (x: st.Tensor) => st.Tensor)(x), y);
-        loss.backward();
-        opt.step();
-        return loss.item();
-      });
+    const step = () => trainStep(model, opt, x, y);
     const s = time(step);
     x.dispose();
     y.dispose();

@@ -12,6 +12,7 @@ import { loadFashion, permutation, type Split } from '../lib/fashion.js';
 import { serve, type Runner, type T1Epoch, type T1Params } from '../lib/serve.js';
 import { loadStrideBackends } from '../lib/stride_backends.js';
 import { glorotInit } from '../lib/stride_init.js';
+import { trainStep } from '../lib/stride_step.js';
 import type { WorkloadId, WorkloadParams } from '../lib/workloads.js';
 
 const backend = process.argv[process.argv.indexOf('--backend') + 1]!;
@@ -38,17 +39,6 @@ function fashionBatch(s: Split, order: ArrayLike<number> | null, from: number, b
     lb[i] = s.labels[k]!;
   }
   return [st.fromFlat(px, [b, 1, 28, 28]), st.fromFlat(lb, [b], { dtype: 'int32' })];
-}
-
-/** One SGD step; reads the loss back, as every system's step does. */
-function trainStep(model: Module, opt: SGD, x: st.Tensor, y: st.Tensor): number {
-  return st.tidy(() => {
-    opt.zero_grad();
-    const loss = st.cross_entropy((model.call as (x: st.Tensor) => st.Tensor)(x), y);
-    loss.backward();
-    opt.step();
-    return loss.item();
-  });
 }
 
 function evalStep(model: Module, x: st.Tensor): void {
