@@ -11,7 +11,7 @@
 // at fixed offsets from one pointer: with a pointer per channel V8 ran out of registers and
 // recomputed them in the inner loops.
 //
-// args as conv.ts's: [N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups, x, w, y, chunk].
+// args as conv.ts's: [N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups, x, w, y, chunk, threads].
 import { argi, argp, at4, madd } from './common';
 
 const LANES = 4;

@@ -3,10 +3,12 @@
 // of 25 rows for 6 output channels. Each image is copied into a zero-padded buffer (in the
 // thread's scratch, where SGEMM's packing would go), so no tap needs a bounds test, and 4
 // output channels x 4 columns accumulate in registers. On LeNet-5's first layer, one thread,
-// batch 64: forward 1.41 -> 1.12 ms, weight gradient 1.64 -> 1.30 ms. The limits are the native
-// backend's (native/src/small_conv.h).
+// batch 64: forward 1.41 -> 1.12 ms, weight gradient 1.64 -> 1.30 ms; batch_conv.ts's kernels,
+// which take batches of 4 or more before these are asked, did better still (0.80 and 0.57), so
+// these serve smaller batches (a single image's inference). The limits are the native backend's
+// (native/src/small_conv.h).
 //
-// args as conv.ts's: [N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups, x, w, y, chunk].
+// args as conv.ts's: [N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups, x, w, y, chunk, threads].
 import { argi, argp, at4, madd } from './common';
 import { GEMM_SCRATCH } from './gemm';
 
