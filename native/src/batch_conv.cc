@@ -14,7 +14,12 @@
 namespace stride {
 
 bool batchConvApplies(const ConvShape& g, int64_t channels) {
-  return g.G == 1 && g.C > 4 && g.N >= 32 && g.OH * g.OW <= 1024 && g.H * g.W <= 1024 && channels % 16 != 0;
+  if (!(g.G == 1 && g.C > 4 && g.N >= 32 && g.OH * g.OW <= 1024 && g.H * g.W <= 1024 && channels % 16 != 0)) return false;
+  // The transposed copies (kept for the next call) stay under 16 MB: a large evaluation batch of
+  // a wide layer goes to oneDNN rather than a copy of all its activations.
+  const int64_t lanes = (g.N + 15) / 16 * 16;
+  const int64_t Hp = (g.OH - 1) * g.sh + (g.KH - 1) * g.dh + 1, Wp = (g.OW - 1) * g.sw + (g.KW - 1) * g.dw + 1;
+  return (std::max(Hp * Wp, g.H * g.W) * g.C + g.OH * g.OW * g.O) * lanes <= (int64_t{1} << 22);
 }
 
 namespace {

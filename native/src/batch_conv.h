@@ -10,8 +10,8 @@ namespace stride {
  * Whether the batch-lane kernels beat oneDNN at producing `channels` channels (O for the forward,
  * C for the input gradient): no groups, more than 4 input channels (with fewer, the taps are too
  * short: LeNet-5's 1 -> 6 forward took 0.52 ms, small_conv.cc's 0.22), a batch of 32 or more
- * (whole 16-lane vectors of images), planes up to 32x32, and a channel count oneDNN pads to a
- * multiple of 16. On one thread, batch
+ * (whole 16-lane vectors of images), planes up to 32x32, transposed copies under 16 MB, and a
+ * channel count oneDNN pads to a multiple of 16. On one thread, batch
  * 64, 5x5 kernels: LeNet-5's 6 -> 16 on 14x14, input gradient 0.76 -> 0.47 ms (its forward, to 16
  * channels, stays with oneDNN: 0.29 against 0.36); 10 -> 20 on 12x12, forward 0.59 -> 0.51 and
  * input gradient 0.95 -> 0.59; 20 -> 50, forward 3.85 -> 2.37 and input gradient 3.80 -> 2.14. A
