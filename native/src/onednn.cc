@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <list>
@@ -59,29 +60,41 @@ class Scratch {
   size_t size_[kSlots] = {};
 };
 
-/** Least-recently-used map from a geometry key to what was built for it. */
+/**
+ * Least-recently-used map from a geometry key to what was built for it, bounded in entries and
+ * in the bytes its values declare (the newest entry always stays).
+ */
 class Lru {
  public:
   using Key = std::vector<int64_t>;
 
+  Lru(size_t maxItems, size_t maxBytes) : maxItems_(maxItems), maxBytes_(maxBytes) {}
+
   template <class T, class Make>
-  T& get(const Key& key, const Make& make) {
+  T& get(const Key& key, const Make& make, size_t bytes = 0) {
     auto found = index_.find(key);
     if (found != index_.end()) {
       items_.splice(items_.begin(), items_, found->second);
-      return *static_cast<T*>(found->second->second.get());
+      return *static_cast<T*>(found->second->value.get());
     }
     std::shared_ptr<void> value = make();
-    items_.emplace_front(key, value);
+    items_.push_front({key, value, bytes});
     index_[key] = items_.begin();
-    if (items_.size() > kCapacity) {
-      index_.erase(items_.back().first);
+    bytes_ += bytes;
+    while (items_.size() > 1 && (items_.size() > maxItems_ || bytes_ > maxBytes_)) {
+      bytes_ -= items_.back().bytes;
+      index_.erase(items_.back().key);
       items_.pop_back();
     }
     return *static_cast<T*>(value.get());
   }
 
  private:
+  struct Item {
+    Key key;
+    std::shared_ptr<void> value;
+    size_t bytes;
+  };
   struct Hash {
     size_t operator()(const Key& k) const {
       size_t h = 1469598103934665603ull;
@@ -89,19 +102,21 @@ class Lru {
       return h;
     }
   };
-  // Enough for every layer of a network forward and backward.
-  static constexpr size_t kCapacity = 256;
-  std::list<std::pair<Key, std::shared_ptr<void>>> items_;  // most recent first
-  std::unordered_map<Key, std::list<std::pair<Key, std::shared_ptr<void>>>::iterator, Hash> index_;
+  size_t maxItems_, maxBytes_, bytes_ = 0;
+  std::list<Item> items_;  // most recent first
+  std::unordered_map<Key, std::list<Item>::iterator, Hash> index_;
 };
 
 /** The engine, stream and caches; one per JS thread, since worker threads may load the addon too. */
 struct Context {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
-  Lru cache;
+  // Enough primitives for every layer of a network forward and backward.
+  Lru cache{256, SIZE_MAX};
   Scratch scratch;
-  Lru weights;  // of KeptWeights
+  // KeptWeights: a network's convolution weights twice over (ResNet-50's are 94 MB), but not
+  // every network a long-lived process ever ran.
+  Lru weights{256, size_t{256} << 20};
 };
 
 Context& context() {
@@ -412,7 +427,8 @@ napi_value runConv(Call& c, ConvKind kind) {
     } else {
       Lru::Key id = key;
       id.insert(id.end(), {g.weightsId, g.offsets[1]});
-      KeptWeights& w = ctx.weights.get<KeptWeights>(id, [&] { return std::make_shared<KeptWeights>(p.operands[1].inner.get_desc().get_size()); });
+      const size_t bytes = p.operands[1].inner.get_desc().get_size();
+      KeptWeights& w = ctx.weights.get<KeptWeights>(id, [&] { return std::make_shared<KeptWeights>(bytes); }, bytes);
       const KeptOperand kept{1, w.data.get(), w.stamp == g.weightsStamp};
       w.stamp = 0;  // until the copy is complete
       p.run(ctx, data, &kept);
