@@ -12,7 +12,7 @@
 // recomputed them in the inner loops.
 //
 // args as conv.ts's: [N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups, x, w, y, chunk, threads].
-import { argi, argp, at4, madd } from './common';
+import { argi, argp, at4, madd, storeTransposed } from './common';
 
 const LANES = 4;
 
@@ -94,15 +94,7 @@ function toLanes(a: usize, b: usize, c: usize, d: usize, rows: i32, len: i32, sr
     let j = 0;
     for (; j + 4 <= len; j += 4) {
       const q = s + (<usize>j << 2);
-      const v0 = v128.load(a + q), v1 = v128.load(b + q), v2 = v128.load(c + q), v3 = v128.load(d + q);
-      const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5);
-      const t1 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5);
-      const t2 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
-      const t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
-      v128.store(p, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
-      v128.store(p + step, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
-      v128.store(p + 2 * step, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
-      v128.store(p + 3 * step, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+      storeTransposed(v128.load(a + q), v128.load(b + q), v128.load(c + q), v128.load(d + q), p, step);
       p += 4 * step;
     }
     for (; j < len; j++, p += step) {

@@ -2,6 +2,18 @@
 // points at its parameters as f64s (so pointers, sizes and float values share one block),
 // `scratch` at this thread's private workspace, and [begin, end) is its share of the work.
 
+/** Stores the transpose of the 4x4 block whose rows are v0..v3: its rows, `dstStep` bytes apart, at dst. */
+@inline export function storeTransposed(v0: v128, v1: v128, v2: v128, v3: v128, dst: usize, dstStep: usize): void {
+  const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
+  const t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+  v128.store(dst + dstStep, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+  v128.store(dst + 2 * dstStep, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * dstStep, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+}
+
 /** Parameter i of the block at `args`, as an integer. */
 @inline export function argi(args: usize, i: i32): i32 {
   return <i32>load<f64>(args + (<usize>i << 3));

@@ -1,7 +1,7 @@
 // SGEMM: C = A B (or C += A B) for float32 matrices with any element strides. BLIS-style: B is
 // packed into 8-column panels (KC x NC, L2-resident), A into 4-row panels (MC x KC), and a 4x8
 // register tile (eight f32x4 accumulators) runs over them; edges are padded with zeros when packed.
-import { argi, argp, at4, madd } from './common';
+import { argi, argp, at4, madd, storeTransposed } from './common';
 
 const MR: i32 = 4;
 const NR: i32 = 8;
@@ -33,7 +33,8 @@ function packPanels(src: usize, lineStride: i32, kStride: i32, lines: i32, kc: i
       for (; k + 4 <= kc; k += 4) {
         for (let g = 0; g < width; g += 4) {
           const p = at4(s, g * lineStride + k);
-          transpose4(p, <usize>lineStride << 2, dst + (<usize>(k * width + g) << 2), <usize>width << 2);
+          const step = <usize>lineStride << 2;
+          storeTransposed(v128.load(p), v128.load(p + step), v128.load(p + 2 * step), v128.load(p + 3 * step), dst + (<usize>(k * width + g) << 2), <usize>width << 2);
         }
       }
       for (; k < kc; k++) for (let l = 0; l < width; l++) store<f32>(dst + (<usize>(k * width + l) << 2), load<f32>(at4(s, l * lineStride + k)));
@@ -45,19 +46,6 @@ function packPanels(src: usize, lineStride: i32, kStride: i32, lines: i32, kc: i
       }
     }
   }
-}
-
-/** Reads 4 vectors `srcStep` bytes apart from src and stores their transpose, 4 vectors `dstStep` bytes apart, at dst. */
-@inline function transpose4(src: usize, srcStep: usize, dst: usize, dstStep: usize): void {
-  const v0 = v128.load(src), v1 = v128.load(src + srcStep), v2 = v128.load(src + 2 * srcStep), v3 = v128.load(src + 3 * srcStep);
-  const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5);
-  const t1 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5);
-  const t2 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
-  const t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
-  v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
-  v128.store(dst + dstStep, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
-  v128.store(dst + 2 * dstStep, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
-  v128.store(dst + 3 * dstStep, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
 }
 
 /** Stores (or adds, when acc) one 8-float row of a tile at p. */
