@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { nativeBackend, nativeStatus, setThreads } from '../src/backend/native/index.js';
+import { nativeBackend, nativeStatus, setThreads, setWinograd } from '../src/backend/native/index.js';
 import { conv2d, no_grad, randn, tensor, type Backend, type Tensor, type TypedArray } from '../src/index.js';
 import type { Conv2dParams } from '../src/backend/backend.js';
 import { assertMatch, elements, harness, literal, primitiveSuite } from './backend_primitives.js';
@@ -36,7 +36,7 @@ describe('native backend', { skip }, () => {
         : `stride native ${primitive}: a convolution operand needs elements [${lo}, ${hi + 1}) of a buffer of ${size}`)),
   });
 
-  const { view, like, compare } = harness(native, 43);
+  const { view, like, compare, rand } = harness(native, 43);
 
   test('a bad geometry is a JS error naming the primitive and shapes, not a crash', () => {
     const x = view([1, 2, 5, 5]);
@@ -95,6 +95,33 @@ describe('native backend', { skip }, () => {
       close(both.select(0, 1), 'the second half of a buffer');
       close(both.select(0, 0), 'the first half');
     });
+  });
+
+  test('Winograd convolutions agree with the reference; setWinograd(false) turns them off', () => {
+    // 64 -> 64 channels, 3x3, a 28x28 plane: 49 output tiles of 4x4, where Winograd pays.
+    const x = view([1, 64, 28, 28]);
+    const w = view([64, 64, 3, 3], { values: () => (rand() - 0.5) / 12 });
+    const gy = view([1, 64, 28, 28]);
+    const p: Conv2dParams = { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 };
+    const both = (winograd: boolean) => {
+      setWinograd(winograd);
+      try {
+        compare(`forward, Winograd ${winograd}`, [like(gy)], (b, [o], v) => b.conv2d(v(x), v(w), o!, p));
+        compare(`input gradient, Winograd ${winograd}`, [like(x)], (b, [o], v) => b.conv2dInputGrad(v(gy), v(w), o!, p));
+        const y = like(gy);
+        native.conv2d(x, w, y, p);
+        const gx = like(x);
+        native.conv2dInputGrad(gy, w, gx, p);
+        return [elements(y), elements(gx)];
+      } finally {
+        setWinograd(true);
+      }
+    };
+    const [y, gx] = both(true);
+    const [yDirect, gxDirect] = both(false);
+    // Another algorithm rounds differently: equal results would mean the switch did nothing.
+    assert.ok(y!.some((v, i) => v !== yDirect![i]), 'the forward results do not depend on setWinograd');
+    assert.ok(gx!.some((v, i) => v !== gxDirect![i]), 'the input gradients do not depend on setWinograd');
   });
 
   test('signals during oneDNN calls (a sampling profiler) do not corrupt memory', () => {

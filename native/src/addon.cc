@@ -65,6 +65,7 @@ napi_value setThreads(Call& c) {
 const Export kExports[] = {
     {"status", status},
     {"setThreads", setThreads},
+    {"setWinograd", setWinograd},
     {"unary", unary},
     {"binary", binary},
     {"where", where},

@@ -43,6 +43,8 @@ napi_value conv2d(Call& c);
 napi_value conv2dInputGrad(Call& c);
 napi_value conv2dWeightGrad(Call& c);
 napi_value matmul(Call& c);
+// setWinograd(on): whether this thread's convolutions may use Winograd where it pays.
+napi_value setWinograd(Call& c);
 /** The CPU ISA oneDNN dispatches to and its threading runtime. */
 const char* onednnIsa();
 const char* onednnRuntime();

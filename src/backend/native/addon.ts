@@ -16,6 +16,7 @@ export interface Addon {
   readonly reduceOps: OpTable;
   status(): { isa: string; kernels: string; runtime: string; threads: number; onednn: string };
   setThreads(n: number): void;
+  setWinograd(on: number): void;
   unary(op: number, x: TypedArray, out: TypedArray, geometry: Float64Array): void;
   binary(op: number, a: TypedArray, b: TypedArray, out: TypedArray, geometry: Float64Array): void;
   where(cond: TypedArray, a: TypedArray, b: TypedArray, out: TypedArray, geometry: Float64Array): void;

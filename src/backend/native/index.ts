@@ -330,6 +330,11 @@ export function nativeStatus(): NativeStatus {
  * Threads for oneDNN and the addon's loops (default: the core count, or STRIDE_THREADS). oneDNN
  * follows it when built on OpenMP, as Debian's is; small ops always run on the calling thread.
  */
+export function setWinograd(on: boolean): void {
+  if (!('addon' in state)) throw new Error(`setWinograd: the native backend is unavailable: ${state.reason}`);
+  state.addon.setWinograd(on ? 1 : 0);
+}
+
 export function setThreads(n: number): void {
   if (!('addon' in state)) throw new Error(`setThreads: the native backend is unavailable: ${state.reason}`);
   if (!Number.isInteger(n) || n < 1) throw new Error(`setThreads: expected a positive integer, got ${n}`);
