@@ -6,6 +6,7 @@
         "src/addon.cc",
         "src/batch_conv.cc",
         "src/elementwise.cc",
+        "src/layout.cc",
         "src/napi.cc",
         "src/norm.cc",
         "src/onednn.cc",

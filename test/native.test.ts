@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { nativeBackend, nativeStatus, setThreads, setWinograd } from '../src/backend/native/index.js';
-import { conv2d, no_grad, randn, tensor, type Backend, type Tensor, type TypedArray } from '../src/index.js';
+import { add, batch_norm, conv2d, max_pool2d, mul, narrow, no_grad, permute, randn, relu, sum, tensor, type Backend, type Tensor, type TypedArray } from '../src/index.js';
 import type { Conv2dParams } from '../src/backend/backend.js';
 import { assertMatch, elements, harness, literal, primitiveSuite } from './backend_primitives.js';
 
@@ -122,6 +122,54 @@ describe('native backend', { skip }, () => {
     // Another algorithm rounds differently: equal results would mean the switch did nothing.
     assert.ok(y!.some((v, i) => v !== yDirect![i]), 'the forward results do not depend on setWinograd');
     assert.ok(gx!.some((v, i) => v !== gxDirect![i]), 'the input gradients do not depend on setWinograd');
+  });
+
+  test('activations stay blocked from a convolution through elementwise ops and batch norm, and read back plain', () => {
+    const on = { backend: 'native' } as const;
+    const ref = (t: Tensor) => t.to('reference');
+    const close = (a: Tensor, e: Tensor, what: string) => assertMatch(Array.from(a.dataSync()), Array.from(e.dataSync()), what, 'scaled');
+    const p = { padding: 1 };
+    const x = randn([2, 16, 6, 5], on);
+    const w1 = randn([32, 16, 3, 3], on).mul(0.1);
+    const w2 = randn([32, 32, 3, 3], on).mul(0.1);
+    const mean = randn([32], on), variance = randn([32], on).abs().add(0.5), gamma = randn([32], on), beta = randn([32], on);
+    no_grad(() => {
+      const y = conv2d(x, w1, null, p);
+      const yRef = conv2d(ref(x), ref(w1), null, p);
+      // Before anything reads it, the buffer holds oneDNN's nChw16c: [n][c / 16][h][w][c % 16].
+      const raw = y.buffer as Float32Array;
+      const e = yRef.dataSync();
+      const blocked = Array.from({ length: e.length }, (_, i) => {
+        const [n, c, s] = [Math.floor(i / (32 * 30)), Math.floor(i / 30) % 32, i % 30];
+        return raw[((n * 2 + (c >> 4)) * 30 + s) * 16 + (c & 15)]!;
+      });
+      assertMatch(blocked, Array.from(e), 'the blocked buffer', 'scaled');
+      // Batch norm (per-channel scale and shift), ReLU, a residual add and a second convolution
+      // all run on blocked buffers; the result reads back in nchw order.
+      const chain = (t: Tensor, conv: (t: Tensor) => Tensor, stats: Tensor[]) => {
+        const h = relu(batch_norm(t, stats[0]!, stats[1]!, { weight: stats[2]!, bias: stats[3]! }));
+        return add(conv(h), mul(h, 0.5));
+      };
+      const z = chain(y, (h) => conv2d(h, w2, null, p), [mean, variance, gamma, beta]);
+      const zRef = chain(yRef, (h) => conv2d(h, ref(w2), null, p), [mean, variance, gamma, beta].map(ref));
+      close(z, zRef, 'conv, batch norm, relu, conv and add');
+      // What reads a part, another shape or another order of a blocked buffer gets nchw.
+      const y2 = conv2d(x, w1, null, p);
+      close(narrow(y2, 1, 8, 16), narrow(yRef, 1, 8, 16), 'a channel slice');
+      close(sum(y2, [0, 2, 3]), sum(yRef, [0, 2, 3]), 'a reduction');
+      close(max_pool2d(conv2d(x, w1, null, p), 2), max_pool2d(yRef, 2), 'max pooling');
+      close(permute(conv2d(x, w1, null, p), 0, 2, 3, 1).contiguous(), permute(yRef, 0, 2, 3, 1).contiguous(), 'a permuted copy');
+      close(conv2d(x, w1, null, p).reshape([2, 32 * 30]), yRef.reshape([2, 32 * 30]), 'a reshape');
+    });
+    // Training: the gradients through conv, batch norm with batch statistics, ReLU and conv.
+    const grads = (b: 'native' | 'reference') => {
+      const [xb, w1b, w2b, gb, bb] = [x, w1, w2, gamma, beta].map((t) => t.detach().to(b).requires_grad_());
+      const h = relu(batch_norm(conv2d(xb!, w1b!, null, p), null, null, { weight: gb!, bias: bb!, training: true }));
+      sum(mul(conv2d(h, w2b!, null, p), h)).backward();
+      return [xb!, w1b!, w2b!, gb!, bb!].map((t) => t.grad!);
+    };
+    const [native, reference] = [grads('native'), grads('reference')];
+    ['x', 'w1', 'w2', 'gamma', 'beta'].forEach((name, i) => close(native[i]!, reference[i]!, `the gradient of ${name}`));
   });
 
   test('signals during oneDNN calls (a sampling profiler) do not corrupt memory', () => {

@@ -66,6 +66,7 @@ const Export kExports[] = {
     {"status", status},
     {"setThreads", setThreads},
     {"setWinograd", setWinograd},
+    {"relayout", relayout},
     {"unary", unary},
     {"binary", binary},
     {"where", where},

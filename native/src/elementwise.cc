@@ -108,29 +108,68 @@ inline float viaDouble(double (*f)(double), float x) { return static_cast<float>
 STRIDE_UNARY(DEFINE_UNARY)
 STRIDE_BINARY(DEFINE_BINARY)
 
+// Kernels take tiles (forTiles): m rows of n, row r of operand x starting r * tx further on.
 template <class Op>
-STRIDE_CLONES void unaryRow(int64_t n, const float* x, int64_t sx, typename Op::Out* o, int64_t so) {
+STRIDE_CLONES void unaryTile(int64_t m, int64_t n, const float* x, int64_t tx, int64_t sx, typename Op::Out* o, int64_t to, int64_t so) {
   const Op op;
-  if (sx == 1 && so == 1) {
-    for (int64_t i = 0; i < n; i++) o[i] = op(x[i]);
-  } else {
-    for (int64_t i = 0; i < n; i++) o[i * so] = op(x[i * sx]);
+  if (n == 16 && sx == 1 && so == 1) {
+    // Through local copies, which alias nothing, so the 16 operations become vector ones.
+    float in[16];
+    typename Op::Out res[16];
+    for (int64_t r = 0; r < m; r++, x += tx, o += to) {
+      std::memcpy(in, x, sizeof in);
+      for (int i = 0; i < 16; i++) res[i] = op(in[i]);
+      std::memcpy(o, res, sizeof res);
+    }
+    return;
+  }
+  for (int64_t r = 0; r < m; r++, x += tx, o += to) {
+    if (sx == 1 && so == 1) {
+      for (int64_t i = 0; i < n; i++) o[i] = op(x[i]);
+    } else {
+      for (int64_t i = 0; i < n; i++) o[i * so] = op(x[i * sx]);
+    }
   }
 }
 
 template <class Op>
-STRIDE_CLONES void binaryRow(int64_t n, const float* a, int64_t sa, const float* b, int64_t sb, typename Op::Out* o, int64_t so) {
+STRIDE_CLONES void binaryTile(int64_t m, int64_t n, const float* a, int64_t ta, int64_t sa, const float* b, int64_t tb, int64_t sb,
+                              typename Op::Out* o, int64_t to, int64_t so) {
   const Op op;
-  if (sa == 1 && sb == 1 && so == 1) {
-    for (int64_t i = 0; i < n; i++) o[i] = op(a[i], b[i]);
-  } else if (sa == 1 && sb == 0 && so == 1) {
-    const float bv = *b;
-    for (int64_t i = 0; i < n; i++) o[i] = op(a[i], bv);
-  } else if (sa == 0 && sb == 1 && so == 1) {
-    const float av = *a;
-    for (int64_t i = 0; i < n; i++) o[i] = op(av, b[i]);
-  } else {
-    for (int64_t i = 0; i < n; i++) o[i * so] = op(a[i * sa], b[i * sb]);
+  if (n == 16 && sa == 1 && sb == 1 && so == 1 && (ta == 0 || tb == 0)) {
+    // A blocked activation and a per-channel operand (batch norm's scale or shift): the 16
+    // channels' values stay in registers while the positions go by.
+    float held[16];
+    const float* h = ta == 0 ? a : b;
+    for (int i = 0; i < 16; i++) held[i] = h[i];
+    const float* v = ta == 0 ? b : a;
+    const int64_t tv = ta == 0 ? tb : ta;
+    // Through local copies, which alias nothing, so the 16 operations become vector ones.
+    float in[16];
+    typename Op::Out res[16];
+    for (int64_t r = 0; r < m; r++, v += tv, o += to) {
+      std::memcpy(in, v, sizeof in);
+      if (ta == 0) {
+        for (int i = 0; i < 16; i++) res[i] = op(held[i], in[i]);
+      } else {
+        for (int i = 0; i < 16; i++) res[i] = op(in[i], held[i]);
+      }
+      std::memcpy(o, res, sizeof res);
+    }
+    return;
+  }
+  for (int64_t r = 0; r < m; r++, a += ta, b += tb, o += to) {
+    if (sa == 1 && sb == 1 && so == 1) {
+      for (int64_t i = 0; i < n; i++) o[i] = op(a[i], b[i]);
+    } else if (sa == 1 && sb == 0 && so == 1) {
+      const float bv = *b;
+      for (int64_t i = 0; i < n; i++) o[i] = op(a[i], bv);
+    } else if (sa == 0 && sb == 1 && so == 1) {
+      const float av = *a;
+      for (int64_t i = 0; i < n; i++) o[i] = op(av, b[i]);
+    } else {
+      for (int64_t i = 0; i < n; i++) o[i * so] = op(a[i * sa], b[i * sb]);
+    }
   }
 }
 
@@ -150,8 +189,8 @@ void runUnary(Call& c) {
   const auto s = readStrided<2>(m, {&x, &out});
   const float* xs = x.as<float>();
   auto* os = out.as<typename Op::Out>();
-  forRows(s, [&](const int64_t* off, int64_t n, const int64_t* st) {
-    unaryRow<Op>(n, xs + off[0], st[0], os + off[1], st[1]);
+  forTiles(s, [&](const int64_t* off, int64_t m, const int64_t* t, int64_t n, const int64_t* st) {
+    unaryTile<Op>(m, n, xs + off[0], t[0], st[0], os + off[1], t[1], st[1]);
   }, Op::kGrain);
 }
 
@@ -168,8 +207,8 @@ void runBinary(Call& c) {
   const float* as = a.as<float>();
   const float* bs = b.as<float>();
   auto* os = out.as<typename Op::Out>();
-  forRows(s, [&](const int64_t* off, int64_t n, const int64_t* st) {
-    binaryRow<Op>(n, as + off[0], st[0], bs + off[1], st[1], os + off[2], st[2]);
+  forTiles(s, [&](const int64_t* off, int64_t m, const int64_t* t, int64_t n, const int64_t* st) {
+    binaryTile<Op>(m, n, as + off[0], t[0], st[0], bs + off[1], t[1], st[1], os + off[2], t[2], st[2]);
   }, Op::kGrain);
 }
 

@@ -11,9 +11,11 @@
 #include <list>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "batch_conv.h"
+#include "layout.h"
 #include "ops.h"
 #include "small_conv.h"
 #include "strided.h"
@@ -257,13 +259,15 @@ enum ConvKind : int64_t { kForward = 1, kBackwardData, kBackwardWeights };
 
 /**
  * A convolution call's geometry, packed by the JS side as [N, C, H, W, O, Cg, KH, KW, OH, OW,
- * sh, sw, ph, pw, dh, dw, groups], the element offsets of its three buffers, and the weights'
- * buffer id and stamp (see KeptWeights; 0 and 0 when not kept).
+ * sh, sw, ph, pw, dh, dw, groups], the element offsets of its three buffers, the weights'
+ * buffer id and stamp (see KeptWeights; 0 and 0 when not kept), and for each buffer whether it
+ * holds (an input) or may take (the output) the blocked nChw16c layout instead of nchw.
  */
 struct ConvGeometry {
   int64_t N, C, H, W, O, Cg, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, G;
   int64_t offsets[3];
   int64_t weightsId, weightsStamp;
+  bool blocked[3];
   /**
    * The input rows and columns some output reads. Trailing ones no window reaches (PyTorch's
    * floor in the output size, or a transposed convolution's output_padding) are left out of
@@ -277,6 +281,7 @@ struct ConvGeometry {
     for (int64_t& o : offsets) o = m.next();
     weightsId = m.next();
     weightsStamp = m.next();
+    for (bool& b : blocked) b = m.next() != 0;
     if (N < 1 || C < 1 || H < 1 || W < 1 || O < 1 || KH < 1 || KW < 1 || OH < 1 || OW < 1 || G < 1 || Cg * G != C || O % G != 0) {
       throw Error("inconsistent geometry for a " + describe(kForward));
     }
@@ -293,8 +298,12 @@ struct ConvGeometry {
 
   /** The covered part of the input: in oneDNN's chosen layout, or as a window of the caller's nchw buffer. */
   memory::desc src(Tag t) const { return {{N, C, Hc, Wc}, kF32, t}; }
-  memory::desc userSrc() const { return {{N, C, Hc, Wc}, kF32, Dims{C * H * W, H * W, W, 1}}; }
+  memory::desc userSrc(bool isBlocked) const {
+    if (isBlocked) return memory::desc({N, C, H, W}, kF32, Tag::nChw16c).submemory_desc({N, C, Hc, Wc}, {0, 0, 0, 0});
+    return {{N, C, Hc, Wc}, kF32, Dims{C * H * W, H * W, W, 1}};
+  }
   memory::desc dst(Tag t) const { return {{N, O, OH, OW}, kF32, t}; }
+  memory::desc userDst(bool isBlocked) const { return dst(isBlocked ? Tag::nChw16c : Tag::nchw); }
   memory::desc weights(Tag t) const {
     // The caller's [O, C/G, kh, kw] is already goihw: groups are the outer split of O.
     if (G == 1) return {{O, Cg, KH, KW}, kF32, t == Tag::any ? t : Tag::oihw};
@@ -309,14 +318,23 @@ struct ConvGeometry {
   /** Zeroes the input-gradient rows and columns outside the covered part, which no output reaches. */
   void zeroUncovered(float* gx) const {
     if (Hc == H && Wc == W) return;
-    for (int64_t plane = 0; plane < N * C; plane++) {
-      float* p = gx + plane * H * W;
-      for (int64_t h = 0; h < Hc; h++) std::fill(p + h * W + Wc, p + (h + 1) * W, 0.0f);
-      std::fill(p + Hc * W, p + H * W, 0.0f);
+    // A blocked plane holds 16 channels' values per position.
+    const int64_t lanes = blocked[2] ? kBlock16 : 1;
+    for (int64_t plane = 0; plane < N * C / lanes; plane++) {
+      float* p = gx + plane * H * W * lanes;
+      for (int64_t h = 0; h < Hc; h++) std::fill(p + (h * W + Wc) * lanes, p + (h + 1) * W * lanes, 0.0f);
+      std::fill(p + Hc * W * lanes, p + H * W * lanes, 0.0f);
     }
   }
 
   double flops() const { return 2.0 * N * O * OH * OW * Cg * KH * KW; }
+
+  /** Operand i's channels and plane size when it is an activation (x, y or their gradients), else {0, 0}. */
+  std::pair<int64_t, int64_t> activation(ConvKind kind, int i) const {
+    const bool isSrc = (kind == kBackwardData) ? i == 2 : i == 0;
+    const bool isDst = (kind == kForward && i == 2) || (kind == kBackwardData && i == 0) || (kind == kBackwardWeights && i == 1);
+    return isSrc ? std::make_pair(C, H * W) : isDst ? std::make_pair(O, OH * OW) : std::make_pair(int64_t{0}, int64_t{0});
+  }
 
   /**
    * Whether oneDNN's Winograd F(4x4, 3x3) is used: about half the multiplications of a direct 3x3
@@ -334,7 +352,7 @@ struct ConvGeometry {
 
   ConvShape shape() const { return {N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, G}; }
 
-  Lru::Key key(ConvKind kind, int64_t threads, bool winograd) const { return {kind, threads, winograd, N, C, H, W, O, Cg, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, G}; }
+  Lru::Key key(ConvKind kind, int64_t threads, bool winograd) const { return {kind, threads, winograd, blocked[0], blocked[1], blocked[2], N, C, H, W, O, Cg, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, G}; }
 
   std::string describe(ConvKind kind) const {
     const char* what = kind == kForward ? "forward" : kind == kBackwardData ? "backward data" : "backward weights";
@@ -369,24 +387,24 @@ std::shared_ptr<Prepared> prepareConv(const Context& c, const ConvGeometry& g, C
   const auto& e = c.engine;
   if (kind == kForward) {
     p->primitive = dnnl::convolution_forward(fwd);
-    p->add(DNNL_ARG_SRC, Operand(e, 0, false, g.userSrc(), fwd.src_desc()));
+    p->add(DNNL_ARG_SRC, Operand(e, 0, false, g.userSrc(g.blocked[0]), fwd.src_desc()));
     p->add(DNNL_ARG_WEIGHTS, Operand(e, 1, false, g.weights(Tag::oihw), fwd.weights_desc()));
-    p->add(DNNL_ARG_DST, Operand(e, 2, true, g.dst(Tag::nchw), fwd.dst_desc()));
+    p->add(DNNL_ARG_DST, Operand(e, 2, true, g.userDst(g.blocked[2]), fwd.dst_desc()));
   } else if (kind == kBackwardData) {
     const dnnl::convolution_backward_data::desc d(algorithm, g.src(act), g.weights(Tag::any),
                                                   g.dst(act), g.strides(), g.dilates(), g.padL(), g.padR());
     const dnnl::convolution_backward_data::primitive_desc pd(d, e, fwd);
     p->primitive = dnnl::convolution_backward_data(pd);
-    p->add(DNNL_ARG_DIFF_DST, Operand(e, 0, false, g.dst(Tag::nchw), pd.diff_dst_desc()));
+    p->add(DNNL_ARG_DIFF_DST, Operand(e, 0, false, g.userDst(g.blocked[0]), pd.diff_dst_desc()));
     p->add(DNNL_ARG_WEIGHTS, Operand(e, 1, false, g.weights(Tag::oihw), pd.weights_desc()));
-    p->add(DNNL_ARG_DIFF_SRC, Operand(e, 2, true, g.userSrc(), pd.diff_src_desc()));
+    p->add(DNNL_ARG_DIFF_SRC, Operand(e, 2, true, g.userSrc(g.blocked[2]), pd.diff_src_desc()));
   } else {
     const dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, g.src(act), g.weights(Tag::any),
                                                      g.dst(act), g.strides(), g.dilates(), g.padL(), g.padR());
     const dnnl::convolution_backward_weights::primitive_desc pd(d, e, fwd);
     p->primitive = dnnl::convolution_backward_weights(pd);
-    p->add(DNNL_ARG_SRC, Operand(e, 0, false, g.userSrc(), pd.src_desc()));
-    p->add(DNNL_ARG_DIFF_DST, Operand(e, 1, false, g.dst(Tag::nchw), pd.diff_dst_desc()));
+    p->add(DNNL_ARG_SRC, Operand(e, 0, false, g.userSrc(g.blocked[0]), pd.src_desc()));
+    p->add(DNNL_ARG_DIFF_DST, Operand(e, 1, false, g.userDst(g.blocked[1]), pd.diff_dst_desc()));
     p->add(DNNL_ARG_DIFF_WEIGHTS, Operand(e, 2, true, g.weights(Tag::oihw), pd.diff_weights_desc()));
   }
   return p;
@@ -408,9 +426,17 @@ napi_value runConv(Call& c, ConvKind kind) {
     checkBlock(arrays[i], g.offsets[i], sizes[kind - 1][i], "a convolution operand");
     data[i] = arrays[i].as<float>() + g.offsets[i];
   }
+  for (int i = 0; i < 3; i++) {
+    const int64_t channels = g.activation(kind, i).first;
+    if (g.blocked[i] && (channels == 0 || channels % kBlock16 != 0)) {
+      throw Error("operand " + std::to_string(i) + " of a " + g.describe(kind) + " cannot be blocked: it has no channels in sixteens");
+    }
+  }
+  // Whether the output was left blocked, as the JS side asked (it is plain after stride's own kernels).
+  const auto wroteBlocked = [&](bool b) { return c.boolean(b); };
   if (!g.reachesInput()) {
     std::fill_n(static_cast<float*>(data[2]), sizes[kind - 1][2], 0.0f);
-    return c.undefined();
+    return wroteBlocked(false);
   }
   try {
     const SignalsDeferred deferred;
@@ -418,21 +444,26 @@ napi_value runConv(Call& c, ConvKind kind) {
     // stride's own kernels where oneDNN pads channels: a first layer's few input channels (its
     // input gradient is rarely wanted) and batches of small planes with channels not in sixteens.
     const ConvShape shape = g.shape();
-    const float* a = static_cast<const float*>(data[0]);
-    const float* b = static_cast<const float*>(data[1]);
-    float* out = static_cast<float*>(data[2]);
-    if (kind != kBackwardData && smallConvApplies(shape)) {
-      if (kind == kForward) smallConvForward(shape, a, b, out);
-      else smallConvWeightGrad(shape, a, b, out);
-      return c.undefined();
-    }
-    if (kind == kForward && batchConvApplies(shape, shape.O)) {
-      batchConvForward(shape, a, b, out);
-      return c.undefined();
-    }
-    if (kind == kBackwardData && batchConvApplies(shape, shape.C)) {
-      batchConvInputGrad(shape, a, b, out);
-      return c.undefined();
+    const bool small = kind != kBackwardData && smallConvApplies(shape);
+    const bool batch = (kind == kForward && batchConvApplies(shape, shape.O)) || (kind == kBackwardData && batchConvApplies(shape, shape.C));
+    if (small || batch) {
+      // These kernels read nchw: blocked inputs are copied back first.
+      const float* in[2];
+      for (int i = 0; i < 2; i++) {
+        in[i] = static_cast<const float*>(data[i]);
+        if (!g.blocked[i]) continue;
+        thread_local std::vector<float> plain[2];
+        const auto [channels, plane] = g.activation(kind, i);
+        plain[i].resize(g.N * channels * plane);
+        relayoutCopy(in[i], plain[i].data(), g.N, channels, plane, false);
+        in[i] = plain[i].data();
+      }
+      float* out = static_cast<float*>(data[2]);
+      if (small && kind == kForward) smallConvForward(shape, in[0], in[1], out);
+      else if (small) smallConvWeightGrad(shape, in[0], in[1], out);
+      else if (kind == kForward) batchConvForward(shape, in[0], in[1], out);
+      else batchConvInputGrad(shape, in[0], in[1], out);
+      return wroteBlocked(false);
     }
     Context& ctx = context();
     const bool winograd = ctx.winograd && g.winogradPays(kind);
@@ -464,7 +495,7 @@ napi_value runConv(Call& c, ConvKind kind) {
   } catch (const dnnl::error& e) {
     throw Error(g.describe(kind) + ": oneDNN " + statusName(e.status) + ": " + e.what());
   }
-  return c.undefined();
+  return wroteBlocked(g.blocked[2]);
 }
 
 // ---------------------------------------------------------------- matmul

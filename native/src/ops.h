@@ -38,6 +38,9 @@ napi_value avgPool2dGrad(Call& c);
 napi_value batchNormStats(Call& c);
 napi_value batchNormGrad(Call& c);
 
+// layout.cc
+napi_value relayout(Call& c);
+
 // onednn.cc
 napi_value conv2d(Call& c);
 napi_value conv2dInputGrad(Call& c);

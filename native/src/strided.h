@@ -163,6 +163,34 @@ void visitRows(const Strided<K>& s, int64_t r0, int64_t r1, const Row& row) {
   }
 }
 
+/** forRows without forTiles' grouping of short rows. */
+template <int K, class Row>
+void forLongRows(const Strided<K>& s, const Row& row, int64_t grain);
+
+/**
+ * As forRows, but tile(offsets, m, outerSteps, n, steps) gets m rows of n elements at a time,
+ * row i starting at offsets + i * outerSteps. Short rows (a blocked activation's 16 channels, see
+ * layout.cc) come as tiles of every row along the next dim, so a kernel loops over them itself:
+ * visiting each short row on its own cost more than computing it. Long rows come one at a time.
+ */
+template <int K, class Tile>
+void forTiles(const Strided<K>& s, const Tile& tile, int64_t grain) {
+  if (s.empty()) return;
+  constexpr int64_t kShortRow = 32;
+  if (s.nd >= 2 && s.shape[s.nd - 1] <= kShortRow) {
+    const int64_t inner = s.shape[s.nd - 1];
+    int64_t innerSteps[K];
+    for (int k = 0; k < K; k++) innerSteps[k] = s.strides[k][s.nd - 1];
+    Strided<K> outer = s;
+    outer.nd--;
+    forLongRows(outer, [&](const int64_t* off, int64_t m, const int64_t* steps) { tile(off, m, steps, inner, innerSteps); },
+                grain / inner + (grain % inner != 0));
+  } else {
+    const int64_t none[K] = {};
+    forLongRows(s, [&](const int64_t* off, int64_t n, const int64_t* steps) { tile(off, 1, none, n, steps); }, grain);
+  }
+}
+
 /**
  * Walks a coalesced view set row by row: row(offsets, n, steps) gets each view's offset at the
  * start of a row of n elements and its step along it. Walks of `grain` elements or more are
@@ -171,6 +199,18 @@ void visitRows(const Strided<K>& s, int64_t r0, int64_t r1, const Row& row) {
  */
 template <int K, class Row>
 void forRows(const Strided<K>& s, const Row& row, int64_t grain) {
+  forTiles(s, [&](const int64_t* off, int64_t m, const int64_t* outer, int64_t n, const int64_t* steps) {
+    int64_t at[K];
+    for (int k = 0; k < K; k++) at[k] = off[k];
+    for (int64_t i = 0; i < m; i++) {
+      row(at, n, steps);
+      for (int k = 0; k < K; k++) at[k] += outer[k];
+    }
+  }, grain);
+}
+
+template <int K, class Row>
+void forLongRows(const Strided<K>& s, const Row& row, int64_t grain) {
   if (s.empty()) return;
   if (s.nd == 0) {
     const int64_t steps[K] = {};

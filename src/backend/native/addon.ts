@@ -29,9 +29,12 @@ export interface Addon {
   maxPool2d(x: TypedArray, out: TypedArray, indices: TypedArray, geometry: Float64Array): void;
   avgPool2d(x: TypedArray, out: TypedArray, geometry: Float64Array): void;
   avgPool2dGrad(gy: TypedArray, gx: TypedArray, geometry: Float64Array): void;
-  conv2d(x: TypedArray, w: TypedArray, out: TypedArray, geometry: Float64Array): void;
-  conv2dInputGrad(gy: TypedArray, w: TypedArray, gx: TypedArray, geometry: Float64Array): void;
-  conv2dWeightGrad(x: TypedArray, gy: TypedArray, gw: TypedArray, geometry: Float64Array): void;
+  /** Convolutions return whether they left the output blocked (nChw16c), as the geometry allowed. */
+  conv2d(x: TypedArray, w: TypedArray, out: TypedArray, geometry: Float64Array): boolean;
+  conv2dInputGrad(gy: TypedArray, w: TypedArray, gx: TypedArray, geometry: Float64Array): boolean;
+  conv2dWeightGrad(x: TypedArray, gy: TypedArray, gw: TypedArray, geometry: Float64Array): boolean;
+  /** In place, [N, C, S] plain <-> [N, C/16, S, 16] blocked (toBlocked 1); geometry [N, C, S, toBlocked]. */
+  relayout(buffer: TypedArray, geometry: Float64Array): void;
   matmul(a: TypedArray, c: TypedArray, out: TypedArray, geometry: Float64Array): void;
   batchNormStats(x: TypedArray, mean: TypedArray, variance: TypedArray, geometry: Float64Array): void;
   batchNormGrad(...arrays: [TypedArray, TypedArray, TypedArray, TypedArray, TypedArray, TypedArray, TypedArray, TypedArray, Float64Array]): void;

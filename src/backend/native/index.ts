@@ -13,6 +13,7 @@ import { referenceBackend } from '../reference/index.js';
 import { allocArray, type DType, type TypedArray } from '../../tensor/dtype.js';
 import { numel } from '../../tensor/shape.js';
 import { loadAddon, type Addon, type OpTable } from './addon.js';
+import { Layouts } from './layout.js';
 
 export interface NativeStatus {
   available: boolean;
@@ -58,12 +59,15 @@ function packView(i: number, v: NView): number {
   return i;
 }
 
-/** [x shape, w shape, OH, OW, stride, padding, dilation, groups, the three offsets, the weights' id and stamp (0, 0: none)]. */
-function packConv(x: readonly number[], w: readonly number[], y: readonly number[], p: Conv2dParams, offsets: readonly [number, number, number], weights: readonly [number, number] = [0, 0]): Float64Array {
+/**
+ * [x shape, w shape, OH, OW, stride, padding, dilation, groups, the three offsets, the weights'
+ * id and stamp (0, 0: none), the three operands' blocked flags (Layouts.convFlags)].
+ */
+function packConv(x: readonly number[], w: readonly number[], y: readonly number[], p: Conv2dParams, offsets: readonly [number, number, number], weights: readonly [number, number], blocked: readonly [number, number, number]): Float64Array {
   geometry.set(x);
   geometry.set(w, 4);
   geometry.set(y.slice(2), 8);
-  geometry.set([...p.stride, ...p.padding, ...p.dilation, p.groups, ...offsets, ...weights], 10);
+  geometry.set([...p.stride, ...p.padding, ...p.dilation, p.groups, ...offsets, ...weights, ...blocked], 10);
   return geometry;
 }
 
@@ -163,12 +167,17 @@ class BufferPool {
   }
 }
 
-function makeBackend(addon: Addon): Backend<TypedArray> {
+function makeBackend(addon: Addon, layouts: Layouts): Backend<TypedArray> {
   const ref = referenceBackend;
   const unaryOps = codes(addon.unaryOps);
   const binaryOps = codes(addon.binaryOps);
   const reduceOps = codes(addon.reduceOps);
   const pool = new BufferPool(2 ** 30);
+  /** Runs the reference's code on plain buffers. */
+  const plainly = (run: () => void, ...views: NView[]): void => {
+    layouts.plain(...views);
+    run();
+  };
   return {
     ...ref,
     name: 'native',
@@ -182,19 +191,26 @@ function makeBackend(addon: Addon): Backend<TypedArray> {
       if ((dst.dtype === 'float32' || dst.dtype === 'float64') && fits(dst)) addon.fill(dst.buffer, value, packViews(dst.shape, [dst]));
       else ref.fill(dst, value);
     },
-    unary(op, x, out) {
+    // Elementwise ops run over blocked positions when an input is blocked (see layout.ts).
+    unary(op, x0, out0) {
+      const [out, x] = layouts.elementwise(out0, [x0]) ?? [out0, x0];
       const o = unaryOps.get(op);
       if (o && o.out === out.dtype && f32(x) && fits(out)) addon.unary(o.code, x.buffer, out.buffer, packViews(out.shape, [x, out]));
       else ref.unary(op, x, out);
+      layouts.wrote(out0, out !== out0);
     },
-    binary(op, a, b, out) {
+    binary(op, a0, b0, out0) {
+      const [out, a, b] = layouts.elementwise(out0, [a0, b0]) ?? [out0, a0, b0];
       const o = binaryOps.get(op);
       if (o && o.out === out.dtype && f32(a, b) && fits(out)) addon.binary(o.code, a.buffer, b.buffer, out.buffer, packViews(out.shape, [a, b, out]));
       else ref.binary(op, a, b, out);
+      layouts.wrote(out0, out !== out0);
     },
-    where(cond, a, b, out) {
+    where(cond0, a0, b0, out0) {
+      const [out, cond, a, b] = layouts.elementwise(out0, [cond0, a0, b0]) ?? [out0, cond0, a0, b0];
       if (cond.dtype === 'bool' && f32(a, b, out) && fits(out)) addon.where(cond.buffer, a.buffer, b.buffer, out.buffer, packViews(out.shape, [cond, a, b, out]));
       else ref.where(cond, a, b, out);
+      layouts.wrote(out0, out !== out0);
     },
     reduce(op, x, out) {
       const o = reduceOps.get(op);
@@ -236,17 +252,21 @@ function makeBackend(addon: Addon): Backend<TypedArray> {
       geometry.set([...a.shape, c.shape[2]!, a.offset, ...a.strides, c.offset, ...c.strides, out.offset, ...out.strides]);
       addon.matmul(a.buffer, c.buffer, out.buffer, geometry);
     },
+    // Convolutions read blocked activations and leave blocked outputs (see layout.ts).
     conv2d(x, w, out, p) {
-      if (f32(x, w, out) && nonEmpty(x, w, out)) addon.conv2d(x.buffer, w.buffer, out.buffer, packConv(x.shape, w.shape, out.shape, p, [x.offset, w.offset, out.offset], weightsKey(w)));
-      else ref.conv2d(x, w, out, p);
+      if (!(f32(x, w, out) && nonEmpty(x, w, out))) return plainly(() => ref.conv2d(x, w, out, p), x, w, out);
+      const blocked = layouts.convFlags([x, w, out], [true, false, true]);
+      layouts.wrote(out, addon.conv2d(x.buffer, w.buffer, out.buffer, packConv(x.shape, w.shape, out.shape, p, [x.offset, w.offset, out.offset], weightsKey(w), blocked)));
     },
     conv2dInputGrad(gy, w, gx, p) {
-      if (f32(gy, w, gx) && nonEmpty(gy, w, gx)) addon.conv2dInputGrad(gy.buffer, w.buffer, gx.buffer, packConv(gx.shape, w.shape, gy.shape, p, [gy.offset, w.offset, gx.offset], weightsKey(w)));
-      else ref.conv2dInputGrad(gy, w, gx, p);
+      if (!(f32(gy, w, gx) && nonEmpty(gy, w, gx))) return plainly(() => ref.conv2dInputGrad(gy, w, gx, p), gy, w, gx);
+      const blocked = layouts.convFlags([gy, w, gx], [true, false, true]);
+      layouts.wrote(gx, addon.conv2dInputGrad(gy.buffer, w.buffer, gx.buffer, packConv(gx.shape, w.shape, gy.shape, p, [gy.offset, w.offset, gx.offset], weightsKey(w), blocked)));
     },
     conv2dWeightGrad(x, gy, gw, p) {
-      if (f32(x, gy, gw) && nonEmpty(x, gy, gw)) addon.conv2dWeightGrad(x.buffer, gy.buffer, gw.buffer, packConv(x.shape, gw.shape, gy.shape, p, [x.offset, gy.offset, gw.offset]));
-      else ref.conv2dWeightGrad(x, gy, gw, p);
+      if (!(f32(x, gy, gw) && nonEmpty(x, gy, gw))) return plainly(() => ref.conv2dWeightGrad(x, gy, gw, p), x, gy, gw);
+      const blocked = layouts.convFlags([x, gy, gw], [true, true, false]);
+      layouts.wrote(gw, addon.conv2dWeightGrad(x.buffer, gy.buffer, gw.buffer, packConv(x.shape, gw.shape, gy.shape, p, [x.offset, gy.offset, gw.offset], [0, 0], blocked)));
     },
     maxPool2d(x, out, indices, p) {
       if (f32(x, out) && indices.dtype === 'int32') addon.maxPool2d(x.buffer, out.buffer, indices.buffer, packPool(x, out, p, [indices.offset]));
@@ -260,17 +280,20 @@ function makeBackend(addon: Addon): Backend<TypedArray> {
       if (f32(gy, gx)) addon.avgPool2dGrad(gy.buffer, gx.buffer, packPool(gx, gy, p, [opts.countIncludePad ? 1 : 0, opts.divisorOverride ?? NaN]));
       else ref.avgPool2dGrad(gy, gx, p, opts);
     },
+    // Batch norm reads (and its gradient writes) blocked rows as they are (see layout.ts).
     batchNormStats(x, mean, variance) {
-      if (f32(x, mean, variance) && unitStride(mean, variance)) addon.batchNormStats(x.buffer, mean.buffer, variance.buffer, packRows(x, [x, mean, variance]));
-      else ref.batchNormStats(x, mean, variance);
+      if (!(f32(x, mean, variance) && unitStride(mean, variance))) return plainly(() => ref.batchNormStats(x, mean, variance), x);
+      const blocked = layouts.rows(x);
+      addon.batchNormStats(x.buffer, mean.buffer, variance.buffer, packRows(x, [x, mean, variance], blocked));
     },
     batchNormGrad(x, gy, mean, invstd, w, gx, gw, gb) {
       const all = [x, gy, mean, invstd, w, gx, gw, gb] as const;
-      if (all.every((v) => v.dtype === 'float32') && unitStride(mean, invstd, w, gw, gb)) {
-        addon.batchNormGrad(x.buffer, gy.buffer, mean.buffer, invstd.buffer, w.buffer, gx.buffer, gw.buffer, gb.buffer, packRows(x, all));
-      } else {
-        ref.batchNormGrad(x, gy, mean, invstd, w, gx, gw, gb);
+      if (!(all.every((v) => v.dtype === 'float32') && unitStride(mean, invstd, w, gw, gb))) {
+        return plainly(() => ref.batchNormGrad(x, gy, mean, invstd, w, gx, gw, gb), x, gy, gx);
       }
+      const blocked = layouts.rows(x, gy, gx);
+      addon.batchNormGrad(x.buffer, gy.buffer, mean.buffer, invstd.buffer, w.buffer, gx.buffer, gw.buffer, gb.buffer, packRows(x, all, blocked));
+      layouts.wrote(gx, blocked);
     },
   };
 }
@@ -278,10 +301,11 @@ function makeBackend(addon: Addon): Backend<TypedArray> {
 /** [C] views the addon reads as C consecutive floats. */
 const unitStride = (...vs: NView[]): boolean => vs.every((v) => v.shape[0]! <= 1 || v.strides[0] === 1);
 
-/** [B, C, S] of the (contiguous) [B, C, S] view x, then each view's offset. */
-function packRows(x: NView, views: readonly NView[]): Float64Array {
+/** [B, C, S] of the (contiguous) [B, C, S] view x, then each view's offset, then whether the rows are blocked. */
+function packRows(x: NView, views: readonly NView[], blocked: boolean): Float64Array {
   geometry.set(x.shape);
   views.forEach((v, i) => (geometry[3 + i] = v.offset));
+  geometry[3 + views.length] = blocked ? 1 : 0;
   return geometry;
 }
 
@@ -311,7 +335,8 @@ function init(): { addon: Addon; backend: Backend<TypedArray> } | { reason: stri
   } catch (e) {
     return { reason: (e as Error).message };
   }
-  return { addon: loaded.addon, backend: stamped(makeBackend(loaded.addon)) };
+  const layouts = new Layouts((buffer, g) => loaded.addon.relayout(buffer, g), stamp);
+  return { addon: loaded.addon, backend: stamped(layouts.wrap(makeBackend(loaded.addon, layouts))) };
 }
 
 const state = init();
