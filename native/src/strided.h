@@ -22,7 +22,9 @@ constexpr int kMaxDims = 16;
 
 // Below its grain (elements) a loop stays on the calling thread: waking the other threads costs
 // more than they save, and much more when other processes keep the cores busy.
-constexpr int64_t kCheapGrain = 1 << 18;   // memory-bound loops: copies, arithmetic, comparisons
+// 2^16 rather than 2^18 (measured on two threads, medians of four): ResNet-18 at batch 1 20.2 ->
+// 19.2 ms, its 56x56x64 batch norm and ReLU passes now split; LeNet-5 training 3.6 -> 3.3 ms.
+constexpr int64_t kCheapGrain = 1 << 16;   // memory-bound loops: copies, arithmetic, comparisons
 constexpr int64_t kCostlyGrain = 1 << 14;  // transcendental functions (10-20 ns per element)
 constexpr int64_t kSerial = INT64_MAX;     // loops whose rows may write one place
 
