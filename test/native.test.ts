@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { loadAddon, type Addon } from '../src/backend/native/addon.js';
 import { nativeBackend, nativeStatus, setThreads, setWinograd } from '../src/backend/native/index.js';
 import { add, batch_norm, conv2d, max_pool2d, mul, narrow, no_grad, permute, randn, relu, sum, tensor, type Backend, type Tensor, type TypedArray } from '../src/index.js';
 import type { Conv2dParams } from '../src/backend/backend.js';
@@ -170,6 +171,25 @@ describe('native backend', { skip }, () => {
     };
     const [native, reference] = [grads('native'), grads('reference')];
     ['x', 'w1', 'w2', 'gamma', 'beta'].forEach((name, i) => close(native[i]!, reference[i]!, `the gradient of ${name}`));
+  });
+
+  test('blocked-layout calls with a bad geometry are JS errors naming what came', () => {
+    const addon = (loadAddon() as { addon: Addon }).addon;
+    // relayout: the buffer must hold exactly N x C x S elements with C in sixteens.
+    assert.throws(() => addon.relayout(new Float32Array(100), Float64Array.of(1, 16, 7, 1)),
+      /relayout: expected 1 x 16 x 7 elements with channels in sixteens, got a buffer of 100/);
+    assert.throws(() => addon.relayout(new Float32Array(12 * 5), Float64Array.of(1, 12, 5, 0)), /channels in sixteens/);
+    assert.throws(() => addon.relayout(new Int32Array(16), Float64Array.of(1, 16, 1, 1)), /a Float32Array or a Uint8Array/);
+    // A round trip restores the plain order.
+    const b = Float32Array.from({ length: 2 * 32 * 3 }, (_, i) => i);
+    addon.relayout(b, Float64Array.of(2, 32, 3, 1));
+    assert.equal(b[1], 3, 'blocked: channel 1 of position 0 follows channel 0');
+    addon.relayout(b, Float64Array.of(2, 32, 3, 0));
+    assert.deepEqual(Array.from(b), Array.from({ length: 2 * 32 * 3 }, (_, i) => i));
+    // A convolution asked to treat 8 channels as blocked refuses.
+    const x = new Float32Array(8 * 25), w = new Float32Array(16 * 8 * 9), y = new Float32Array(16 * 9);
+    const g = Float64Array.of(1, 8, 5, 5, 16, 8, 3, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0);
+    assert.throws(() => addon.conv2d(x, w, y, g), /operand 0 of a convolution forward .* cannot be blocked: it has no channels in sixteens/);
   });
 
   test('signals during oneDNN calls (a sampling profiler) do not corrupt memory', () => {
