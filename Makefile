@@ -39,12 +39,15 @@ test: node_modules/.package-lock.json native bench/node_modules/.package-lock.js
 	STRIDE_BACKEND=wasm $(NODE_TEST) --import ./test/setup_backend.ts $(BACKEND_SUITE)
 
 # The native backend (optional): an N-API addon over oneDNN, built with node-gyp when a C++
-# compiler and oneDNN are present (libdnnl-dev is installed with apt when run as root); else a
-# NOTICE, and stride runs on the reference backend. See native/README.md.
+# compiler and oneDNN are present (libdnnl-dev is installed with apt when run as root: only here,
+# STRIDE_APT=1, never by npm); else a NOTICE, and stride runs on another backend. See
+# native/README.md. npm ci builds it too (package.json's install script runs build.sh, without
+# apt): when that addon is newer than its sources, it is not built again.
 NATIVE_ADDON = native/build/Release/stride_native.node
 native: $(NATIVE_ADDON)
 $(NATIVE_ADDON): native/binding.gyp native/build.sh $(wildcard native/src/*) | node_modules/.package-lock.json
-	@sh native/build.sh
+	@if [ -f $@ ] && [ -z "$$(find $^ -newer $@)" ]; then echo "$@ is up to date (npm ci built it)"; \
+	else STRIDE_APT=1 sh native/build.sh; fi
 
 typecheck: node_modules/.package-lock.json
 	npx tsc -p tsconfig.json --noEmit

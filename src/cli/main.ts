@@ -141,7 +141,7 @@ export function program(): Command {
       console.log(`backends: ${list_backends().filter((b) => b !== 'meta').join(', ')} (default for training: ${autoBackend()})`);
       console.log(native.available
         ? `native: oneDNN ${native.onednn}, ISA ${native.isa}, ${native.threads} thread(s)`
-        : `native: unavailable (${native.reason}); build it with make native`);
+        : `native: unavailable (${native.reason})`);
       console.log(wasm.available ? `wasm: build ${wasm.build}, ${wasm.threads} thread(s)` : `wasm: unavailable (${wasm.reason})`);
       console.log(`node ${process.version} on ${process.platform}-${process.arch}`);
     });

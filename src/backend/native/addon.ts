@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { TypedArray } from '../../tensor/dtype.js';
 
@@ -40,8 +41,17 @@ export interface Addon {
   batchNormGrad(...arrays: [TypedArray, TypedArray, TypedArray, TypedArray, TypedArray, TypedArray, TypedArray, TypedArray, Float64Array]): void;
 }
 
-/** Where `make native` puts the addon; STRIDE_NATIVE_ADDON names another build (a debug or sanitizer one). */
+/**
+ * Where native/build.sh puts the addon, from src/backend/native/ in a clone or dist/backend/native/
+ * in the installed package; STRIDE_NATIVE_ADDON names another build (a debug or sanitizer one).
+ */
 const ADDON_PATH = '../../../native/build/Release/stride_native.node';
+
+/** What builds the addon: `make native` in a clone (it has the Makefile), npm where stride is installed. */
+function howToBuild(): string {
+  if (existsSync(new URL('../../../Makefile', import.meta.url))) return 'run `make native`';
+  return 'npm builds it at install given a C++ compiler, make, python3 and oneDNN (Debian: g++ make python3 libdnnl-dev); with those installed, run `npm rebuild stride --foreground-scripts`';
+}
 
 /** The addon, or why it could not be loaded. */
 export function loadAddon(): { addon: Addon } | { reason: string } {
@@ -49,7 +59,7 @@ export function loadAddon(): { addon: Addon } | { reason: string } {
     return { addon: createRequire(import.meta.url)(process.env['STRIDE_NATIVE_ADDON'] || ADDON_PATH) as Addon };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'MODULE_NOT_FOUND') return { reason: 'the addon is not built (native/build/Release/stride_native.node is missing; run `make native`)' };
+    if (err.code === 'MODULE_NOT_FOUND') return { reason: `the addon is not built (native/build/Release/stride_native.node is missing; ${howToBuild()})` };
     return { reason: `the addon failed to load: ${err.message}` };
   }
 }

@@ -1,12 +1,13 @@
 /**
  * The native backend: the reference backend's buffers (typed arrays on the JS heap, so reading,
  * writing and allocating are the reference's) with the heavy primitives run by an N-API addon
- * over oneDNN, built from native/ by `make native` (see native/README.md). Primitives or dtypes
- * the addon does not cover (float64 and integer maths, argmax/argmin, dtype conversions) run on
- * the reference code.
+ * over oneDNN, built from native/ by `make native` in a clone and by npm when the package is
+ * installed (see native/README.md). Primitives or dtypes the addon does not cover (float64 and
+ * integer maths, argmax/argmin, dtype conversions) run on the reference code.
  *
- * Node only: import it from a Node entry point, never from the core. Importing it registers the
- * backend as 'native' when the addon loads; nativeStatus() says why it did not otherwise.
+ * Node only: import it from a Node entry point (the package exports it as 'stride/native'), never
+ * from the core. Importing it registers the backend as 'native' when the addon loads;
+ * nativeStatus() says why it did not otherwise.
  */
 import { registerBackend, type Backend, type Conv2dParams, type Pool2dParams, type View } from '../backend.js';
 import { referenceBackend } from '../reference/index.js';
