@@ -47,7 +47,7 @@ function conv(name: string, x: number[], w: number[], pad: number, stride = 1): 
   const shape = `x ${x.join('x')} w ${w.join('x')}${stride > 1 ? ` s${stride}` : ''}`;
   const b = bytes(X, W, Y);
   return [
-    { name: `conv2d fwd ${name}`, shape, flops, bytes: b, run: () => be.conv2d(view(X), view(W), view(Y), p) },
+    { name: `conv2d fwd ${name}`, shape, flops, bytes: b, run: () => be.conv2d(view(X), view(W), null, view(Y), p) },
     { name: `conv2d bwd-data ${name}`, shape, flops, bytes: b, run: () => be.conv2dInputGrad(view(Y), view(W), view(X), p) },
     { name: `conv2d bwd-weight ${name}`, shape, flops, bytes: b, run: () => be.conv2dWeightGrad(view(X), view(Y), view(W), p) },
   ];

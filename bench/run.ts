@@ -324,7 +324,7 @@ async function runMicro(cfgs: Config[]): Promise<void> {
 
 const t0 = Date.now();
 const m = machine();
-record({ type: 'run', date: new Date().toISOString(), host: hostname(), quick: QUICK, tag: tag ?? null, plan: PLAN, disturbed_above_cores: DISTURBED, machine: m });
+record({ type: 'run', date: new Date().toISOString(), host: hostname(), quick: QUICK, tag: tag ?? null, plan: PLAN, disturbed_above_cores: DISTURBED, machine: m, setups: Object.fromEntries(WORKLOADS.filter((w) => w.note).map((w) => [w.id, w.note])) });
 say(`stride bench ${QUICK ? '(QUICK) ' : ''}on ${String(m.cpu)}, ${String(m.cores)} cores; results in ${base}.jsonl`);
 say(`load of other processes now: ${await sampleLoad(1000)} cores`);
 

@@ -244,7 +244,11 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
         const x = view(c.x, { offset: 5 });
         const w = view(c.w, { offset: 2 });
         const gy = view([N, O, OH, OW], { offset: 7 });
-        if (!c.gx) compare('forward', [view([N, O, OH, OW], { offset: 3 })], (b, [o], v) => b.conv2d(v(x), v(w), o!, p));
+        if (!c.gx) {
+          compare('forward', [view([N, O, OH, OW], { offset: 3 })], (b, [o], v) => b.conv2d(v(x), v(w), null, o!, p));
+          const bias = view([O], { offset: 6 });
+          compare('forward with bias', [view([N, O, OH, OW], { offset: 3 })], (b, [o], v) => b.conv2d(v(x), v(w), v(bias), o!, p));
+        }
         compare('input gradient', [view(c.x, { offset: 1 })], (b, [gx], v) => b.conv2dInputGrad(v(gy), v(w), gx!, p));
         compare('weight gradient', [view(c.w, { offset: 4 })], (b, [gw], v) => b.conv2dWeightGrad(v(x), v(gy), gw!, p));
       });
@@ -278,10 +282,10 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       const p: Conv2dParams = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 };
       const x = view([2, 2, 5, 5], { dtype: 'float64' });
       const w = view([3, 2, 3, 3], { dtype: 'float64' });
-      compare('float64 forward', [view([2, 3, 3, 3], { dtype: 'float64' })], (b, [o], v) => b.conv2d(v(x), v(w), o!, p), 'exact');
+      compare('float64 forward', [view([2, 3, 3, 3], { dtype: 'float64' })], (b, [o], v) => b.conv2d(v(x), v(w), null, o!, p), 'exact');
       const x0 = view([0, 2, 5, 5]);
       const w0 = view([3, 2, 3, 3]);
-      compare('empty batch', [view([0, 3, 3, 3])], (b, [o], v) => b.conv2d(v(x0), v(w0), o!, p), 'exact');
+      compare('empty batch', [view([0, 3, 3, 3])], (b, [o], v) => b.conv2d(v(x0), v(w0), null, o!, p), 'exact');
     });
   });
 
@@ -576,10 +580,10 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       assert.throws(() => backend.binary('add', { ...up(a), offset: 10 }, up(a), up(a)), opts.pastBuffer('binary', 10, 25, size));
       // A shape larger than the buffer, and an offset too far into it.
       const w = view([1, 1, 3, 3]);
-      assert.throws(() => backend.conv2d({ ...up(a), shape: [1, 1, 5, 5], strides: [25, 25, 5, 1] }, up(w), up(view([1, 1, 3, 3])), p), opts.pastBuffer('conv2d', 0, 24, size));
+      assert.throws(() => backend.conv2d({ ...up(a), shape: [1, 1, 5, 5], strides: [25, 25, 5, 1] }, up(w), null, up(view([1, 1, 3, 3])), p), opts.pastBuffer('conv2d', 0, 24, size));
       const x = view([1, 2, 5, 5]);
       const xSize = x.buffer.length;
-      assert.throws(() => backend.conv2d({ ...up(x), offset: xSize - 10 }, up(view([3, 2, 3, 3])), up(view([1, 3, 3, 3])), p),
+      assert.throws(() => backend.conv2d({ ...up(x), offset: xSize - 10 }, up(view([3, 2, 3, 3])), null, up(view([1, 3, 3, 3])), p),
         opts.pastBuffer('conv2d', xSize - 10, xSize + 39, xSize));
       // Batch norm's [B, C, S] operand starting too far into its buffer.
       const rows = view([2, 3, 4]);

@@ -18,6 +18,7 @@ import {
 import { Conv2d } from '../src/nn/conv.js';
 import { Linear } from '../src/nn/linear.js';
 import type { Module, Sequential } from '../src/nn/module.js';
+import type { BatchNorm2d } from '../src/nn/normalization.js';
 import { assertClose, throwsNaming } from './helpers.js';
 
 
@@ -287,12 +288,12 @@ test('resnet18 stages halve the maps and double the channels; in_channels and nu
 test('zero_init_residual makes every basic block start as the identity (then ReLU)', () => {
   const m = new ResNet('resnet18', { zero_init_residual: true }).eval();
   const block = m.layer1[1] as BasicBlock;
-  assert.equal(block.bn2.weight!.abs().sum().item(), 0);
+  assert.equal((block.bn2 as BatchNorm2d).weight!.abs().sum().item(), 0);
   const x = randn([1, 64, 8, 8]);
   assertClose(forward(block, x), { shape: [1, 64, 8, 8], data: x.relu().dataSync() }, 'block output');
   // Without it the BatchNorm weights are ones (the CIFAR ResNet shares the blocks and the init).
-  assert.equal((new CifarResNet().layer1[1] as BasicBlock).bn2.weight!.sum().item(), 16);
-  assert.equal((new CifarResNet({ zero_init_residual: true }).layer1[1] as BasicBlock).bn2.weight!.abs().sum().item(), 0);
+  assert.equal(((new CifarResNet().layer1[1] as BasicBlock).bn2 as BatchNorm2d).weight!.sum().item(), 16);
+  assert.equal(((new CifarResNet({ zero_init_residual: true }).layer1[1] as BasicBlock).bn2 as BatchNorm2d).weight!.abs().sum().item(), 0);
 });
 
 // ---------------------------------------------------------------- CIFAR ResNets

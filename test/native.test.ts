@@ -43,10 +43,10 @@ describe('native backend', { skip }, () => {
     const x = view([1, 2, 5, 5]);
     const w = view([3, 2, 3, 3]);
     const y = view([1, 3, 3, 3]);
-    assert.throws(() => native.conv2d(x, w, y, { stride: [1, 1], padding: [0, 0], dilation: [0, 1], groups: 1 }),
+    assert.throws(() => native.conv2d(x, w, null, y, { stride: [1, 1], padding: [0, 0], dilation: [0, 1], groups: 1 }),
       /stride native conv2d: convolution forward of x \[1, 2, 5, 5\] and w \[3, 2, 3, 3\].*oneDNN invalid arguments/);
     // Groups that do not divide the channels are refused before oneDNN sees them.
-    assert.throws(() => native.conv2d(x, w, y, { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 3 }), /inconsistent geometry/);
+    assert.throws(() => native.conv2d(x, w, null, y, { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 3 }), /inconsistent geometry/);
   });
 
   test('one thread gives the same results; bad thread counts are refused', () => {
@@ -55,13 +55,13 @@ describe('native backend', { skip }, () => {
     const w = view([16, 16, 3, 3]);
     const p: Conv2dParams = { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 };
     const many = view([8, 16, 20, 20]);
-    native.conv2d(x, w, many, p);
+    native.conv2d(x, w, null, many, p);
     try {
       setThreads(1);
       assert.equal(nativeStatus().threads, 1);
-      compare('conv on one thread', [view([8, 16, 20, 20])], (b, [o], v) => b.conv2d(v(x), v(w), o!, p));
+      compare('conv on one thread', [view([8, 16, 20, 20])], (b, [o], v) => b.conv2d(v(x), v(w), null, o!, p));
       const one = like(many);
-      native.conv2d(x, w, one, p);
+      native.conv2d(x, w, null, one, p);
       assertMatch(elements(one), elements(many), 'one thread vs many', 'scaled');
     } finally {
       setThreads(threads);
@@ -107,10 +107,10 @@ describe('native backend', { skip }, () => {
     const both = (winograd: boolean) => {
       setWinograd(winograd);
       try {
-        compare(`forward, Winograd ${winograd}`, [like(gy)], (b, [o], v) => b.conv2d(v(x), v(w), o!, p));
+        compare(`forward, Winograd ${winograd}`, [like(gy)], (b, [o], v) => b.conv2d(v(x), v(w), null, o!, p));
         compare(`input gradient, Winograd ${winograd}`, [like(x)], (b, [o], v) => b.conv2dInputGrad(v(gy), v(w), o!, p));
         const y = like(gy);
-        native.conv2d(x, w, y, p);
+        native.conv2d(x, w, null, y, p);
         const gx = like(x);
         native.conv2dInputGrad(gy, w, gx, p);
         return [elements(y), elements(gx)];
@@ -188,8 +188,23 @@ describe('native backend', { skip }, () => {
     assert.deepEqual(Array.from(b), Array.from({ length: 2 * 32 * 3 }, (_, i) => i));
     // A convolution asked to treat 8 channels as blocked refuses.
     const x = new Float32Array(8 * 25), w = new Float32Array(16 * 8 * 9), y = new Float32Array(16 * 9);
-    const g = Float64Array.of(1, 8, 5, 5, 16, 8, 3, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0);
+    const g = Float64Array.of(1, 8, 5, 5, 16, 8, 3, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, -1);
     assert.throws(() => addon.conv2d(x, w, y, g), /operand 0 of a convolution forward .* cannot be blocked: it has no channels in sixteens/);
+  });
+
+  test('a convolution bias past its buffer, missing, or given to a gradient is a JS error', () => {
+    const { addon } = loadAddon() as { addon: Addon };
+    const x = new Float32Array(8 * 25), w = new Float32Array(16 * 8 * 9), y = new Float32Array(16 * 9);
+    // [geometry..., offsets 0 0 0, weights 0 0, plain 0 0 0, bias offset]
+    const g = (biasOffset: number) => Float64Array.of(1, 8, 5, 5, 16, 8, 3, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, biasOffset);
+    assert.throws(() => addon.conv2d(x, w, y, g(4), new Float32Array(16)), /a convolution bias needs elements \[4, 20\) of a buffer of 16/);
+    assert.throws(() => addon.conv2d(x, w, y, g(0)), /argument 4 must be a typed array/);
+    const inputGrad = addon.conv2dInputGrad as (...args: unknown[]) => boolean;
+    assert.throws(() => inputGrad(y, w, x, g(0), new Float32Array(16)), /a bias was given to a convolution backward data/);
+    // In bounds: every output is the bias (the input is zero).
+    const bias = Float32Array.from({ length: 20 }, (_, i) => i);
+    addon.conv2d(x, w, y, g(4), bias);
+    assert.deepEqual(Array.from(y.filter((_, i) => i % 9 === 0)), Array.from({ length: 16 }, (_, o) => o + 4));
   });
 
   test('signals during oneDNN calls (a sampling profiler) do not corrupt memory', () => {

@@ -93,6 +93,10 @@ export function render(records: Rec[], opts: { micro?: boolean } = {}): string {
   out.push(`Measured ${String(run.date ?? '').slice(0, 10)} on ${String(machine.cpu)} (${cores} cores, ${String(machine.memory_gib)} GiB, ${String(machine.os)}, Node ${String(machine.node)}), stride ${String(machine.git)}${machine.git_dirty ? ' with uncommitted changes' : ''}${run.quick ? '; QUICK mode (short windows: indicative only)' : ''}.`);
   const plan = run.plan as { warmup: number; window: number; reps: number } | undefined;
   if (plan) out.push(`Method: ${plan.warmup} s warm-up, then ${plan.reps} interleaved repetitions of ≥ ${plan.window} s each per system; median (min-max). A repetition during which other processes kept more than ${String(run.disturbed_above_cores)} cores busy was run again if the machine had been quiet when it began (a load that was already there is lasting: it is kept and flagged); the load columns are medians over the kept repetitions: the cores the measured process got, and those other processes used.`);
+  // Recorded by the run (older runs have none): how the systems' setups differed.
+  const setups = (run.setups ?? {}) as Record<string, string>;
+  const measured = WORKLOADS.filter((w) => setups[w.id] && records.some((r) => r.workload === w.id));
+  for (const note of new Set(measured.map((w) => setups[w.id]!))) out.push(`Setup: ${measured.filter((w) => setups[w.id] === note).map((w) => w.title).join(', ')}: ${note}.`);
   const peakLine = [...peak.entries()].sort((a, b) => a[0] - b[0]).map(([t, p]) => `${fmt(p.gflops)} GFLOP/s on ${t} thread${t > 1 ? 's' : ''} (${p.isa}; per CPU-second of its threads, others using ${p.other} cores meanwhile; best per wall-clock second ${fmt(p.wall)})`);
   if (peakLine.length) out.push(`fp32 FMA peak measured by bench/peak/fma.c: ${peakLine.join(', ')}.`);
   if (loads.length) {

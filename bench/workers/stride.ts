@@ -84,7 +84,7 @@ function prepare(id: WorkloadId, p: WorkloadParams): Runner {
       st.manual_seed(0);
       const m = new ResNet('resnet18');
       glorotInit(m);
-      m.eval();
+      m.eval().fuse_model(); // see the workload's note
       const x = st.randn([b, 3, 224, 224]);
       return { items: b, step: () => evalStep(m, x), dispose: () => x.dispose() };
     }

@@ -260,14 +260,16 @@ enum ConvKind : int64_t { kForward = 1, kBackwardData, kBackwardWeights };
 /**
  * A convolution call's geometry, packed by the JS side as [N, C, H, W, O, Cg, KH, KW, OH, OW,
  * sh, sw, ph, pw, dh, dw, groups], the element offsets of its three buffers, the weights'
- * buffer id and stamp (see KeptWeights; 0 and 0 when not kept), and for each buffer whether it
- * holds (an input) or may take (the output) the blocked nChw16c layout instead of nchw.
+ * buffer id and stamp (see KeptWeights; 0 and 0 when not kept), for each buffer whether it
+ * holds (an input) or may take (the output) the blocked nChw16c layout instead of nchw, and the
+ * forward's bias [O] offset in its own buffer (-1: no bias).
  */
 struct ConvGeometry {
   int64_t N, C, H, W, O, Cg, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, G;
   int64_t offsets[3];
   int64_t weightsId, weightsStamp;
   bool blocked[3];
+  int64_t biasOffset;
   /**
    * The input rows and columns some output reads. Trailing ones no window reaches (PyTorch's
    * floor in the output size, or a transposed convolution's output_padding) are left out of
@@ -282,6 +284,7 @@ struct ConvGeometry {
     weightsId = m.next();
     weightsStamp = m.next();
     for (bool& b : blocked) b = m.next() != 0;
+    biasOffset = m.next();
     if (N < 1 || C < 1 || H < 1 || W < 1 || O < 1 || KH < 1 || KW < 1 || OH < 1 || OW < 1 || G < 1 || Cg * G != C || O % G != 0) {
       throw Error("inconsistent geometry for a " + describe(kForward));
     }
@@ -304,6 +307,8 @@ struct ConvGeometry {
   }
   memory::desc dst(Tag t) const { return {{N, O, OH, OW}, kF32, t}; }
   memory::desc userDst(bool isBlocked) const { return dst(isBlocked ? Tag::nChw16c : Tag::nchw); }
+  bool hasBias() const { return biasOffset >= 0; }
+  memory::desc bias() const { return {{O}, kF32, Tag::x}; }
   memory::desc weights(Tag t) const {
     // The caller's [O, C/G, kh, kw] is already goihw: groups are the outer split of O.
     if (G == 1) return {{O, Cg, KH, KW}, kF32, t == Tag::any ? t : Tag::oihw};
@@ -352,7 +357,18 @@ struct ConvGeometry {
 
   ConvShape shape() const { return {N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, G}; }
 
-  Lru::Key key(ConvKind kind, int64_t threads, bool winograd) const { return {kind, threads, winograd, blocked[0], blocked[1], blocked[2], N, C, H, W, O, Cg, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, G}; }
+  Lru::Key key(ConvKind kind, int64_t threads, bool winograd) const {
+    return {kind, threads, winograd, blocked[0], blocked[1], blocked[2], hasBias(), N, C, H, W, O, Cg, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, G};
+  }
+
+  /** Adds the bias to an nchw output of stride's own kernels. */
+  void addBias(const float* b, float* y) const {
+    const int64_t plane = OH * OW;
+    for (int64_t i = 0; i < N * O; i++) {
+      const float v = b[i % O];
+      for (float* p = y + i * plane; p < y + (i + 1) * plane; p++) *p += v;
+    }
+  }
 
   std::string describe(ConvKind kind) const {
     const char* what = kind == kForward ? "forward" : kind == kBackwardData ? "backward data" : "backward weights";
@@ -374,15 +390,19 @@ Tag activationTag(ConvKind kind, const ConvGeometry& g) {
   return kind == kBackwardData && g.C < 4 ? Tag::nchw : Tag::any;
 }
 
-dnnl::convolution_forward::primitive_desc forwardPd(const Context& c, const ConvGeometry& g, Tag act, dnnl::algorithm algorithm) {
-  const dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training, algorithm, g.src(act),
-                                          g.weights(Tag::any), g.dst(act), g.strides(), g.dilates(), g.padL(), g.padR());
+dnnl::convolution_forward::primitive_desc forwardPd(const Context& c, const ConvGeometry& g, Tag act, dnnl::algorithm algorithm, bool withBias) {
+  using Desc = dnnl::convolution_forward::desc;
+  const auto kind = dnnl::prop_kind::forward_training;
+  const Desc d = withBias ? Desc(kind, algorithm, g.src(act), g.weights(Tag::any), g.bias(), g.dst(act), g.strides(), g.dilates(), g.padL(), g.padR())
+                          : Desc(kind, algorithm, g.src(act), g.weights(Tag::any), g.dst(act), g.strides(), g.dilates(), g.padL(), g.padR());
   return {d, c.engine};
 }
 
 std::shared_ptr<Prepared> prepareConv(const Context& c, const ConvGeometry& g, ConvKind kind, dnnl::algorithm algorithm) {
   const Tag act = activationTag(kind, g);
-  const auto fwd = forwardPd(c, g, act, algorithm);
+  // The backward passes are described from a forward without bias: its gradient is a plain sum.
+  const bool bias = kind == kForward && g.hasBias();
+  const auto fwd = forwardPd(c, g, act, algorithm, bias);
   auto p = std::make_shared<Prepared>();
   const auto& e = c.engine;
   if (kind == kForward) {
@@ -390,6 +410,7 @@ std::shared_ptr<Prepared> prepareConv(const Context& c, const ConvGeometry& g, C
     p->add(DNNL_ARG_SRC, Operand(e, 0, false, g.userSrc(g.blocked[0]), fwd.src_desc()));
     p->add(DNNL_ARG_WEIGHTS, Operand(e, 1, false, g.weights(Tag::oihw), fwd.weights_desc()));
     p->add(DNNL_ARG_DST, Operand(e, 2, true, g.userDst(g.blocked[2]), fwd.dst_desc()));
+    if (bias) p->add(DNNL_ARG_BIAS, Operand(e, 3, false, g.bias(), fwd.bias_desc()));
   } else if (kind == kBackwardData) {
     const dnnl::convolution_backward_data::desc d(algorithm, g.src(act), g.weights(Tag::any),
                                                   g.dst(act), g.strides(), g.dilates(), g.padL(), g.padR());
@@ -410,7 +431,8 @@ std::shared_ptr<Prepared> prepareConv(const Context& c, const ConvGeometry& g, C
   return p;
 }
 
-// (a, b, out, geometry): forward x, w → y; backward data gy, w → gx; backward weights x, gy → gw.
+// (a, b, out, geometry[, bias]): forward x, w → y (+ bias); backward data gy, w → gx; backward
+// weights x, gy → gw.
 napi_value runConv(Call& c, ConvKind kind) {
   Array arrays[3];
   for (int i = 0; i < 3; i++) arrays[i] = c.array(i, napi_float32_array, "a convolution operand");
@@ -418,10 +440,17 @@ napi_value runConv(Call& c, ConvKind kind) {
   const double* meta = c.meta(3, &count);
   Meta m(meta, count);
   const ConvGeometry g(m);
+  if (g.hasBias() && kind != kForward) throw Error("a bias was given to a " + g.describe(kind));
+  const float* bias = nullptr;
+  if (g.hasBias()) {
+    const Array b = c.array(4, napi_float32_array, "a convolution bias");
+    checkBlock(b, g.biasOffset, g.O, "a convolution bias");
+    bias = b.as<float>() + g.biasOffset;
+  }
   const int64_t sizes[3][3] = {{g.srcSize(), g.weightsSize(), g.dstSize()},
                                {g.dstSize(), g.weightsSize(), g.srcSize()},
                                {g.srcSize(), g.dstSize(), g.weightsSize()}};
-  void* data[3];
+  void* data[4] = {nullptr, nullptr, nullptr, const_cast<float*>(bias)};
   for (int i = 0; i < 3; i++) {
     checkBlock(arrays[i], g.offsets[i], sizes[kind - 1][i], "a convolution operand");
     data[i] = arrays[i].as<float>() + g.offsets[i];
@@ -436,6 +465,7 @@ napi_value runConv(Call& c, ConvKind kind) {
   const auto wroteBlocked = [&](bool b) { return c.boolean(b); };
   if (!g.reachesInput()) {
     std::fill_n(static_cast<float*>(data[2]), sizes[kind - 1][2], 0.0f);
+    if (bias) g.addBias(bias, static_cast<float*>(data[2]));
     return wroteBlocked(false);
   }
   try {
@@ -463,6 +493,7 @@ napi_value runConv(Call& c, ConvKind kind) {
       else if (small) smallConvWeightGrad(shape, in[0], in[1], out);
       else if (kind == kForward) batchConvForward(shape, in[0], in[1], out);
       else batchConvInputGrad(shape, in[0], in[1], out);
+      if (bias) g.addBias(bias, out);
       return wroteBlocked(false);
     }
     Context& ctx = context();

@@ -13,6 +13,11 @@ export interface View<B = unknown> {
   readonly offset: number;
 }
 
+/** A per-channel [C] vector (a convolution's bias) broadcast over an [N, C, H, W] view. */
+export function channelBroadcast<B>(v: View<B>, over: View<B>): View<B> {
+  return { buffer: v.buffer, dtype: v.dtype, shape: over.shape, strides: [0, v.strides[0]!, 0, 0], offset: v.offset };
+}
+
 export type UnaryOp =
   | 'neg' | 'abs' | 'sign' | 'exp' | 'log' | 'log1p' | 'expm1' | 'sqrt' | 'rsqrt' | 'reciprocal'
   | 'sin' | 'cos' | 'tanh' | 'sigmoid' | 'relu' | 'floor' | 'ceil' | 'round' | 'trunc' | 'erf'
@@ -97,8 +102,8 @@ export interface Backend<B = unknown> {
 
   // The conv and pool primitives take contiguous row-major views (any offset), inputs and outputs.
 
-  /** x [N, C, H, W], w [O, C/groups, kh, kw] → out [N, O, oh, ow] (no bias). */
-  conv2d(x: View<B>, w: View<B>, out: View<B>, p: Conv2dParams): void;
+  /** x [N, C, H, W], w [O, C/groups, kh, kw], bias [O] or null → out [N, O, oh, ow]. */
+  conv2d(x: View<B>, w: View<B>, bias: View<B> | null, out: View<B>, p: Conv2dParams): void;
   /** Gradient of conv2d w.r.t. x (also the transposed convolution): gy, w → gx. */
   conv2dInputGrad(gy: View<B>, w: View<B>, gx: View<B>, p: Conv2dParams): void;
   /** Gradient of conv2d w.r.t. w: x, gy → gw. */

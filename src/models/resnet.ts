@@ -1,7 +1,8 @@
 import { ReLU } from '../nn/activation.js';
 import { Conv2d } from '../nn/conv.js';
 import { constant_, kaiming_normal_ } from '../nn/init.js';
-import { Linear } from '../nn/linear.js';
+import { fuse_modules } from '../nn/fusion.js';
+import { Identity, Linear } from '../nn/linear.js';
 import { Module, Sequential } from '../nn/module.js';
 import { BatchNorm2d } from '../nn/normalization.js';
 import { AdaptiveAvgPool2d, MaxPool2d } from '../nn/pooling.js';
@@ -22,10 +23,10 @@ function projection(cin: number, cout: number, stride: number): Sequential {
 export class BasicBlock extends Module {
   static readonly expansion = 1;
   conv1: Conv2d;
-  bn1: BatchNorm2d;
+  bn1: BatchNorm2d | Identity;
   relu: ReLU;
   conv2: Conv2d;
-  bn2: BatchNorm2d;
+  bn2: BatchNorm2d | Identity;
   downsample: Sequential | null;
 
   constructor(inplanes: number, planes: number, stride = 1, downsample: Sequential | null = null) {
@@ -52,11 +53,11 @@ export class BasicBlock extends Module {
 export class Bottleneck extends Module {
   static readonly expansion = 4;
   conv1: Conv2d;
-  bn1: BatchNorm2d;
+  bn1: BatchNorm2d | Identity;
   conv2: Conv2d;
-  bn2: BatchNorm2d;
+  bn2: BatchNorm2d | Identity;
   conv3: Conv2d;
-  bn3: BatchNorm2d;
+  bn3: BatchNorm2d | Identity;
   relu: ReLU;
   downsample: Sequential | null;
 
@@ -104,9 +105,24 @@ function initResNet(model: Module, zero_init_residual: boolean): void {
   for (const m of model.modules()) if (m instanceof Conv2d) kaiming_normal_(m.weight, { mode: 'fan_out', nonlinearity: 'relu' });
   if (!zero_init_residual) return;
   for (const m of model.modules()) {
-    if (m instanceof Bottleneck) constant_(m.bn3.weight!, 0);
-    else if (m instanceof BasicBlock) constant_(m.bn2.weight!, 0);
+    const last = m instanceof Bottleneck ? m.bn3 : m instanceof BasicBlock ? m.bn2 : null;
+    if (last instanceof BatchNorm2d) constant_(last.weight!, 0);
   }
+}
+
+/**
+ * Folds every batch norm of a ResNet into the convolution before it (the stem, each block's
+ * convolutions and projection shortcuts), in evaluation mode, as torchvision's quantizable
+ * ResNets' fuse_model() does: see fuse_modules.
+ */
+function fuseResNet<M extends Module>(model: M): M {
+  const groups = [['conv1', 'bn1']];
+  for (const [name, m] of model.named_modules()) {
+    if (!(m instanceof BasicBlock || m instanceof Bottleneck)) continue;
+    for (let i = 1; i <= (m instanceof Bottleneck ? 3 : 2); i++) groups.push([`${name}.conv${i}`, `${name}.bn${i}`]);
+    if (m.downsample) groups.push([`${name}.downsample.0`, `${name}.downsample.1`]);
+  }
+  return fuse_modules(model, groups);
 }
 
 export interface ResNetOptions {
@@ -132,7 +148,7 @@ export type ResNetDepth = keyof typeof DEPTHS;
  */
 export class ResNet extends Module {
   conv1: Conv2d;
-  bn1: BatchNorm2d;
+  bn1: BatchNorm2d | Identity;
   relu: ReLU;
   maxpool: MaxPool2d;
   layer1: Sequential;
@@ -161,6 +177,11 @@ export class ResNet extends Module {
     initResNet(this, zero_init_residual);
   }
 
+  /** For inference: folds every batch norm into its convolution (in place; evaluation mode only). */
+  fuse_model(): this {
+    return fuseResNet(this);
+  }
+
   forward(x: Tensor): Tensor {
     let y = this.maxpool.call(this.relu.call(this.bn1.call(this.conv1.call(x))));
     for (const layer of [this.layer1, this.layer2, this.layer3, this.layer4]) y = layer.call(y) as Tensor;
@@ -183,7 +204,7 @@ export interface CifarResNetOptions extends ResNetOptions {
  */
 export class CifarResNet extends Module {
   conv1: Conv2d;
-  bn1: BatchNorm2d;
+  bn1: BatchNorm2d | Identity;
   relu: ReLU;
   layer1: Sequential;
   layer2: Sequential;
@@ -208,6 +229,11 @@ export class CifarResNet extends Module {
     this.avgpool = new AdaptiveAvgPool2d([1, 1]);
     this.fc = new Linear(64, num_classes);
     initResNet(this, zero_init_residual);
+  }
+
+  /** For inference: folds every batch norm into its convolution (in place; evaluation mode only). */
+  fuse_model(): this {
+    return fuseResNet(this);
   }
 
   forward(x: Tensor): Tensor {

@@ -17,6 +17,7 @@ export { Embedding } from './embedding.js';
 export { Upsample, type UpsampleOptions } from './upsample.js';
 export * from './loss.js';
 export { l1_penalty, l2_penalty, elastic_net_penalty, max_norm_, clip_grad_norm_, clip_grad_value_, type PenaltyOptions } from './utils.js';
+export { fuse_conv_bn_weights, fuse_conv_bn_, fuse_modules } from './fusion.js';
 export * as init from './init.js';
 export * as functional from '../ops/index.js';
 export { summary, type ModelSummary, type SummaryRow } from './summary.js';

@@ -5,6 +5,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { defineOp, emptyLike, requireFloat, type Op } from './define.js';
 import { add } from './elementwise.js';
 import { pad } from './join.js';
+import { sum } from './reduce.js';
 import { contiguous, narrow, reshape, squeeze, unsqueeze } from './shape.js';
 
 /** PyTorch's int-or-tuple arguments: one int for every spatial dim, or one per dim. */
@@ -104,23 +105,42 @@ function cropTo(y: Tensor, shape: Shape): Tensor {
 // The ops take checked 4-d arguments from the public functions below. Convolution is bilinear,
 // so each op's gradients are the other two: double backward comes for free.
 
-const conv2dOp: Op<[Tensor, Tensor], Conv2dParams> = defineOp<[Tensor, Tensor], Conv2dParams>({
-  name: 'conv2d',
-  shape: ([x, w], p) => [
+function convShape(x: Tensor, w: Tensor, p: Conv2dParams): Shape {
+  return [
     x.shape[0]!,
     w.shape[0]!,
     ...[0, 1].map((d) => conv_output_size(x.shape[2 + d]!, w.shape[2 + d]!, { stride: p.stride[d], padding: p.padding[d], dilation: p.dilation[d] })),
-  ],
-  forward: ([x, w], p, shape) => {
-    const out = emptyLike(x, shape);
-    x.backend.conv2d(contiguous(x), contiguous(w), out, p);
-    return out;
-  },
-  save: 'inputs',
-  backward: (gy, { inputs: [x, w], attrs, needs }) => [
+  ];
+}
+
+function convForward(x: Tensor, w: Tensor, b: Tensor | null, p: Conv2dParams, shape: Shape): Tensor {
+  const out = emptyLike(x, shape);
+  x.backend.conv2d(contiguous(x), contiguous(w), b && contiguous(b), out, p);
+  return out;
+}
+
+function convGrads(gy: Tensor, x: Tensor, w: Tensor, attrs: Conv2dParams, needs: readonly boolean[]): [Tensor | null, Tensor | null] {
+  return [
     needs[0] ? convInputGradOp([gy, w], { ...geometry(attrs), size: [x.shape[2]!, x.shape[3]!] }) : null,
     needs[1] ? convWeightGradOp([x, gy], { ...geometry(attrs), kernel: [w.shape[2]!, w.shape[3]!] }) : null,
-  ],
+  ];
+}
+
+const conv2dOp: Op<[Tensor, Tensor], Conv2dParams> = defineOp<[Tensor, Tensor], Conv2dParams>({
+  name: 'conv2d',
+  shape: ([x, w], p) => convShape(x, w, p),
+  forward: ([x, w], p, shape) => convForward(x, w, null, p, shape),
+  save: 'inputs',
+  backward: (gy, { inputs: [x, w], attrs, needs }) => convGrads(gy, x, w, attrs, needs),
+});
+
+/** conv2d plus a bias [O] per output channel, added by the backend's primitive (no separate pass over y). */
+const conv2dBiasOp: Op<[Tensor, Tensor, Tensor], Conv2dParams> = defineOp<[Tensor, Tensor, Tensor], Conv2dParams>({
+  name: 'conv2d',
+  shape: ([x, w], p) => convShape(x, w, p),
+  forward: ([x, w, b], p, shape) => convForward(x, w, b, p, shape),
+  save: 'inputs',
+  backward: (gy, { inputs: [x, w], attrs, needs }) => [...convGrads(gy, x, w, attrs, needs), needs[2] ? sum(gy, [0, 2, 3]) : null],
 });
 
 /** gy, w → gx: the gradient of conv2d w.r.t. its input, which is also the transposed convolution. */
@@ -257,8 +277,8 @@ function convolution(op: string, nd: 1 | 2, x: Tensor, weight: Tensor, bias: Ten
   }
   const extra = to2d(right.map((r, d) => r - left[d]!), 0);
   const xp = extra[0] || extra[1] ? pad(c.x, [0, extra[1], 0, extra[0]]) : c.x;
-  const y = conv2dOp([xp, c.w], { stride: to2d(stride, 1), padding: to2d(left, 0), dilation: to2d(dilation, 1), groups: c.groups });
-  return finish(c, y, bias);
+  const p: Conv2dParams = { stride: to2d(stride, 1), padding: to2d(left, 0), dilation: to2d(dilation, 1), groups: c.groups };
+  return c.back(bias ? conv2dBiasOp([xp, c.w, bias], p) : conv2dOp([xp, c.w], p));
 }
 
 function transposedConvolution(op: string, nd: 1 | 2, x: Tensor, weight: Tensor, bias: Tensor | null, opts: ConvTransposeOptions<number | readonly number[]>): Tensor {

@@ -31,7 +31,7 @@ export interface Addon {
   avgPool2d(x: TypedArray, out: TypedArray, geometry: Float64Array): void;
   avgPool2dGrad(gy: TypedArray, gx: TypedArray, geometry: Float64Array): void;
   /** Convolutions return whether they left the output blocked (nChw16c), as the geometry allowed. */
-  conv2d(x: TypedArray, w: TypedArray, out: TypedArray, geometry: Float64Array): boolean;
+  conv2d(x: TypedArray, w: TypedArray, out: TypedArray, geometry: Float64Array, bias?: TypedArray): boolean;
   conv2dInputGrad(gy: TypedArray, w: TypedArray, gx: TypedArray, geometry: Float64Array): boolean;
   conv2dWeightGrad(x: TypedArray, gy: TypedArray, gw: TypedArray, geometry: Float64Array): boolean;
   /** In place, [N, C, S] plain <-> [N, C/16, S, 16] blocked (toBlocked 1); geometry [N, C, S, toBlocked]. */

@@ -64,11 +64,11 @@ function packView(i: number, v: NView): number {
  * [x shape, w shape, OH, OW, stride, padding, dilation, groups, the three offsets, the weights'
  * id and stamp (0, 0: none), the three operands' blocked flags (Layouts.convFlags)].
  */
-function packConv(x: readonly number[], w: readonly number[], y: readonly number[], p: Conv2dParams, offsets: readonly [number, number, number], weights: readonly [number, number], blocked: readonly [number, number, number]): Float64Array {
+function packConv(x: readonly number[], w: readonly number[], y: readonly number[], p: Conv2dParams, offsets: readonly [number, number, number], weights: readonly [number, number], blocked: readonly [number, number, number], biasOffset = -1): Float64Array {
   geometry.set(x);
   geometry.set(w, 4);
   geometry.set(y.slice(2), 8);
-  geometry.set([...p.stride, ...p.padding, ...p.dilation, p.groups, ...offsets, ...weights, ...blocked], 10);
+  geometry.set([...p.stride, ...p.padding, ...p.dilation, p.groups, ...offsets, ...weights, ...blocked, biasOffset], 10);
   return geometry;
 }
 
@@ -95,7 +95,7 @@ function weightsKey(w: NView): [number, number] {
 /** The argument positions of each primitive's outputs, stamped after every call. */
 const OUTPUTS = {
   copy: [1], fill: [0], unary: [2], binary: [3], where: [3], reduce: [2], argreduce: [3], matmul: [2], gather: [3], scatterAdd: [0],
-  conv2d: [2], conv2dInputGrad: [2], conv2dWeightGrad: [2], maxPool2d: [1, 2], avgPool2d: [1], avgPool2dGrad: [1],
+  conv2d: [3], conv2dInputGrad: [2], conv2dWeightGrad: [2], maxPool2d: [1, 2], avgPool2d: [1], avgPool2dGrad: [1],
   batchNormStats: [1, 2], batchNormGrad: [5, 6, 7],
 } as const satisfies Record<Exclude<keyof Backend, 'name' | 'externalMemory' | 'alloc' | 'free' | 'read' | 'write'>, readonly number[]>;
 
@@ -254,10 +254,15 @@ function makeBackend(addon: Addon, layouts: Layouts): Backend<TypedArray> {
       addon.matmul(a.buffer, c.buffer, out.buffer, geometry);
     },
     // Convolutions read blocked activations and leave blocked outputs (see layout.ts).
-    conv2d(x, w, out, p) {
-      if (!(f32(x, w, out) && nonEmpty(x, w, out))) return plainly(() => ref.conv2d(x, w, out, p), x, w, out);
+    conv2d(x, w, bias, out, p) {
+      if (!(f32(x, w, out) && (!bias || f32(bias)) && nonEmpty(x, w, out))) {
+        return plainly(() => ref.conv2d(x, w, bias, out, p), x, w, out, ...(bias ? [bias] : []));
+      }
       const blocked = layouts.convFlags([x, w, out], [true, false, true]);
-      layouts.wrote(out, addon.conv2d(x.buffer, w.buffer, out.buffer, packConv(x.shape, w.shape, out.shape, p, [x.offset, w.offset, out.offset], weightsKey(w), blocked)));
+      const g = packConv(x.shape, w.shape, out.shape, p, [x.offset, w.offset, out.offset], weightsKey(w), blocked, bias ? bias.offset : -1);
+      if (!bias) return layouts.wrote(out, addon.conv2d(x.buffer, w.buffer, out.buffer, g));
+      layouts.plain(bias);
+      layouts.wrote(out, addon.conv2d(x.buffer, w.buffer, out.buffer, g, bias.buffer));
     },
     conv2dInputGrad(gy, w, gx, p) {
       if (!(f32(gy, w, gx) && nonEmpty(gy, w, gx))) return plainly(() => ref.conv2dInputGrad(gy, w, gx, p), gy, w, gx);

@@ -74,11 +74,16 @@ function forEachTap(g: Geometry, p: Conv2dParams, visit: (t: Tap) => void): void
   }
 }
 
-export function conv2d(x: View, w: View, out: View, p: Conv2dParams): void {
+export function conv2d(x: View, w: View, bias: View | null, out: View, p: Conv2dParams): void {
   const g = geometry(x.shape, w.shape, out.shape, p.groups);
   const xs = buf(x);
   const ws = buf(w);
   const acc = new Float64Array(g.N * g.O * g.OH * g.OW);
+  if (bias) {
+    const bs = buf(bias);
+    const plane = g.OH * g.OW;
+    for (let i = 0; i < g.N * g.O; i++) acc.fill(bs[bias.offset + (i % g.O)]!, i * plane, (i + 1) * plane);
+  }
   const [sh, sw] = p.stride;
   forEachTap(g, p, (t) => {
     const wv = ws[w.offset + t.wi]!;

@@ -11,7 +11,7 @@
  * or why not. `await initWasm()` returns the same status.
  */
 import {
-  registerBackend, type AvgPoolOptions, type Backend, type BinaryOp, type Conv2dParams, type Pool2dParams, type UnaryOp, type View,
+  channelBroadcast, registerBackend, type AvgPoolOptions, type Backend, type BinaryOp, type Conv2dParams, type Pool2dParams, type UnaryOp, type View,
 } from '../backend.js';
 import { referenceBackend } from '../reference/index.js';
 import { coalesce } from '../reference/strided.js';
@@ -295,14 +295,15 @@ function makeBackend(impl: WasmBackendImpl, k: Exports, kernels: Record<string, 
       // An out-of-range index is found before anything is written; the reference then reports it.
       if (n < 0 || (n > 0 && k.scatterAdd(ARGS, n) !== 0)) ref.scatterAdd(refView(out), dim, refView(index), refView(src));
     },
-    conv2d(x, w, out, p) {
-      if (!(f32(x, w, out) && nonEmpty(x, w, out))) return ref.conv2d(refView(x), refView(w), refView(out), p);
+    conv2d(x, w, bias, out, p) {
+      if (!(f32(x, w, out) && nonEmpty(x, w, out))) return ref.conv2d(refView(x), refView(w), bias && refView(bias), refView(out), p);
       const args = convArgs(x.shape, w.shape, out.shape, p, [addr(x), addr(w), addr(out)], impl.pool.threads);
       impl.packArgs(args);
       const [N, , , , , , , OH, OW] = args as number[] as [number, number, number, number, number, number, number, number, number];
       const perImage = numel(w.shape) * OH * OW;
       const items = k.convItems(ARGS, 0);
       impl.pool.run('conv2d', ARGS, items, Math.ceil(FLOP_GRAIN / (perImage * (N / items))), k.convScratch(ARGS, 0));
+      if (bias) backend.binary('add', out, channelBroadcast(bias, out), out);
     },
     conv2dInputGrad(gy, w, gx, p) {
       if (!(f32(gy, w, gx) && nonEmpty(gy, w, gx))) return ref.conv2dInputGrad(refView(gy), refView(w), refView(gx), p);

@@ -161,8 +161,8 @@ export function export_onnx(model: Module, example: Tensor, opts: ExportOptions 
     else if (BINARY[op]) emit(BINARY[op]!, [operand(inputs[0]!, out), operand(inputs[1]!, out)], out);
     else if (op === 'conv2d') {
       const p = attrs as unknown as { stride: number[]; padding: number[]; dilation: number[]; groups: number };
-      const w = inputs[1]!;
-      emit('Conv', [nx, operand(w, out)], out, [
+      const [, w, bias] = inputs as [Tensor, Tensor, Tensor?];
+      emit('Conv', [nx, operand(w, out), ...(bias ? [operand(bias, out)] : [])], out, [
         attrInts('kernel_shape', w.shape.slice(2)), attrInts('strides', p.stride), attrInts('dilations', p.dilation),
         attrInts('pads', [...p.padding, ...p.padding]), attrInt('group', p.groups),
       ]);
