@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadAddon, type Addon } from '../src/backend/native/addon.js';
 import { nativeBackend, nativeStatus, setThreads, setWinograd } from '../src/backend/native/index.js';
-import { add, batch_norm, conv2d, max_pool2d, mul, narrow, no_grad, permute, randn, relu, sum, tensor, type Backend, type Tensor, type TypedArray } from '../src/index.js';
+import { add, batch_norm, conv2d, max_pool2d, max_pool2d_with_indices, mul, narrow, no_grad, permute, randn, relu, sum, tensor, type Backend, type Tensor, type TypedArray } from '../src/index.js';
 import type { Conv2dParams } from '../src/backend/backend.js';
 import { assertMatch, elements, harness, literal, primitiveSuite } from './backend_primitives.js';
 
@@ -171,6 +171,42 @@ describe('native backend', { skip }, () => {
     };
     const [native, reference] = [grads('native'), grads('reference')];
     ['x', 'w1', 'w2', 'gamma', 'beta'].forEach((name, i) => close(native[i]!, reference[i]!, `the gradient of ${name}`));
+  });
+
+  test('max pooling reads a blocked input as it is and leaves its output blocked; values, indices and gradients match the reference', () => {
+    const on = { backend: 'native' } as const;
+    const ref = (t: Tensor) => t.to('reference');
+    const w = randn([32, 3, 3, 3], on), w2 = randn([16, 32, 1, 1], on);
+    // A NaN in one input's corner reaches outputs of every channel through the conv: NaNs win
+    // (and give the index), as in the reference.
+    const values = Array.from(randn([2, 3, 11, 10]).dataSync());
+    values[1 * 330 + 2 * 110] = NaN;
+    const withNaN = tensor(values, on).reshape([2, 3, 11, 10]);
+    const x = randn([2, 3, 11, 10], on);
+    for (const opts of [{ stride: 2, padding: 1 }, { stride: 1, dilation: 2 }, { stride: [2, 3] as [number, number], padding: [1, 0] as [number, number], ceil_mode: true }]) {
+      const what = JSON.stringify(opts);
+      no_grad(() => {
+        const pooled = max_pool2d_with_indices(conv2d(withNaN, w, null, { padding: 1 }), 3, opts);
+        const e = max_pool2d_with_indices(conv2d(ref(withNaN), ref(w), null, { padding: 1 }), 3, opts);
+        // Before anything reads it, the output buffer holds nChw16c: [n][c / 16][s][c % 16].
+        const [, C, OH, OW] = e.output.shape as [number, number, number, number];
+        const S = OH * OW, raw = pooled.output.buffer as Float32Array, expected = Array.from(e.output.dataSync());
+        const blocked = expected.map((_, i) => {
+          const [n, c, s] = [Math.floor(i / (C * S)), Math.floor(i / S) % C, i % S];
+          return raw[((n * (C / 16) + (c >> 4)) * S + s) * 16 + (c & 15)]!;
+        });
+        assert.ok(blocked.some(Number.isNaN), `${what}: the NaN reached the outputs`);
+        assertMatch(blocked, expected, `${what}: the blocked output`, 'scaled');
+        assert.deepEqual(Array.from(pooled.indices.dataSync()), Array.from(e.indices.dataSync()), `${what}: indices`);
+      });
+      // It feeds a convolution blocked, and the gradient goes back through the indices.
+      const grad = (b: 'native' | 'reference') => {
+        const xb = x.detach().to(b).requires_grad_();
+        sum(conv2d(max_pool2d(conv2d(xb, w.to(b), null, { padding: 1 }), 3, opts), w2.to(b))).backward();
+        return xb.grad!;
+      };
+      assertMatch(Array.from(grad('native').dataSync()), Array.from(grad('reference').dataSync()), `${what}: the input gradient`, 'scaled');
+    }
   });
 
   test('blocked-layout calls with a bad geometry are JS errors naming what came', () => {

@@ -4,8 +4,11 @@
 #include <limits>
 #include <vector>
 
+#include "layout.h"
 #include "ops.h"
 #include "strided.h"
+#include "v16.h"
+#include "v16.h"
 
 namespace stride {
 namespace {
@@ -41,7 +44,7 @@ std::vector<Window> windows(bool adaptive, const Axis& a) {
 
 /** A pooling call's geometry: [N, C, H, W, OH, OW, adaptive, kh, kw, sh, sw, ph, pw, dh, dw, in offset, out offset]. */
 struct Pool {
-  int64_t planes, H, W, OH, OW, inOffset, outOffset;
+  int64_t planes, C, H, W, OH, OW, inOffset, outOffset;
   bool adaptive;
   Axis ah, aw;
   std::vector<Window> wh, ww;
@@ -50,6 +53,7 @@ struct Pool {
     int64_t g[15];
     m.dims(15, g, true);
     planes = g[0] * g[1];
+    C = g[1];
     H = g[2], W = g[3], OH = g[4], OW = g[5];
     adaptive = g[6] != 0;
     if (!adaptive && (g[7] < 1 || g[8] < 1 || g[9] < 1 || g[10] < 1 || g[13] < 1 || g[14] < 1)) {
@@ -241,6 +245,46 @@ STRIDE_CLONES void maxPlane2x2(const Pool& p, const int32_t* first, const float*
   }
 }
 
+/**
+ * A block of 16 channels in oneDNN's nChw16c layout (x [H][W][16] to y [OH][OW][16]), fixed
+ * windows: as maxPlaneWindow, each tap updates a whole output row, here of 16 lanes per position
+ * (the loop over lanes vectorises; written per position, the compiler made scalar code of it).
+ * Taps come in the reference's order for every output. The indices are written plain (lane l's
+ * plane at idx + l * OH * OW): only a gradient reads them. `best` and `at` hold one output row.
+ * ResNet's stem pooling reads its convolution's blocked output as it is instead of reordering it.
+ */
+STRIDE_CLONES void maxBlock16(const Pool& p, const float* x, float* y, int32_t* idx, float* best, int32_t* at) {
+  const Axis& a = p.aw;
+  for (int64_t oh = 0; oh < p.OH; oh++) {
+    for (int64_t ow = 0; ow < p.OW; ow++) {
+      const int32_t first = static_cast<int32_t>(p.wh[oh].start * p.W + p.ww[ow].start);
+      for (int64_t l = 0; l < kLanes; l++) best[ow * kLanes + l] = -std::numeric_limits<float>::infinity(), at[ow * kLanes + l] = first;
+    }
+    for (int64_t kh = 0; kh < p.ah.kernel; kh++) {
+      const int64_t ih = oh * p.ah.stride - p.ah.padding + kh * p.ah.dilation;
+      if (ih < 0 || ih >= p.H) continue;
+      for (int64_t kw = 0; kw < a.kernel; kw++) {
+        // Output columns whose tap kw reads inside the row: 0 <= ow * stride + shift < W.
+        const int64_t shift = kw * a.dilation - a.padding;
+        const int64_t lo = shift >= 0 ? 0 : (-shift + a.stride - 1) / a.stride;
+        const int64_t hi = std::min(p.OW, p.W - shift <= 0 ? 0 : (p.W - shift - 1) / a.stride + 1);
+        for (int64_t ow = lo; ow < hi; ow++) {
+          const int64_t iw = ow * a.stride + shift;
+          const float* v = x + (ih * p.W + iw) * kLanes;
+          const int32_t i = static_cast<int32_t>(ih * p.W + iw);
+          float* b = best + ow * kLanes;
+          int32_t* t = at + ow * kLanes;
+          for (int64_t l = 0; l < kLanes; l++) keepMax(v[l], i, b[l], t[l]);
+        }
+      }
+    }
+    std::memcpy(y + oh * p.OW * kLanes, best, p.OW * kLanes * sizeof(float));
+    for (int64_t l = 0; l < kLanes; l++) {
+      for (int64_t ow = 0; ow < p.OW; ow++) idx[l * p.outPlane() + oh * p.OW + ow] = at[ow * kLanes + l];
+    }
+  }
+}
+
 STRIDE_CLONES void avgPlane(const Pool& p, const AvgOptions& opts, const float* x, float* y) {
   for (int64_t oh = 0; oh < p.OH; oh++) {
     const Window& h = p.wh[oh];
@@ -272,7 +316,8 @@ STRIDE_CLONES void avgGradPlane(const Pool& p, const AvgOptions& opts, const flo
 
 }  // namespace
 
-// maxPool2d(x, out, indices, geometry)
+// maxPool2d(x, out, indices, geometry + [indices offset, blocked]): blocked, x and out are
+// nChw16c (the indices stay nchw).
 napi_value maxPool2d(Call& c) {
   const Array x = c.array(0, napi_float32_array, "x");
   const Array out = c.array(1, napi_float32_array, "out");
@@ -282,9 +327,25 @@ napi_value maxPool2d(Call& c) {
   Meta m(meta, count);
   const Pool p(m);
   const int64_t idxOffset = m.next();
+  const bool blocked = m.next() != 0;
   checkBlock(x, p.inOffset, p.planes * p.inPlane(), "x");
   checkBlock(out, p.outOffset, p.planes * p.outPlane(), "out");
   checkBlock(indices, idxOffset, p.planes * p.outPlane(), "indices");
+  if (blocked) {
+    if (p.C % kBlock16 != 0 || p.adaptive) throw Error("a blocked max pooling needs fixed windows and channels in sixteens, got " + std::to_string(p.C));
+    const int64_t blocks = p.planes / kBlock16, in = kBlock16 * p.inPlane(), o = kBlock16 * p.outPlane();
+    // Per thread, one output row's maxima and indices, allocated here: nothing may throw inside the parallel region.
+    const int threads = p.parallel() ? omp_get_max_threads() : 1;
+    std::vector<float> rows(threads * p.OW * kBlock16);
+    std::vector<int32_t> rowIndices(threads * p.OW * kBlock16);
+#pragma omp parallel for num_threads(threads)
+    for (int64_t b = 0; b < blocks; b++) {
+      const int64_t t = omp_get_thread_num() * p.OW * kBlock16;
+      maxBlock16(p, x.as<float>() + p.inOffset + b * in, out.as<float>() + p.outOffset + b * o, indices.as<int32_t>() + idxOffset + b * o,
+                 rows.data() + t, rowIndices.data() + t);
+    }
+    return c.undefined();
+  }
   const bool halving = p.isPlain2x2(), split = !p.adaptive && !halving && p.aw.stride > 1;
   // Per thread, a plane's taps or column phases, allocated here: nothing may throw inside the
   // parallel region.

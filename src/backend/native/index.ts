@@ -274,9 +274,14 @@ function makeBackend(addon: Addon, layouts: Layouts): Backend<TypedArray> {
       const blocked = layouts.convFlags([x, gy, gw], [true, true, false]);
       layouts.wrote(gw, addon.conv2dWeightGrad(x.buffer, gy.buffer, gw.buffer, packConv(x.shape, gw.shape, gy.shape, p, [x.offset, gy.offset, gw.offset], [0, 0], blocked)));
     },
+    // Max pooling reads a blocked input as it is and leaves its output blocked (see layout.ts).
     maxPool2d(x, out, indices, p) {
-      if (f32(x, out) && indices.dtype === 'int32') addon.maxPool2d(x.buffer, out.buffer, indices.buffer, packPool(x, out, p, [indices.offset]));
-      else ref.maxPool2d(x, out, indices, p);
+      if (!(f32(x, out) && indices.dtype === 'int32')) return plainly(() => ref.maxPool2d(x, out, indices, p), x, out, indices);
+      const blocked = p.kind === 'window' && layouts.isBlocked(x) && Layouts.canBlock(out);
+      if (blocked) layouts.plain(indices);
+      else layouts.plain(x, out, indices);
+      addon.maxPool2d(x.buffer, out.buffer, indices.buffer, packPool(x, out, p, [indices.offset, blocked ? 1 : 0]));
+      layouts.wrote(out, blocked);
     },
     avgPool2d(x, out, p, opts) {
       if (f32(x, out)) addon.avgPool2d(x.buffer, out.buffer, packPool(x, out, p, [opts.countIncludePad ? 1 : 0, opts.divisorOverride ?? NaN]));
