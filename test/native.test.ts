@@ -173,6 +173,25 @@ describe('native backend', { skip }, () => {
     ['x', 'w1', 'w2', 'gamma', 'beta'].forEach((name, i) => close(native[i]!, reference[i]!, `the gradient of ${name}`));
   });
 
+  test('an elementwise op joins a blocked activation with per-channel operands blocked, and with an operand varying by position plain', () => {
+    const on = { backend: 'native' } as const;
+    const x = randn([2, 16, 5, 4], on), w = randn([32, 16, 3, 3], on).mul(0.1);
+    no_grad(() => {
+      // The raw buffer (copied before anything reads the tensor) in nchw order: the op ran plain
+      // (a blocked one would hold nChw16c).
+      const isPlain = (t: Tensor) => {
+        const raw = Array.from((t.buffer as Float32Array).subarray(0, t.numel()));
+        const values = Array.from(t.dataSync());
+        return raw.every((v, i) => Object.is(v, values[i]));
+      };
+      const perChannel = randn([1, 32, 1, 1], on), full = randn([2, 32, 5, 4], on);
+      assert.ok(!isPlain(add(conv2d(x, w, null, { padding: 1 }), perChannel)), 'a per-channel operand keeps the result blocked');
+      const mixed = add(conv2d(x, w, null, { padding: 1 }), full);
+      assert.ok(isPlain(mixed), 'a full-size plain operand makes the op plain');
+      assertMatch(Array.from(mixed.dataSync()), Array.from(add(conv2d(x.to('reference'), w.to('reference'), null, { padding: 1 }), full.to('reference')).dataSync()), 'the mixed sum', 'scaled');
+    });
+  });
+
   test('max pooling reads a blocked input as it is and leaves its output blocked; values, indices and gradients match the reference', () => {
     const on = { backend: 'native' } as const;
     const ref = (t: Tensor) => t.to('reference');

@@ -109,7 +109,11 @@ export class Layouts {
       const b = this.isBlocked(v);
       blocked.push(b);
       some ||= b;
-      if (!b && this.shapes.has(v.buffer)) fits = false;
+      // A plain operand joins blocked ones only when its values per position are one per
+      // channel side by side or one for all (batch norm's scale, a scalar): its 16 lanes are then
+      // a vector. One that varies along the positions (a gradient computed plain) would be read
+      // a float at a time, slower than making the blocked ones plain (LeNet-5's training step 6%).
+      if (!b && (this.shapes.has(v.buffer) || (v.shape[1]! > 1 && v.strides[1]! > 1))) fits = false;
     }
     fits &&= some && Layouts.canBlock(out) && (!this.shapes.has(out.buffer) || this.isBlocked(out));
     if (!fits) {
