@@ -173,22 +173,29 @@ describe('native backend', { skip }, () => {
     ['x', 'w1', 'w2', 'gamma', 'beta'].forEach((name, i) => close(native[i]!, reference[i]!, `the gradient of ${name}`));
   });
 
-  test('an elementwise op joins a blocked activation with per-channel operands blocked, and with an operand varying by position plain', () => {
+  test('an elementwise op joins a blocked activation with per-channel operands as they are, blocks a whole plain operand varying by position, and runs plain with a part of one', () => {
     const on = { backend: 'native' } as const;
     const x = randn([2, 16, 5, 4], on), w = randn([32, 16, 3, 3], on).mul(0.1);
     no_grad(() => {
       // The raw buffer (copied before anything reads the tensor) in nchw order: the op ran plain
       // (a blocked one would hold nChw16c).
       const isPlain = (t: Tensor) => {
-        const raw = Array.from((t.buffer as Float32Array).subarray(0, t.numel()));
+        const raw = Array.from((t.buffer as Float32Array).subarray(t.offset, t.offset + t.numel()));
         const values = Array.from(t.dataSync());
         return raw.every((v, i) => Object.is(v, values[i]));
       };
-      const perChannel = randn([1, 32, 1, 1], on), full = randn([2, 32, 5, 4], on);
-      assert.ok(!isPlain(add(conv2d(x, w, null, { padding: 1 }), perChannel)), 'a per-channel operand keeps the result blocked');
-      const mixed = add(conv2d(x, w, null, { padding: 1 }), full);
-      assert.ok(isPlain(mixed), 'a full-size plain operand makes the op plain');
-      assertMatch(Array.from(mixed.dataSync()), Array.from(add(conv2d(x.to('reference'), w.to('reference'), null, { padding: 1 }), full.to('reference')).dataSync()), 'the mixed sum', 'scaled');
+      const conv = (b: 'native' | 'reference' = 'native') => conv2d(x.to(b), w.to(b), null, { padding: 1 });
+      const perChannel = randn([1, 32, 1, 1], on);
+      assert.ok(!isPlain(add(conv(), perChannel)), 'a per-channel operand keeps the result blocked');
+      const full = randn([2, 32, 5, 4], on), fullRef = full.to('reference');
+      const mixed = add(conv(), full);
+      assert.ok(!isPlain(mixed) && !isPlain(full), 'a whole plain operand is blocked in place, and so is the result');
+      assertMatch(Array.from(mixed.dataSync()), Array.from(add(conv('reference'), fullRef).dataSync()), 'the sum with it', 'scaled');
+      assertMatch(Array.from(full.dataSync()), Array.from(fullRef.dataSync()), 'the operand read back', 'exact');
+      const wide = randn([2, 33, 5, 4], on), part = narrow(wide, 1, 1, 32);
+      const partial = add(conv(), part);
+      assert.ok(isPlain(partial), 'a part of a buffer makes the op plain');
+      assertMatch(Array.from(partial.dataSync()), Array.from(add(conv('reference'), part.to('reference')).dataSync()), 'the sum with a part', 'scaled');
     });
   });
 

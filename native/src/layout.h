@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "strided.h"
+
 namespace stride {
 
 constexpr int64_t kBlock16 = 16;
@@ -16,7 +18,7 @@ constexpr int64_t kBlock16 = 16;
 template <class T>
 void relayoutCopy(const T* src, T* dst, int64_t N, int64_t C, int64_t S, bool toBlocked) {
   const int64_t blocks = N * (C / kBlock16);
-#pragma omp parallel for if (blocks * S * kBlock16 >= (int64_t{1} << 18))
+#pragma omp parallel for if (blocks * S * kBlock16 >= kCheapGrain)
   for (int64_t nb = 0; nb < blocks; nb++) {
     const T* from = src + nb * S * kBlock16;
     T* to = dst + nb * S * kBlock16;
