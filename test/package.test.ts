@@ -44,8 +44,9 @@ test('npm builds the addon at install without failing it, and without apt', () =
   assert.doesNotMatch(install!, /STRIDE_APT/);
 });
 
-test("exports map 'stride/native' to the native backend, and every export to an existing source", () => {
+test("exports map 'stride/native' and 'stride/wasm' to their backends, and every export to an existing source", () => {
   assert.deepEqual(pkg.exports['./native'], { types: './dist/backend/native/index.d.ts', import: './dist/backend/native/index.js' });
+  assert.deepEqual(pkg.exports['./wasm'], { types: './dist/backend/wasm/index.d.ts', import: './dist/backend/wasm/index.js' });
   const build = JSON.parse(readFileSync(`${ROOT}tsconfig.build.json`, 'utf8')) as { compilerOptions: { rootDir: string; outDir: string } };
   assert.equal(build.compilerOptions.rootDir, 'src');
   assert.equal(build.compilerOptions.outDir, 'dist');
