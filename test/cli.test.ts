@@ -145,6 +145,15 @@ test('as a process: exit code 0 for help, 1 for an unknown command, with the mes
   assert.equal(bad.stderr, `error: unknown command 'bogus'; valid: ${commands.join(', ')}\n`);
 });
 
+test('as a process: a reader that closes the pipe early (stride models | head -1) ends it quietly with code 0', async () => {
+  const child = spawnStride(['models']);
+  // Closed before the command writes anything: every write meets EPIPE.
+  child.proc.stdout!.destroy();
+  const { code, stderr } = await child.done;
+  assert.equal(stderr, '');
+  assert.equal(code, 0);
+});
+
 // ---------------------------------------------------------------- summary, models
 
 test('summary lenet5 --input 1,32,32 prints the layer table with 61,706 parameters', async () => {
