@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { StrideError, manual_seed, no_grad, rand, randn, tensor, type Tensor } from '../src/index.js';
+import { StrideError, manual_seed, memory, no_grad, rand, randn, set_memory_debug, tensor, type Tensor } from '../src/index.js';
 import { BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, Identity, Module, ReLU, Sequential, fuse_conv_bn_weights, fuse_modules } from '../src/nn/index.js';
 import { CifarResNet, ResNet } from '../src/models/resnet.js';
 import { assertClose, assertValues, throwsNaming } from './helpers.js';
@@ -63,6 +63,20 @@ test('ResNet.fuse_model folds every batch norm: same outputs, no BatchNorm left,
     const y = output(model, x);
     // The logits' scale: a few units; the fused weights round differently.
     assertClose(y, { shape: expected.shape, data: expected.dataSync() }, `fused ${model.constructor.name}`, { scaled_atol: 1e-4 });
+  }
+});
+
+test('folding leaves no tensor behind but the new bias', () => {
+  const pair = new Sequential(new Conv2d(2, 4, 3, { bias: false }), trainedBatchNorm(new BatchNorm2d(4))).eval();
+  set_memory_debug(true);
+  try {
+    const before = memory().liveTensors;
+    fuse_modules(pair, [['0', '1']]);
+    // The bias Parameter and the Identity's nothing: the scale, the fused weight and the
+    // intermediate sums are freed, not left to the garbage collector.
+    assert.equal(memory().liveTensors - before, 1);
+  } finally {
+    set_memory_debug(false);
   }
 });
 

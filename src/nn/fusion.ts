@@ -2,6 +2,7 @@ import { no_grad } from '../autograd/grad_mode.js';
 import { add, mul, rsqrt, sub } from '../ops/elementwise.js';
 import { reshape } from '../ops/shape.js';
 import { StrideError } from '../tensor/errors.js';
+import { tidy } from '../tensor/memory.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Conv1d, Conv2d } from './conv.js';
 import { Identity } from './linear.js';
@@ -24,12 +25,13 @@ import { BatchNorm1d, BatchNorm2d } from './normalization.js';
 export function fuse_conv_bn_weights(
   conv_w: Tensor, conv_b: Tensor | null, bn_rm: Tensor, bn_rv: Tensor, bn_eps: number, bn_w: Tensor | null, bn_b: Tensor | null,
 ): [Tensor, Tensor] {
-  return no_grad(() => {
+  // tidy: only the two results outlive the call (backends outside the JS heap free the rest now).
+  return tidy(() => no_grad(() => {
     const scale = bn_w ? mul(rsqrt(add(bn_rv, bn_eps)), bn_w) : rsqrt(add(bn_rv, bn_eps));
     const w = mul(conv_w, reshape(scale, [-1, ...conv_w.shape.slice(1).map(() => 1)]));
     const b = mul(conv_b ? sub(conv_b, bn_rm) : bn_rm.neg(), scale);
-    return [w, bn_b ? add(b, bn_b) : b];
-  });
+    return [w, bn_b ? add(b, bn_b) : b] as [Tensor, Tensor];
+  }));
 }
 
 type Conv = Conv1d | Conv2d;
@@ -55,8 +57,14 @@ export function fuse_conv_bn_(conv: Conv, bn: BatchNorm, where = 'fuse_conv_bn_'
   }
   const [w, b] = fuse_conv_bn_weights(conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias);
   no_grad(() => conv.weight.copy_(w));
-  if (conv.bias) no_grad(() => conv.bias!.copy_(b));
-  else conv.register_parameter('bias', new Parameter(b));
+  w.dispose();
+  if (conv.bias) {
+    no_grad(() => conv.bias!.copy_(b));
+    b.dispose();
+  } else {
+    conv.register_parameter('bias', new Parameter(b)); // shares b's storage
+    b.dispose();
+  }
 }
 
 /** The module at a dotted path (PyTorch's get_submodule). */
