@@ -378,11 +378,25 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
         const shape = [c.x[0]!, c.x[1]!, ...c.out];
         compare('max', [view(shape), view(shape, { dtype: 'int32' })], (b, [o, i], v) => b.maxPool2d(v(x), o!, i!, c.p), 'exact');
         const gy = view(shape, { offset: 2 });
+        // The gradient at the reference's indices (overlapping windows send several to one place).
+        const indices = view(shape, { dtype: 'int32', offset: 1 });
+        ref.maxPool2d(x, like(view(shape)), indices, c.p);
+        compare('max grad', [view(c.x, { offset: 4 })], (b, [gx], v) => b.maxPool2dGrad(v(gy), v(indices), gx!), sums);
         for (const o of avgOptions) {
           compare(`avg ${JSON.stringify(o)}`, [view(shape)], (b, [out], v) => b.avgPool2d(v(x), out!, c.p, o), sums);
           compare(`avg grad ${JSON.stringify(o)}`, [view(c.x)], (b, [gx], v) => b.avgPool2dGrad(v(gy), gx!, c.p, o), sums);
         }
       });
+    }
+  });
+
+  test("max pooling's gradient: an index outside the plane throws the reference IndexError", () => {
+    // wasm checks a plane's indices 4 at a time, then the tail: 5 outputs per plane.
+    for (const [at, value] of [[7, 20], [9, -1], [2, 12 * 1000]] as const) {
+      const bad = view([1, 2, 1, 5], { dtype: 'int32', values: (i) => (i === at ? value : i % 5) });
+      const message = new RegExp(literal(`maxPool2dGrad: index ${value} is out of bounds for an input plane of 4x5`));
+      assert.throws(() => ref.maxPool2dGrad(view([1, 2, 1, 5]), bad, view([1, 2, 4, 5])), (e) => e instanceof IndexError && message.test((e as Error).message));
+      uploaded((up) => assert.throws(() => backend.maxPool2dGrad(up(view([1, 2, 1, 5])), up(bad), up(view([1, 2, 4, 5]))), (e) => e instanceof IndexError && message.test((e as Error).message)));
     }
   });
 

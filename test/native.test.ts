@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadAddon, type Addon } from '../src/backend/native/addon.js';
 import { nativeBackend, nativeStatus, setThreads, setWinograd } from '../src/backend/native/index.js';
-import { add, batch_norm, conv2d, max_pool2d, max_pool2d_with_indices, mul, narrow, no_grad, permute, randn, relu, sum, tensor, type Backend, type Tensor, type TypedArray } from '../src/index.js';
+import { add, autograd, batch_norm, conv2d, max_pool2d, max_pool2d_with_indices, mul, narrow, no_grad, permute, randn, relu, sum, tensor, type Backend, type Tensor, type TypedArray } from '../src/index.js';
 import type { Conv2dParams } from '../src/backend/backend.js';
 import { assertMatch, elements, harness, literal, primitiveSuite } from './backend_primitives.js';
 
@@ -232,6 +232,20 @@ describe('native backend', { skip }, () => {
         return xb.grad!;
       };
       assertMatch(Array.from(grad('native').dataSync()), Array.from(grad('reference').dataSync()), `${what}: the input gradient`, 'scaled');
+      // The pooling's own gradient: the 1x1 convolution's input gradient comes blocked, and so
+      // does the pooling's output gradient, [n][c / 16][s][c % 16] before anything reads it.
+      const poolGrad = (b: 'native' | 'reference') => {
+        const y = conv2d(x.to(b), w.to(b), null, { padding: 1 }).requires_grad_();
+        return autograd.grad(sum(conv2d(max_pool2d(y, 3, opts), w2.to(b))), [y])[0]!;
+      };
+      const g = poolGrad('native'), e = Array.from(poolGrad('reference').dataSync());
+      const [, C, H, W] = g.shape as [number, number, number, number];
+      const S = H * W, raw = g.buffer as Float32Array;
+      const blocked = e.map((_, i) => {
+        const [n, c, s] = [Math.floor(i / (C * S)), Math.floor(i / S) % C, i % S];
+        return raw[((n * (C / 16) + (c >> 4)) * S + s) * 16 + (c & 15)]!;
+      });
+      assertMatch(blocked, e, `${what}: the blocked gradient of the pooling`, 'scaled');
     }
   });
 

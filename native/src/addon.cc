@@ -76,6 +76,7 @@ const Export kExports[] = {
     {"gather", gather},
     {"scatterAdd", scatterAdd},
     {"maxPool2d", maxPool2d},
+    {"maxPool2dGrad", maxPool2dGrad},
     {"avgPool2d", avgPool2d},
     {"avgPool2dGrad", avgPool2dGrad},
     {"conv2d", conv2d},

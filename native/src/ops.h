@@ -31,6 +31,7 @@ napi_value scatterAdd(Call& c);
 
 // pool.cc
 napi_value maxPool2d(Call& c);
+napi_value maxPool2dGrad(Call& c);
 napi_value avgPool2d(Call& c);
 napi_value avgPool2dGrad(Call& c);
 

@@ -375,6 +375,48 @@ napi_value maxPool2d(Call& c) {
   return c.undefined();
 }
 
+// maxPool2dGrad(gy, indices, gx, [planes, C, inPlane, outPlane, gy offset, indices offset, gx offset,
+// blocked]) → false on an index outside the plane (the reference then throws). Blocked, gy and gx
+// are nChw16c (the indices, as maxPool2d writes them, stay nchw).
+napi_value maxPool2dGrad(Call& c) {
+  const Array gy = c.array(0, napi_float32_array, "gy");
+  const Array indices = c.array(1, napi_int32_array, "indices");
+  const Array gx = c.array(2, napi_float32_array, "gx");
+  size_t count;
+  const double* meta = c.meta(3, &count);
+  Meta m(meta, count);
+  int64_t g[4];
+  m.dims(4, g, true);
+  const int64_t planes = g[0], C = g[1], inPlane = g[2], outPlane = g[3];
+  const int64_t gyOffset = m.next(), idxOffset = m.next(), gxOffset = m.next();
+  const bool blocked = m.next() != 0;
+  checkBlock(gy, gyOffset, planes * outPlane, "gy");
+  checkBlock(indices, idxOffset, planes * outPlane, "indices");
+  checkBlock(gx, gxOffset, planes * inPlane, "gx");
+  if (blocked && C % kBlock16 != 0) throw Error("a blocked max pooling gradient needs channels in sixteens, got " + std::to_string(C));
+  // A group is one plane, or sixteen blocked ones (the lanes).
+  const int64_t lanes = blocked ? kBlock16 : 1, groups = planes / lanes;
+  bool bad = false;
+#pragma omp parallel for reduction(|| : bad) if (planes * inPlane >= kCheapGrain)
+  for (int64_t b = 0; b < groups; b++) {
+    float* x = gx.as<float>() + gxOffset + b * lanes * inPlane;
+    const float* y = gy.as<float>() + gyOffset + b * lanes * outPlane;
+    const int32_t* at = indices.as<int32_t>() + idxOffset + b * lanes * outPlane;
+    std::fill(x, x + lanes * inPlane, 0.0f);
+    for (int64_t l = 0; l < lanes; l++) {
+      for (int64_t o = 0; o < outPlane; o++) {
+        const int32_t i = at[l * outPlane + o];
+        if (i < 0 || i >= inPlane) {
+          bad = true;
+          continue;
+        }
+        x[i * lanes + l] += y[o * lanes + l];
+      }
+    }
+  }
+  return c.boolean(!bad);
+}
+
 // avgPool2d(x, out, geometry + [countIncludePad, divisorOverride or NaN])
 napi_value avgPool2d(Call& c) {
   const Array x = c.array(0, napi_float32_array, "x");

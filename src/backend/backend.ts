@@ -110,6 +110,12 @@ export interface Backend<B = unknown> {
   conv2dWeightGrad(x: View<B>, gy: View<B>, gw: View<B>, p: Conv2dParams): void;
   /** Max over each window of x [N, C, H, W]; indices (int32) are flat h*W+w within the plane. */
   maxPool2d(x: View<B>, out: View<B>, indices: View<B>, p: Pool2dParams): void;
+  /**
+   * Adjoint of maxPool2d given its indices: gx [N, C, H, W] (which it overwrites) gets each of gy
+   * [N, C, OH, OW] at the position its max came from, summed where windows overlap. An index
+   * outside the plane throws the reference's IndexError before anything is written.
+   */
+  maxPool2dGrad(gy: View<B>, indices: View<B>, gx: View<B>): void;
   avgPool2d(x: View<B>, out: View<B>, p: Pool2dParams, opts: AvgPoolOptions): void;
   /** Adjoint of avgPool2d: spreads gy over the windows into gx (which it overwrites). */
   avgPool2dGrad(gy: View<B>, gx: View<B>, p: Pool2dParams, opts: AvgPoolOptions): void;

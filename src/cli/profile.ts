@@ -26,7 +26,7 @@ interface Stat {
 /** The primitives a step spends its time in; alloc/read/write are bookkeeping, not compute. */
 const PRIMITIVES = [
   'copy', 'fill', 'unary', 'binary', 'where', 'reduce', 'argreduce', 'matmul', 'gather', 'scatterAdd',
-  'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxPool2d', 'avgPool2d', 'avgPool2dGrad', 'batchNormStats', 'batchNormGrad',
+  'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxPool2d', 'maxPool2dGrad', 'avgPool2d', 'avgPool2dGrad', 'batchNormStats', 'batchNormGrad',
 ] as const satisfies readonly (keyof Backend)[];
 // Every primitive of the Backend interface is listed: one added there and not here does not compile.
 const listsEvery: Exclude<keyof Backend, (typeof PRIMITIVES)[number] | 'name' | 'externalMemory' | 'alloc' | 'free' | 'read' | 'write'> extends never ? true : never = true;

@@ -1,11 +1,10 @@
 import type { AvgPoolOptions, Pool2dParams } from '../backend/backend.js';
-import { zeros } from '../tensor/creation.js';
 import { ShapeError } from '../tensor/errors.js';
 import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { conv_output_size, spatialArg, to2d, toNCHW, type IntOrPair, type IntOrSingle } from './conv.js';
 import { defineOp, defineOpWithExtras, emptyLike, requireFloat, type Op } from './define.js';
-import { scatter_add } from './indexing.js';
+import { gather } from './indexing.js';
 import { contiguous, reshape } from './shape.js';
 
 // ---------------------------------------------------------------- ops on checked [N, C, H, W] inputs
@@ -35,13 +34,26 @@ const maxPoolOp = defineOpWithExtras<[Tensor], PoolAttrs>({
     return { out, extras: [indices] };
   },
   save: 'none',
-  // Each output's gradient goes to the position its max came from: a scatter_add over the flat
-  // planes, whose own gradient (a gather) gives double backward.
-  backward: (gy, { extras: [indices], shapes: [shape] }) => {
-    const [N, C, H, W] = shape as [number, number, number, number];
+  backward: (gy, { extras: [indices], shapes: [shape] }) => [maxPoolGradOp([gy, indices!], { size: [shape[2]!, shape[3]!] })],
+});
+
+/**
+ * Each output's gradient goes to the position its max came from. Its own gradient picks those
+ * positions out again (a gather over the flat planes), which gives double backward.
+ */
+const maxPoolGradOp = defineOp<[Tensor, Tensor], { readonly size: readonly [number, number] }>({
+  name: 'max_pool2d_backward',
+  shape: ([gy], { size }) => [gy.shape[0]!, gy.shape[1]!, ...size],
+  forward: ([gy, indices], _attrs, shape) => {
+    const gx = emptyLike(gy, shape);
+    gy.backend.maxPool2dGrad(contiguous(gy), indices, gx);
+    return gx;
+  },
+  save: 'inputs',
+  backward: (ggx, { inputs: [gy, indices] }) => {
+    const [N, C, H, W] = ggx.shape as [number, number, number, number];
     const flat = [N * C, gy.shape[2]! * gy.shape[3]!];
-    const gx = scatter_add(zeros([N * C, H * W], { dtype: gy.dtype, backend: gy.device }), 1, reshape(indices!, flat), reshape(gy, flat));
-    return [reshape(gx, shape)];
+    return [reshape(gather(reshape(ggx, [N * C, H * W]), 1, reshape(indices, flat)), gy.shape), null];
   },
 });
 

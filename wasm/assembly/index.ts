@@ -5,5 +5,5 @@ export { sgemm, GEMM_SCRATCH } from './gemm';
 export { unary, binary, where, copy, fill, storeF64 } from './elementwise';
 export { fillF64, reduce, argreduce, gather, scatterAdd } from './reduce';
 export { conv2d, conv2dInputGrad, conv2dWeightGrad, convWeightGradReduce, convScratch, convItems } from './conv';
-export { maxPool2d, avgPool2d, avgPool2dGrad, poolScratch } from './pool';
+export { maxPool2d, maxPool2dGrad, avgPool2d, avgPool2dGrad, poolScratch } from './pool';
 export { batchNormStats, batchNormGrad } from './norm';

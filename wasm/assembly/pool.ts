@@ -295,6 +295,34 @@ function avgPoolWalk(args: usize, scratch: usize, begin: i32, end: i32, backward
   }
 }
 
+/**
+ * Max pooling's gradient, over planes: args [-, inPlane, outPlane, gy, indices, gx, bad]. Each
+ * plane of gx is zeroed and gets gy at its indices; a plane with an index outside it is left
+ * and args[6] set (the backend then has the reference report it).
+ */
+export function maxPool2dGrad(args: usize, scratch: usize, begin: i32, end: i32): void {
+  const inPlane = argi(args, 1), outPlane = argi(args, 2);
+  const gy = argp(args, 3), indices = argp(args, 4), gx = argp(args, 5);
+  // Unsigned: a negative index is out of range too.
+  const limit = i32x4.splat(inPlane);
+  for (let pl = begin; pl < end; pl++) {
+    const yp = at4(gy, pl * outPlane), ip = at4(indices, pl * outPlane), xp = at4(gx, pl * inPlane);
+    let bad = i32x4.splat(0);
+    let i = 0;
+    for (; i + 4 <= outPlane; i += 4) bad = v128.or(bad, i32x4.ge_u(v128.load(at4(ip, i)), limit));
+    for (; i < outPlane; i++) if (<u32>load<i32>(at4(ip, i)) >= <u32>inPlane) bad = i32x4.splat(-1);
+    if (v128.any_true(bad)) {
+      store<f64>(args + 48, 1);
+      return;
+    }
+    memory.fill(xp, 0, <usize>inPlane << 2);
+    for (let o = 0; o < outPlane; o++) {
+      const p = at4(xp, load<i32>(at4(ip, o)));
+      store<f32>(p, load<f32>(p) + load<f32>(at4(yp, o)));
+    }
+  }
+}
+
 export function avgPool2d(args: usize, scratch: usize, begin: i32, end: i32): void {
   avgPoolWalk(args, scratch, begin, end, false);
 }

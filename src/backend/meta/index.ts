@@ -35,6 +35,7 @@ export const metaBackend: Backend<MetaBuffer> = {
   conv2dInputGrad: nothing,
   conv2dWeightGrad: nothing,
   maxPool2d: nothing,
+  maxPool2dGrad: nothing,
   avgPool2d: nothing,
   avgPool2dGrad: nothing,
   batchNormStats: nothing,

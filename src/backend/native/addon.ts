@@ -28,6 +28,8 @@ export interface Addon {
   gather(x: TypedArray, index: TypedArray, out: TypedArray, geometry: Float64Array): boolean;
   scatterAdd(out: TypedArray, index: TypedArray, src: TypedArray, geometry: Float64Array): boolean;
   maxPool2d(x: TypedArray, out: TypedArray, indices: TypedArray, geometry: Float64Array): void;
+  /** False when an index is outside the plane. */
+  maxPool2dGrad(gy: TypedArray, indices: TypedArray, gx: TypedArray, geometry: Float64Array): boolean;
   avgPool2d(x: TypedArray, out: TypedArray, geometry: Float64Array): void;
   avgPool2dGrad(gy: TypedArray, gx: TypedArray, geometry: Float64Array): void;
   /** Convolutions return whether they left the output blocked (nChw16c), as the geometry allowed. */

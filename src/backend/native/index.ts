@@ -95,7 +95,7 @@ function weightsKey(w: NView): [number, number] {
 /** The argument positions of each primitive's outputs, stamped after every call. */
 const OUTPUTS = {
   copy: [1], fill: [0], unary: [2], binary: [3], where: [3], reduce: [2], argreduce: [3], matmul: [2], gather: [3], scatterAdd: [0],
-  conv2d: [3], conv2dInputGrad: [2], conv2dWeightGrad: [2], maxPool2d: [1, 2], avgPool2d: [1], avgPool2dGrad: [1],
+  conv2d: [3], conv2dInputGrad: [2], conv2dWeightGrad: [2], maxPool2d: [1, 2], maxPool2dGrad: [2], avgPool2d: [1], avgPool2dGrad: [1],
   batchNormStats: [1, 2], batchNormGrad: [5, 6, 7],
 } as const satisfies Record<Exclude<keyof Backend, 'name' | 'externalMemory' | 'alloc' | 'free' | 'read' | 'write'>, readonly number[]>;
 
@@ -282,6 +282,17 @@ function makeBackend(addon: Addon, layouts: Layouts): Backend<TypedArray> {
       else layouts.plain(x, out, indices);
       addon.maxPool2d(x.buffer, out.buffer, indices.buffer, packPool(x, out, p, [indices.offset, blocked ? 1 : 0]));
       layouts.wrote(out, blocked);
+    },
+    // A blocked gy gives a blocked gx (ResNet's stem pooling, between blocked convolutions).
+    maxPool2dGrad(gy, indices, gx) {
+      if (!(f32(gy, gx) && indices.dtype === 'int32')) return plainly(() => ref.maxPool2dGrad(gy, indices, gx), gy, indices, gx);
+      const blocked = layouts.isBlocked(gy) && Layouts.canBlock(gx);
+      if (blocked) layouts.plain(indices);
+      else layouts.plain(gy, indices, gx);
+      const [N, C, H, W] = gx.shape as [number, number, number, number];
+      geometry.set([N * C, C, H * W, gy.shape[2]! * gy.shape[3]!, gy.offset, indices.offset, gx.offset, blocked ? 1 : 0]);
+      if (!addon.maxPool2dGrad(gy.buffer, indices.buffer, gx.buffer, geometry)) return plainly(() => ref.maxPool2dGrad(gy, indices, gx), gy, gx);
+      layouts.wrote(gx, blocked);
     },
     avgPool2d(x, out, p, opts) {
       if (f32(x, out)) addon.avgPool2d(x.buffer, out.buffer, packPool(x, out, p, [opts.countIncludePad ? 1 : 0, opts.divisorOverride ?? NaN]));

@@ -4,7 +4,7 @@ import { conv2d, conv2dInputGrad, conv2dWeightGrad } from './conv.js';
 import { binary, copy, fill, unary, where } from './elementwise.js';
 import { gather, matmul, scatterAdd } from './linalg.js';
 import { batchNormGrad, batchNormStats } from './norm.js';
-import { avgPool2d, avgPool2dGrad, maxPool2d } from './pool.js';
+import { avgPool2d, avgPool2dGrad, maxPool2d, maxPool2dGrad } from './pool.js';
 import { argreduce, reduce } from './reduce.js';
 import type { Buf } from './strided.js';
 
@@ -36,6 +36,7 @@ export const referenceBackend: Backend<Buf> = {
   conv2dInputGrad,
   conv2dWeightGrad,
   maxPool2d,
+  maxPool2dGrad,
   avgPool2d,
   avgPool2dGrad,
   batchNormStats,

@@ -1,4 +1,5 @@
 import type { AvgPoolOptions, Pool2dParams, View } from '../backend.js';
+import { IndexError } from '../../tensor/errors.js';
 import { buf } from './strided.js';
 
 /** One pooling window along one spatial dim: input positions start, start+step, ... < end. */
@@ -79,6 +80,27 @@ export function maxPool2d(x: View, out: View, indices: View, p: Pool2dParams): v
     o[out.offset + oi] = best;
     ix[indices.offset + oi] = bestIdx;
   });
+}
+
+export function maxPool2dGrad(gy: View, indices: View, gx: View): void {
+  const [N, C, H, W] = gx.shape as [number, number, number, number];
+  const plane = H * W;
+  const outPlane = gy.shape[2]! * gy.shape[3]!;
+  const ix = buf(indices);
+  const count = N * C * outPlane;
+  for (let i = 0; i < count; i++) {
+    const at = ix[indices.offset + i]!;
+    if (!(at >= 0 && at < plane)) throw new IndexError(`maxPool2dGrad: index ${at} is out of bounds for an input plane of ${H}x${W}`);
+  }
+  const ys = buf(gy);
+  const xs = buf(gx);
+  xs.fill(0, gx.offset, gx.offset + N * C * plane);
+  for (let pl = 0; pl < N * C; pl++) {
+    for (let o = 0; o < outPlane; o++) {
+      const i = pl * outPlane + o;
+      xs[gx.offset + pl * plane + ix[indices.offset + i]!]! += ys[gy.offset + i]!;
+    }
+  }
 }
 
 function divisor(h: Window, w: Window, opts: AvgPoolOptions): number {

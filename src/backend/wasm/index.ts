@@ -64,7 +64,7 @@ const GRAIN_COSTLY = 1 << 12;
 const FLOP_GRAIN = 1 << 18;
 
 /** The kernels' exports the pool can run, by name. */
-const PARALLEL = ['sgemm', 'unary', 'binary', 'where', 'copy', 'fill', 'storeF64', 'reduce', 'argreduce', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxPool2d', 'avgPool2d', 'avgPool2dGrad', 'batchNormStats', 'batchNormGrad'] as const;
+const PARALLEL = ['sgemm', 'unary', 'binary', 'where', 'copy', 'fill', 'storeF64', 'reduce', 'argreduce', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxPool2d', 'maxPool2dGrad', 'avgPool2d', 'avgPool2dGrad', 'batchNormStats', 'batchNormGrad'] as const;
 
 interface Exports {
   fillF64(p: number, n: number, value: number): void;
@@ -331,6 +331,15 @@ function makeBackend(impl: WasmBackendImpl, k: Exports, kernels: Record<string, 
       if (!(f32(x, out) && indices.dtype === 'int32')) return ref.maxPool2d(refView(x), refView(out), refView(indices), p);
       impl.packArgs(poolArgs(x, out, p, [addr(indices), 0]));
       runPool(impl, k, 'maxPool2d', x, out);
+    },
+    maxPool2dGrad(gy, indices, gx) {
+      const fallback = () => ref.maxPool2dGrad(refView(gy), refView(indices), refView(gx));
+      if (!(f32(gy, gx) && indices.dtype === 'int32')) return fallback();
+      const [N, C, H, W] = gx.shape as [number, number, number, number];
+      const outPlane = gy.shape[2]! * gy.shape[3]!;
+      impl.packArgs([N * C, H * W, outPlane, addr(gy), addr(indices), addr(gx), 0]);
+      if (N * C > 0) impl.pool.run('maxPool2dGrad', ARGS, N * C, Math.ceil(GRAIN / Math.max(1, H * W + outPlane)), 0);
+      if (impl.argBlock()[6] !== 0) fallback();
     },
     avgPool2d(x, out, p, opts) {
       if (!f32(x, out)) return ref.avgPool2d(refView(x), refView(out), p, opts);
