@@ -1,9 +1,9 @@
 import { DTypeError, ShapeError } from '../tensor/errors.js';
-import { broadcastShapes, formatShape } from '../tensor/shape.js';
+import { broadcastShapes, formatShape, type Shape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { defineOp, emptyLike, installMethods, type Op } from './define.js';
-import { add } from './elementwise.js';
-import { expand, reshape, squeeze, t, transpose, unsqueeze } from './shape.js';
+import { defineOp, emptyLike, installMethods, viewOf, type Op } from './define.js';
+import { sum } from './reduce.js';
+import { contiguous, expand, reshape, squeeze, t, transpose, unsqueeze } from './shape.js';
 
 const bmmOp: Op<[Tensor, Tensor], object> = defineOp<[Tensor, Tensor], object>({
   name: 'bmm',
@@ -86,6 +86,54 @@ export function outer(a: Tensor, b: Tensor): Tensor {
   return matmul(unsqueeze(a, 1), unsqueeze(b, 0));
 }
 
+// linear is one op rather than matmul(x, t(W)) + b: its weight gradient gyᵀx comes out as W's
+// shape, contiguous, where the composed form gave (xᵀgy)ᵀ, a transposed view copied into .grad;
+// and a forward or backward pass records one node instead of eight.
+
+function linearShape(x: Tensor, w: Tensor): Shape {
+  if (x.dtype !== w.dtype) throw new DTypeError(`linear: expected the input and the weight to have the same dtype, got ${x.dtype} and ${w.dtype}`);
+  return [...x.shape.slice(0, -1), w.shape[0]!];
+}
+
+function linearForward(x: Tensor, w: Tensor, b: Tensor | null, shape: Shape): Tensor {
+  const [N, K] = w.shape as [number, number];
+  const M = x.numel() / K;
+  const xc = contiguous(x), wc = contiguous(w);
+  const out = emptyLike(x, shape);
+  // Wᵀ is W read with its strides swapped.
+  x.backend.matmul(viewOf(xc, [1, M, K], [0, K, 1]), viewOf(wc, [1, K, N], [0, 1, K]), viewOf(out, [1, M, N], [0, N, 1]));
+  if (b) {
+    const rows = viewOf(out, [M, N], [N, 1]);
+    x.backend.binary('add', rows, viewOf(b, [M, N], [0, b.strides[0]!]), rows);
+  }
+  return out;
+}
+
+function linearGrads(gy: Tensor, x: Tensor, w: Tensor, needs: readonly boolean[]): [Tensor | null, Tensor | null] {
+  const [N, K] = w.shape as [number, number];
+  const gy2 = reshape(gy, [gy.numel() / N, N]);
+  return [
+    needs[0] ? reshape(mm(gy2, w), x.shape) : null,
+    needs[1] ? mm(t(gy2), reshape(x, [x.numel() / K, K])) : null,
+  ];
+}
+
+const linearOp = defineOp<[Tensor, Tensor], object>({
+  name: 'linear',
+  shape: ([x, w]) => linearShape(x, w),
+  forward: ([x, w], _attrs, shape) => linearForward(x, w, null, shape),
+  save: 'inputs',
+  backward: (gy, { inputs: [x, w], needs }) => linearGrads(gy, x, w, needs),
+});
+
+const linearBiasOp = defineOp<[Tensor, Tensor, Tensor], object>({
+  name: 'linear',
+  shape: ([x, w]) => linearShape(x, w),
+  forward: ([x, w, b], _attrs, shape) => linearForward(x, w, b, shape),
+  save: 'inputs',
+  backward: (gy, { inputs: [x, w], needs }) => [...linearGrads(gy, x, w, needs), needs[2] ? sum(reshape(gy, [gy.numel() / w.shape[0]!, w.shape[0]!]), [0]) : null],
+});
+
 /** y = x Wᵀ + b, as torch.nn.functional.linear (x [..., in], W [out, in], b [out]). */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   if (weight.ndim !== 2) throw new ShapeError(`linear: weight must be 2-d [out_features, in_features], got ${formatShape(weight.shape)}`);
@@ -95,8 +143,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
     throw new ShapeError(`linear: bias must have shape [${weight.shape[0]}], got ${formatShape(bias.shape)}`);
   }
-  const y = matmul(x, t(weight));
-  return bias ? add(y, bias) : y;
+  if (bias && bias.dtype !== weight.dtype) throw new DTypeError(`linear: expected the bias to have the weight's dtype ${weight.dtype}, got ${bias.dtype}`);
+  return bias ? linearBiasOp([x, weight, bias], {}) : linearOp([x, weight], {});
 }
 
 declare module '../tensor/tensor.js' {

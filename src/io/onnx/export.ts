@@ -167,6 +167,18 @@ export function export_onnx(model: Module, example: Tensor, opts: ExportOptions 
         attrInts('pads', [...p.padding, ...p.padding]), attrInt('group', p.groups),
       ]);
     } else if (op === 'bmm') emit('MatMul', [operand(inputs[0]!, out), operand(inputs[1]!, out)], out);
+    else if (op === 'linear') {
+      const [, w, bias] = inputs as [Tensor, Tensor, Tensor?];
+      if (x.ndim === 2) emit('Gemm', [nx, operand(w, out), ...(bias ? [operand(bias, out)] : [])], out, [attrInt('transB', 1)]);
+      else {
+        // Gemm takes matrices only: x Wᵀ as MatMul with Wᵀ stored, then the bias added.
+        const product = [nx, operand(w.t(), out)];
+        if (bias) {
+          nodes.push({ op_type: 'MatMul', inputs: product, attributes: [] });
+          emit('Add', [`t${nodes.length}`, operand(bias, out)], out);
+        } else emit('MatMul', product, out);
+      }
+    }
     else if (op === 'max_pool2d' || op === 'avg_pool2d') {
       const { p, out: size, opts: avg } = attrs as unknown as { p: Pool2dParams; out: [number, number]; opts?: { countIncludePad: boolean; divisorOverride: number | null } };
       if (p.kind === 'adaptive' && !(op === 'avg_pool2d' && size[0] === 1 && size[1] === 1)) {
