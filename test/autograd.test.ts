@@ -147,6 +147,52 @@ test('.grad lands on leaves only, and on non-leaves that retain_grad()', () => {
   assert.throws(() => { h.requires_grad = false; }, (e: Error) => e instanceof st.StrideError && /leaf/.test(e.message));
 });
 
+test('a first gradient only the engine holds becomes .grad without a copy; shared ones are copied, so no two .grad alias', () => {
+  const reference = st.getBackend('reference');
+  const copy = reference.copy;
+  let copies = 0;
+  reference.copy = (src, dst) => {
+    copies++;
+    copy(src, dst);
+  };
+  try {
+    // linear's gradients are fresh contiguous tensors: taken over, no copy at all.
+    const x = st.randn([4, 5], { requires_grad: true }), w = st.randn([3, 5], { requires_grad: true }), b = st.randn([3], { requires_grad: true });
+    const r = st.tensor([[1, -1, 2], [0.5, 3, -2], [1, 1, 1], [-1, 0, 4]]);
+    st.linear(x, w, b).mul(r).sum().backward();
+    assert.equal(copies, 0, 'copies made by the backward');
+    assertValues(b.grad!, [1.5, 3, 5], 'db = column sums of r');
+    assertValues(w.grad!, st.matmul(r.t(), x.detach()).tolist(), 'dW = rᵀx', 5);
+    // One gradient sent to two leaves (add's) is copied for each: changing one leaves the other.
+    const [p, q] = [leaf([1, 2]), leaf([3, 4])];
+    p.add(q).mul(st.tensor([2, 5])).sum().backward();
+    st.no_grad(() => p.grad!.add_(100));
+    assertValues(q.grad!, [2, 5], "q's gradient after p's changed");
+    // The caller's gradient for a leaf is the caller's: copied.
+    const g = st.tensor([7, 8]);
+    const z = leaf([0, 0]);
+    z.backward(g);
+    st.no_grad(() => g.add_(1));
+    assertValues(z.grad!, [7, 8], "z's gradient after the caller's tensor changed");
+    // A retained gradient and a leaf's from the same node are not one buffer either.
+    const y = leaf([1, 2]);
+    const h = y.add(0).retain_grad();
+    h.mul(st.tensor([3, 4])).sum().backward();
+    st.no_grad(() => h.grad!.add_(10));
+    assertValues(y.grad!, [3, 4], "y's gradient after the retained one changed");
+    // add's gradient goes to the leaf x and to the node of v2 at once: x must not take it over,
+    // or a later contribution to x (added in place) would change v2's pending gradient too.
+    const [x2, y2] = [leaf([1, 2, 3]), leaf([0.5, -1, 2])];
+    const v2 = y2.mul(2);
+    const v3 = x2.add(v2);
+    v2.mul(4).add(x2).sum().add(v3.mul(st.tensor([1, 2, 3])).sum()).backward();
+    assertValues(x2.grad!, [2, 3, 4], 'dL/dx = 1 + [1, 2, 3]');
+    assertValues(y2.grad!, [10, 12, 14], 'dL/dy = 8 + 2 [1, 2, 3]');
+  } finally {
+    reference.copy = copy;
+  }
+});
+
 test('a value used twice receives both contributions: x*x and a diamond', () => {
   const x = leaf([3]);
   x.mul(x).backward(st.ones(1));

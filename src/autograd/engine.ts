@@ -1,5 +1,5 @@
 import { AutogradError, ShapeError } from '../tensor/errors.js';
-import { keep, tidy } from '../tensor/memory.js';
+import { inCurrentScope, keep, tidy } from '../tensor/memory.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
 import { Tensor, type GradFn } from '../tensor/tensor.js';
 import { enable_grad, no_grad } from './grad_mode.js';
@@ -172,12 +172,12 @@ function run(roots: readonly Tensor[], gradOutputs: readonly Tensor[], opts: Run
   const captureNodes = new Map<Node, Tensor>();
   for (const t of opts.capture ?? []) if (t.grad_fn) captureNodes.set(t.grad_fn as Node, t);
 
-  const toLeaf = (leaf: Tensor, g: Tensor): void => {
+  const toLeaf = (leaf: Tensor, g: Tensor, unshared = false): void => {
     if (captureSet) {
       if (captureSet.has(leaf)) captured.set(leaf, accumulate(captured.get(leaf), g));
       return;
     }
-    accumulateInto(leaf, g, opts.create_graph ?? false);
+    accumulateInto(leaf, g, opts.create_graph ?? false, unshared);
   };
 
   const pending = new Map<Node, Tensor>();
@@ -208,7 +208,8 @@ function run(roots: readonly Tensor[], gradOutputs: readonly Tensor[], opts: Run
         const g = grads[i];
         if (!e || !g) return;
         if (e instanceof Node) pending.set(e, accumulate(pending.get(e), g));
-        else toLeaf(e, g);
+        // A gradient the formula made for this input alone may become the leaf's .grad as it is.
+        else toLeaf(e, g, g !== gy && grads.indexOf(g) === i && grads.lastIndexOf(g) === i);
       });
     }
     if (!opts.retain_graph) node.release();
@@ -223,11 +224,23 @@ function run(roots: readonly Tensor[], gradOutputs: readonly Tensor[], opts: Run
 }
 
 /**
+ * Whether g can become a .grad without a copy, as PyTorch's AccumulateGrad steals a gradient
+ * nothing else references: made during this backward (so no caller holds it), its buffer held by
+ * this one handle and laid out as a fresh contiguous tensor of t's kind, and `unshared` (the engine
+ * passes it nowhere else).
+ */
+function stealable(t: Tensor, g: Tensor, unshared: boolean): boolean {
+  return unshared && !g.requires_grad && g.storage.refs === 1 && g.offset === 0 && g.numel() === g.storage.size &&
+    g.is_contiguous() && g.dtype === t.dtype && g.backend === t.backend && inCurrentScope(g);
+}
+
+/**
  * Adds g into t.grad. Without create_graph the sum is written in place into a private contiguous
  * buffer (as PyTorch's AccumulateGrad), so a reference to .grad sees later accumulation and g
- * itself is never aliased; with create_graph it is a recorded add, so the gradient is differentiable.
+ * itself is never aliased (a first gradient only the engine holds is taken over instead of
+ * copied); with create_graph it is a recorded add, so the gradient is differentiable.
  */
-function accumulateInto(t: Tensor, g: Tensor, createGraph: boolean): void {
+function accumulateInto(t: Tensor, g: Tensor, createGraph: boolean, unshared = false): void {
   const old = t.grad;
   if (old && !sameShape(old.shape, t.shape)) {
     throw new ShapeError(`backward: .grad has shape ${formatShape(old.shape)} but the tensor has shape ${formatShape(t.shape)}`);
@@ -237,6 +250,8 @@ function accumulateInto(t: Tensor, g: Tensor, createGraph: boolean): void {
   } else if (old && !old.requires_grad) {
     old.backend.binary('add', old, g, old);
     old.storage.version++;
+  } else if (!old && stealable(t, g, unshared)) {
+    t.grad = keep(g);
   } else {
     const copy = Tensor.empty(t.shape, t.dtype, t.backend);
     copy.backend.copy(old ? addGrads!(old, g) : g, copy);

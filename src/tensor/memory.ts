@@ -30,6 +30,11 @@ export function untrackTensor(t: Tensor, debugId: number): void {
   live.delete(debugId);
 }
 
+/** Whether t was made inside the innermost open tidy scope (or returned into it), not before it. */
+export function inCurrentScope(t: Tensor): boolean {
+  return scopes[scopes.length - 1]?.has(t) ?? false;
+}
+
 /** Takes a tensor out of every open tidy scope so it outlives them. */
 export function keep<T extends Tensor>(t: T): T {
   for (const s of scopes) s.delete(t);
