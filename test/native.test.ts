@@ -138,13 +138,12 @@ describe('native backend', { skip }, () => {
       const y = conv2d(x, w1, null, p);
       const yRef = conv2d(ref(x), ref(w1), null, p);
       // Before anything reads it, the buffer holds oneDNN's nChw16c: [n][c / 16][h][w][c % 16].
-      const raw = y.buffer as Float32Array;
-      const e = yRef.dataSync();
-      const blocked = Array.from({ length: e.length }, (_, i) => {
+      const e = Array.from(yRef.dataSync());
+      const blocked = (raw: Float32Array) => e.map((_, i) => {
         const [n, c, s] = [Math.floor(i / (32 * 30)), Math.floor(i / 30) % 32, i % 30];
         return raw[((n * 2 + (c >> 4)) * 30 + s) * 16 + (c & 15)]!;
       });
-      assertMatch(blocked, Array.from(e), 'the blocked buffer', 'scaled');
+      assertMatch(blocked(y.buffer as Float32Array), e, 'the blocked buffer', 'scaled');
       // Batch norm (per-channel scale and shift), ReLU, a residual add and a second convolution
       // all run on blocked buffers; the result reads back in nchw order.
       const chain = (t: Tensor, conv: (t: Tensor) => Tensor, stats: Tensor[]) => {
@@ -157,7 +156,15 @@ describe('native backend', { skip }, () => {
       // What reads a part, another shape or another order of a blocked buffer gets nchw.
       const y2 = conv2d(x, w1, null, p);
       close(narrow(y2, 1, 8, 16), narrow(yRef, 1, 8, 16), 'a channel slice');
-      close(sum(y2, [0, 2, 3]), sum(yRef, [0, 2, 3]), 'a reduction');
+      close(sum(y2, [0, 1]), sum(yRef, [0, 1]), 'a reduction over the channels');
+      // A reduction that keeps the channels (a bias gradient) reads the blocked buffer as it is,
+      // which stays blocked: its raw bytes are not yet in nchw order afterwards.
+      const y3 = conv2d(x, w1, null, p);
+      for (const [f, what] of [[(t: Tensor) => sum(t, [0, 2, 3]), 'sum'], [(t: Tensor) => t.amax([0, 2, 3], true), 'max, keepdim'], [(t: Tensor) => sum(t, [2, 3]), 'sum per image']] as const) {
+        close(f(y3), f(yRef), `a per-channel ${what}`);
+      }
+      assertMatch(blocked(y3.buffer as Float32Array), e, 'the buffer after the per-channel reductions', 'scaled');
+      close(y3, yRef, 'the convolution read back after them');
       close(max_pool2d(conv2d(x, w1, null, p), 2), max_pool2d(yRef, 2), 'max pooling');
       close(permute(conv2d(x, w1, null, p), 0, 2, 3, 1).contiguous(), permute(yRef, 0, 2, 3, 1).contiguous(), 'a permuted copy');
       close(conv2d(x, w1, null, p).reshape([2, 32 * 30]), yRef.reshape([2, 32 * 30]), 'a reshape');
@@ -232,20 +239,27 @@ describe('native backend', { skip }, () => {
         return xb.grad!;
       };
       assertMatch(Array.from(grad('native').dataSync()), Array.from(grad('reference').dataSync()), `${what}: the input gradient`, 'scaled');
-      // The pooling's own gradient: the 1x1 convolution's input gradient comes blocked, and so
-      // does the pooling's output gradient, [n][c / 16][s][c % 16] before anything reads it.
-      const poolGrad = (b: 'native' | 'reference') => {
-        const y = conv2d(x.to(b), w.to(b), null, { padding: 1 }).requires_grad_();
-        return autograd.grad(sum(conv2d(max_pool2d(y, 3, opts), w2.to(b))), [y])[0]!;
+      // The pooling's own gradient is blocked, [n][c / 16][s][c % 16] before anything reads it,
+      // whether its output's gradient comes blocked (a 1x1 convolution's input gradient) or
+      // plain (through a reshape): the pooling read a blocked input.
+      const heads = {
+        'a convolution': (t: Tensor) => sum(conv2d(t, w2.to(t.device as 'native' | 'reference'), null)),
+        'a reshape': (t: Tensor) => sum(mul(t.reshape([2, -1]), t.reshape([2, -1]).detach())),
       };
-      const g = poolGrad('native'), e = Array.from(poolGrad('reference').dataSync());
-      const [, C, H, W] = g.shape as [number, number, number, number];
-      const S = H * W, raw = g.buffer as Float32Array;
-      const blocked = e.map((_, i) => {
-        const [n, c, s] = [Math.floor(i / (C * S)), Math.floor(i / S) % C, i % S];
-        return raw[((n * (C / 16) + (c >> 4)) * S + s) * 16 + (c & 15)]!;
-      });
-      assertMatch(blocked, e, `${what}: the blocked gradient of the pooling`, 'scaled');
+      for (const [name, head] of Object.entries(heads)) {
+        const poolGrad = (b: 'native' | 'reference') => {
+          const y = conv2d(x.to(b), w.to(b), null, { padding: 1 }).requires_grad_();
+          return autograd.grad(head(max_pool2d(y, 3, opts)), [y])[0]!;
+        };
+        const g = poolGrad('native'), e = Array.from(poolGrad('reference').dataSync());
+        const [, C, H, W] = g.shape as [number, number, number, number];
+        const S = H * W, raw = g.buffer as Float32Array;
+        const blocked = e.map((_, i) => {
+          const [n, c, s] = [Math.floor(i / (C * S)), Math.floor(i / S) % C, i % S];
+          return raw[((n * (C / 16) + (c >> 4)) * S + s) * 16 + (c & 15)]!;
+        });
+        assertMatch(blocked, e, `${what}: the blocked gradient of the pooling, after ${name}`, 'scaled');
+      }
     }
   });
 
@@ -266,6 +280,21 @@ describe('native backend', { skip }, () => {
     const x = new Float32Array(8 * 25), w = new Float32Array(16 * 8 * 9), y = new Float32Array(16 * 9);
     const g = Float64Array.of(1, 8, 5, 5, 16, 8, 3, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, -1);
     assert.throws(() => addon.conv2d(x, w, y, g), /operand 0 of a convolution forward .* cannot be blocked: it has no channels in sixteens/);
+  });
+
+  test("max pooling's gradient: a blocked geometry needs channels in sixteens, a blocked gy a blocked gx; past the buffer is a JS error", () => {
+    const { addon } = loadAddon() as { addon: Addon };
+    const gy = new Float32Array(16 * 4), indices = new Int32Array(16 * 4), gx = new Float32Array(16 * 16);
+    // [planes, C, inPlane, outPlane, gy offset, indices offset, gx offset, gx blocked, gy blocked]
+    const g = (C: number, gxBlocked: number, gyBlocked: number, gxOffset = 0) => Float64Array.of(16, C, 16, 4, 0, 0, gxOffset, gxBlocked, gyBlocked);
+    assert.throws(() => addon.maxPool2dGrad(gy, indices, gx, g(8, 1, 0)), /a blocked max pooling gradient needs channels in sixteens, got 8/);
+    assert.throws(() => addon.maxPool2dGrad(gy, indices, gx, g(16, 0, 1)), /a blocked gy needs a blocked gx/);
+    assert.throws(() => addon.maxPool2dGrad(gy, indices, gx, g(16, 1, 0, 1)), /gx/);
+    // Plain gy into a blocked gx: plane p's gradient lands in lane p.
+    gy.forEach((_, i) => (gy[i] = i));
+    indices.forEach((_, i) => (indices[i] = (i % 4) * 5));
+    assert.equal(addon.maxPool2dGrad(gy, indices, gx, g(16, 1, 0)), true);
+    assert.deepEqual([gx[0], gx[5 * 16 + 3], gx[15 * 16 + 2], gx[1]], [0, 3 * 4 + 1, 2 * 4 + 3, 4]);
   });
 
   test('a convolution bias past its buffer, missing, or given to a gradient is a JS error', () => {

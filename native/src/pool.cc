@@ -376,8 +376,9 @@ napi_value maxPool2d(Call& c) {
 }
 
 // maxPool2dGrad(gy, indices, gx, [planes, C, inPlane, outPlane, gy offset, indices offset, gx offset,
-// blocked]) → false on an index outside the plane (the reference then throws). Blocked, gy and gx
-// are nChw16c (the indices, as maxPool2d writes them, stay nchw).
+// gx blocked, gy blocked]) → false on an index outside the plane (the reference then throws).
+// Blocked, gx (and gy, which may only be so when gx is) are nChw16c; the indices, as maxPool2d
+// writes them, stay nchw.
 napi_value maxPool2dGrad(Call& c) {
   const Array gy = c.array(0, napi_float32_array, "gy");
   const Array indices = c.array(1, napi_int32_array, "indices");
@@ -389,13 +390,16 @@ napi_value maxPool2dGrad(Call& c) {
   m.dims(4, g, true);
   const int64_t planes = g[0], C = g[1], inPlane = g[2], outPlane = g[3];
   const int64_t gyOffset = m.next(), idxOffset = m.next(), gxOffset = m.next();
-  const bool blocked = m.next() != 0;
+  const bool blocked = m.next() != 0, gyBlocked = m.next() != 0;
   checkBlock(gy, gyOffset, planes * outPlane, "gy");
   checkBlock(indices, idxOffset, planes * outPlane, "indices");
   checkBlock(gx, gxOffset, planes * inPlane, "gx");
-  if (blocked && C % kBlock16 != 0) throw Error("a blocked max pooling gradient needs channels in sixteens, got " + std::to_string(C));
-  // A group is one plane, or sixteen blocked ones (the lanes).
+  if ((blocked || gyBlocked) && C % kBlock16 != 0) throw Error("a blocked max pooling gradient needs channels in sixteens, got " + std::to_string(C));
+  if (gyBlocked && !blocked) throw Error("a blocked gy needs a blocked gx");
+  // A group is one plane, or sixteen blocked ones (the lanes). gy's lane l at output o is at
+  // o * gyPosition + l * gyLane within its group.
   const int64_t lanes = blocked ? kBlock16 : 1, groups = planes / lanes;
+  const int64_t gyLane = gyBlocked ? 1 : outPlane, gyPosition = gyBlocked ? kBlock16 : 1;
   bool bad = false;
 #pragma omp parallel for reduction(|| : bad) if (planes * inPlane >= kCheapGrain)
   for (int64_t b = 0; b < groups; b++) {
@@ -410,7 +414,7 @@ napi_value maxPool2dGrad(Call& c) {
           bad = true;
           continue;
         }
-        x[i * lanes + l] += y[o * lanes + l];
+        x[i * lanes + l] += y[o * gyPosition + l * gyLane];
       }
     }
   }

@@ -168,6 +168,9 @@ class BufferPool {
   }
 }
 
+/** Index buffers written by a max pooling over a blocked input (a hint for its gradient's layout). */
+const pooledBlocked = new WeakSet<TypedArray>();
+
 function makeBackend(addon: Addon, layouts: Layouts): Backend<TypedArray> {
   const ref = referenceBackend;
   const unaryOps = codes(addon.unaryOps);
@@ -213,9 +216,11 @@ function makeBackend(addon: Addon, layouts: Layouts): Backend<TypedArray> {
       else ref.where(cond, a, b, out);
       layouts.wrote(out0, out !== out0);
     },
-    reduce(op, x, out) {
+    // A per-channel reduction reads a blocked x as it is (see layout.ts).
+    reduce(op, x0, out0) {
       const o = reduceOps.get(op);
-      if (!(o && f32(x, out) && fits(x))) return ref.reduce(op, x, out);
+      if (!(o && f32(x0, out0) && fits(x0))) return plainly(() => ref.reduce(op, x0, out0), x0, out0);
+      const [x, out] = layouts.channelwise(x0, out0) ?? [x0, out0];
       // A reduced dim along which x is broadcast (stride 0) holds one value: max and min ignore
       // it and a sum multiplies by its size, instead of visiting every copy (the gradient of
       // .sum() is such a view, and summing it per channel took 1.8 ms for 2 MB).
@@ -282,15 +287,18 @@ function makeBackend(addon: Addon, layouts: Layouts): Backend<TypedArray> {
       else layouts.plain(x, out, indices);
       addon.maxPool2d(x.buffer, out.buffer, indices.buffer, packPool(x, out, p, [indices.offset, blocked ? 1 : 0]));
       layouts.wrote(out, blocked);
+      if (blocked) pooledBlocked.add(indices.buffer);
+      else pooledBlocked.delete(indices.buffer);
     },
-    // A blocked gy gives a blocked gx (ResNet's stem pooling, between blocked convolutions).
+    // gx is blocked when gy is, or when the pooling read a blocked input (LeNet-5: its gradient
+    // then meets the blocked ReLU output as it is).
     maxPool2dGrad(gy, indices, gx) {
       if (!(f32(gy, gx) && indices.dtype === 'int32')) return plainly(() => ref.maxPool2dGrad(gy, indices, gx), gy, indices, gx);
-      const blocked = layouts.isBlocked(gy) && Layouts.canBlock(gx);
-      if (blocked) layouts.plain(indices);
-      else layouts.plain(gy, indices, gx);
+      const blocked = (layouts.isBlocked(gy) || pooledBlocked.has(indices.buffer)) && Layouts.canBlock(gx);
+      const gyBlocked = blocked && layouts.isBlocked(gy);
+      layouts.plain(indices, ...(gyBlocked ? [] : [gy]), ...(blocked ? [] : [gx]));
       const [N, C, H, W] = gx.shape as [number, number, number, number];
-      geometry.set([N * C, C, H * W, gy.shape[2]! * gy.shape[3]!, gy.offset, indices.offset, gx.offset, blocked ? 1 : 0]);
+      geometry.set([N * C, C, H * W, gy.shape[2]! * gy.shape[3]!, gy.offset, indices.offset, gx.offset, blocked ? 1 : 0, gyBlocked ? 1 : 0]);
       if (!addon.maxPool2dGrad(gy.buffer, indices.buffer, gx.buffer, geometry)) return plainly(() => ref.maxPool2dGrad(gy, indices, gx), gy, gx);
       layouts.wrote(gx, blocked);
     },

@@ -42,10 +42,20 @@ function rearranged(v: NView, isBlocked: boolean, shape: number[], dense: number
 const isView = (a: unknown): a is NView => typeof a === 'object' && a !== null && 'buffer' in a && 'strides' in a;
 
 /** The primitives that handle blocked operands themselves; every other one gets plain buffers. */
-const AWARE = new Set(['unary', 'binary', 'where', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxPool2d', 'maxPool2dGrad', 'batchNormStats', 'batchNormGrad']);
+const AWARE = new Set(['unary', 'binary', 'where', 'reduce', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxPool2d', 'maxPool2dGrad', 'batchNormStats', 'batchNormGrad']);
 
 /** [N, C, S] of a view of rank >= 3. */
 const rows = (shape: readonly number[]): [number, number, number] => [shape[0]!, shape[1]!, numel(shape.slice(2))];
+
+/** The blocked positions [N, C/16, ...spatial dims, 16] of a tensor of `shape`, and their dense strides. */
+function blockedGeometry(shape: readonly number[]): [number[], number[]] {
+  const [N, C, S] = rows(shape);
+  const spatial = shape.slice(2);
+  const dense = [C * S, BLOCK * S];
+  for (let d = 0, step = S * BLOCK; d < spatial.length; d++) dense.push((step /= spatial[d]!));
+  dense.push(1);
+  return [[N, C / BLOCK, ...spatial, BLOCK], dense];
+}
 
 export class Layouts {
   private readonly shapes = new WeakMap<TypedArray, readonly number[]>();
@@ -139,15 +149,25 @@ export class Layouts {
       if (!this.isBlocked(v)) this.block(v); // the same buffer may come twice
       blocked[i] = true;
     }
-    const [N, C, S] = rows(out.shape);
-    const spatial = out.shape.slice(2);
-    const shape = [N, C / BLOCK, ...spatial, BLOCK];
-    const dense = [C * S, BLOCK * S];
-    for (let d = 0, step = S * BLOCK; d < spatial.length; d++) dense.push((step /= spatial[d]!));
-    dense.push(1);
+    const [shape, dense] = blockedGeometry(out.shape);
     const views = [rearranged(out, true, shape, dense)];
     for (let i = 0; i < inputs.length; i++) views.push(rearranged(inputs[i]!, blocked[i]!, shape, dense));
     return views;
+  }
+
+  /**
+   * x and out over x's blocked positions when x is blocked and the reduction keeps its channels
+   * (a convolution's bias gradient, the sum of gy over N, H and W), out read with its own strides
+   * rearranged; null otherwise, having made both plain.
+   */
+  channelwise(x: NView, out: NView): [NView, NView] | null {
+    if (!(this.isBlocked(x) && !this.shapes.has(out.buffer) && out.shape.length === x.shape.length && out.shape[1] === x.shape[1])) {
+      this.plain(x, out);
+      return null;
+    }
+    const [shape, dense] = blockedGeometry(x.shape);
+    const outShape = [out.shape[0]!, shape[1]!, ...out.shape.slice(2), BLOCK];
+    return [rearranged(x, true, shape, dense), rearranged(out, false, outShape, [])];
   }
 
   /**
