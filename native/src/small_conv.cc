@@ -77,11 +77,7 @@ STRIDE_CLONES void forwardImage(const ConvShape& g, const Padded& p, const float
  * input, which times gy's padding 0 would make a NaN that the true sum does not have.
  */
 template <int OB, int KW, bool kMasked>
-STRIDE_INLINE void stripProducts(v16 (&acc)[OB][KW], const float* gr, int64_t gyStep, const float* xr, int64_t valid) {
-  vi16 keep = {};
-  if (kMasked) {
-    for (int l = 0; l < kLanes; l++) keep[l] = l < valid ? -1 : 0;
-  }
+STRIDE_INLINE void stripProducts(v16 (&acc)[OB][KW], const float* gr, int64_t gyStep, const float* xr, const vi16& keep) {
   v16 gv[OB];
   for (int b = 0; b < OB; b++) gv[b] = load(gr + b * gyStep);
   for (int kw = 0; kw < KW; kw++) {
@@ -101,14 +97,17 @@ STRIDE_INLINE void stripProducts(v16 (&acc)[OB][KW], const float* gr, int64_t gy
 template <int OB, int KW>
 STRIDE_INLINE void weightGradBlock(const ConvShape& g, const Padded& p, const float* xp, const float* gyp, float* gwv, int64_t o) {
   const int64_t full = g.OW / kLanes * kLanes, gyStep = g.OH * p.OWr;
+  // The lanes of the last strip inside the output, made once: per strip, the compiler kept it in memory.
+  vi16 keep;
+  for (int l = 0; l < kLanes; l++) keep[l] = l < g.OW - full ? -1 : 0;
   for (int64_t c = 0; c < g.C; c++) {
     for (int64_t kh = 0; kh < g.KH; kh++) {
       v16 acc[OB][KW] = {};
       for (int64_t oh = 0; oh < g.OH; oh++) {
         const float* gr = gyp + (o * g.OH + oh) * p.OWr;
         const float* xr = xp + (c * p.Hp + oh + kh) * p.Wp;
-        for (int64_t s = 0; s < full; s += kLanes) stripProducts<OB, KW, false>(acc, gr + s, gyStep, xr + s, kLanes);
-        if (full < g.OW) stripProducts<OB, KW, true>(acc, gr + full, gyStep, xr + full, g.OW - full);
+        for (int64_t s = 0; s < full; s += kLanes) stripProducts<OB, KW, false>(acc, gr + s, gyStep, xr + s, keep);
+        if (full < g.OW) stripProducts<OB, KW, true>(acc, gr + full, gyStep, xr + full, keep);
       }
       for (int b = 0; b < OB; b++) {
         float* out = gwv + (((o + b) * g.C + c) * g.KH + kh) * KW * kLanes;
