@@ -224,6 +224,8 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       { name: 'input gradient with output_padding', x: [2, 3, 10, 9], w: [4, 3, 2, 2], p: { stride: [3, 3] }, gx: true },
       { name: 'dilated input gradient with output_padding', x: [1, 2, 6, 7], w: [1, 2, 2, 2], p: { dilation: [2, 2] }, gx: true },
       { name: 'batch lanes: input gradient with output_padding', x: [33, 6, 11, 10], w: [7, 6, 3, 3], p: { stride: [2, 2], padding: [1, 1] }, gx: true },
+      // Every window in the padding: the output is the bias alone (native fills it without oneDNN).
+      { name: 'every window in the padding', x: [2, 3, 2, 2], w: [4, 3, 1, 1], p: { stride: [5, 5], padding: [2, 2] } },
       // Native input-gradient tiles of up to 6 channels: 11 as 5 + 6, over 3 vectors of images.
       { name: 'batch lanes: 11 channels, 40 images', x: [40, 11, 7, 7], w: [3, 11, 3, 3], p: { padding: [1, 0] } },
       // wasm batch-lane kernels (groups of 4 images): LeNet-5's second layer; batches of 21 (a

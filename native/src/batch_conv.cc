@@ -148,8 +148,13 @@ STRIDE_INLINE void wideTile(int64_t a, int64_t b, Args&&... args) {
 /** OB output channels x NV vectors of images at one output position; wT is [KH][KW][C][O]. */
 struct ForwardTile {
   template <int OB, int NV>
-  STRIDE_INLINE static void run(const ConvShape& g, const Layout& l, const float* xT, const float* wT, float* yT, int64_t o0, int64_t oh, int64_t ow, int64_t v0) {
+  STRIDE_INLINE static void run(const ConvShape& g, const Layout& l, const float* xT, const float* wT, const float* bias, float* yT, int64_t o0, int64_t oh, int64_t ow, int64_t v0) {
     v16 acc[OB][NV] = {};
+    if (bias) {
+      for (int o = 0; o < OB; o++) {
+        for (int v = 0; v < NV; v++) acc[o][v] += bias[o0 + o];
+      }
+    }
     for (int64_t kh = 0; kh < g.KH; kh++) {
       for (int64_t kw = 0; kw < g.KW; kw++) {
         const float* xp = xT + ((oh * g.sh + kh * g.dh) * l.Wp + ow * g.sw + kw * g.dw) * l.xPitch + v0 * kLanes;
@@ -171,10 +176,10 @@ struct ForwardTile {
   }
 };
 
-STRIDE_CLONES void forwardRow(const ConvShape& g, const Layout& l, const float* xT, const float* wT, float* yT, int64_t oh, int64_t o0, int64_t ob) {
+STRIDE_CLONES void forwardRow(const ConvShape& g, const Layout& l, const float* xT, const float* wT, const float* bias, float* yT, int64_t oh, int64_t o0, int64_t ob) {
   const Blocks vb(l.vectors);
   for (int64_t ow = 0; ow < g.OW; ow++) {
-    for (int64_t j = 0; j < vb.count; j++) tile<ForwardTile>(ob, vb.size(j), g, l, xT, wT, yT, o0, oh, ow, vb.start(j));
+    for (int64_t j = 0; j < vb.count; j++) tile<ForwardTile>(ob, vb.size(j), g, l, xT, wT, bias, yT, o0, oh, ow, vb.start(j));
   }
 }
 
@@ -251,7 +256,7 @@ const float* tapMajor(const ConvShape& g, const float* w, bool outputsInner) {
 // Buffers are taken before the parallel regions and the tiles write disjoint outputs: nothing
 // inside a region can throw or race.
 
-void batchConvForward(const ConvShape& g, const float* x, const float* w, float* y) {
+void batchConvForward(const ConvShape& g, const float* x, const float* w, const float* bias, float* y) {
   const Layout l(g);
   float* xT = buffer(0, l.Hp * l.Wp * l.xPitch);
   toLanes(x, g.N, g.C, g.H, g.W, xT, l.lanes, l.xPitch, l.Hp, l.Wp, g.ph, g.pw);
@@ -259,7 +264,7 @@ void batchConvForward(const ConvShape& g, const float* x, const float* w, float*
   float* yT = buffer(2, g.OH * g.OW * l.yPitch);
   const Blocks ob(g.O);
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < g.OH * ob.count; i++) forwardRow(g, l, xT, wT, yT, i / ob.count, ob.start(i % ob.count), ob.size(i % ob.count));
+  for (int64_t i = 0; i < g.OH * ob.count; i++) forwardRow(g, l, xT, wT, bias, yT, i / ob.count, ob.start(i % ob.count), ob.size(i % ob.count));
   fromLanes(yT, g.N, g.O, g.OH, g.OW, l.lanes, l.yPitch, y);
 }
 

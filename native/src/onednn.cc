@@ -361,13 +361,10 @@ struct ConvGeometry {
     return {kind, threads, winograd, blocked[0], blocked[1], blocked[2], hasBias(), N, C, H, W, O, Cg, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, G};
   }
 
-  /** Adds the bias to an nchw output of stride's own kernels. */
-  void addBias(const float* b, float* y) const {
+  /** Fills an nchw output with the bias (a convolution whose windows never reach the input). */
+  void fillBias(const float* b, float* y) const {
     const int64_t plane = OH * OW;
-    for (int64_t i = 0; i < N * O; i++) {
-      const float v = b[i % O];
-      for (float* p = y + i * plane; p < y + (i + 1) * plane; p++) *p += v;
-    }
+    for (int64_t i = 0; i < N * O; i++) std::fill_n(y + i * plane, plane, b[i % O]);
   }
 
   std::string describe(ConvKind kind) const {
@@ -464,8 +461,8 @@ napi_value runConv(Call& c, ConvKind kind) {
   // Whether the output was left blocked, as the JS side asked (it is plain after stride's own kernels).
   const auto wroteBlocked = [&](bool b) { return c.boolean(b); };
   if (!g.reachesInput()) {
-    std::fill_n(static_cast<float*>(data[2]), sizes[kind - 1][2], 0.0f);
-    if (bias) g.addBias(bias, static_cast<float*>(data[2]));
+    if (bias) g.fillBias(bias, static_cast<float*>(data[2]));
+    else std::fill_n(static_cast<float*>(data[2]), sizes[kind - 1][2], 0.0f);
     return wroteBlocked(false);
   }
   try {
@@ -489,11 +486,10 @@ napi_value runConv(Call& c, ConvKind kind) {
         in[i] = plain[i].data();
       }
       float* out = static_cast<float*>(data[2]);
-      if (small && kind == kForward) smallConvForward(shape, in[0], in[1], out);
+      if (small && kind == kForward) smallConvForward(shape, in[0], in[1], bias, out);
       else if (small) smallConvWeightGrad(shape, in[0], in[1], out);
-      else if (kind == kForward) batchConvForward(shape, in[0], in[1], out);
+      else if (kind == kForward) batchConvForward(shape, in[0], in[1], bias, out);
       else batchConvInputGrad(shape, in[0], in[1], out);
-      if (bias) g.addBias(bias, out);
       return wroteBlocked(false);
     }
     Context& ctx = context();

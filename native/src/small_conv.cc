@@ -30,13 +30,19 @@ struct Padded {
   }
 };
 
-/** OB output channels of one image: w and y point at the block's first channel. */
+/** OB output channels of one image: w, bias (or null) and y point at the block's first channel. */
 template <int OB>
-STRIDE_INLINE void forwardBlock(const ConvShape& g, const Padded& p, const float* xp, const float* w, float* y) {
+STRIDE_INLINE void forwardBlock(const ConvShape& g, const Padded& p, const float* xp, const float* w, const float* bias, float* y) {
   const int64_t taps = g.C * g.KH * g.KW, plane = g.OH * g.OW;
+  // The accumulators start from the bias: no second pass over y to add it.
+  v16 start[OB] = {};
+  if (bias) {
+    for (int o = 0; o < OB; o++) start[o] += bias[o];
+  }
   for (int64_t oh = 0; oh < g.OH; oh++) {
     for (int64_t ow = 0; ow < g.OW; ow += kLanes) {
-      v16 acc[OB] = {};
+      v16 acc[OB];
+      for (int o = 0; o < OB; o++) acc[o] = start[o];
       for (int64_t c = 0; c < g.C; c++) {
         for (int64_t kh = 0; kh < g.KH; kh++) {
           const float* row = xp + (c * p.Hp + oh + kh) * p.Wp + ow;
@@ -57,14 +63,15 @@ STRIDE_INLINE void forwardBlock(const ConvShape& g, const Padded& p, const float
   }
 }
 
-STRIDE_CLONES void forwardImage(const ConvShape& g, const Padded& p, const float* xp, const float* w, float* y) {
+STRIDE_CLONES void forwardImage(const ConvShape& g, const Padded& p, const float* xp, const float* w, const float* bias, float* y) {
   const int64_t taps = g.C * g.KH * g.KW, plane = g.OH * g.OW;
   for (int64_t o = 0; o < g.O; o += 8) {
     const float* wb = w + o * taps;
+    const float* bb = bias ? bias + o : nullptr;
     float* yb = y + o * plane;
     switch (std::min<int64_t>(8, g.O - o)) {
 #define STRIDE_CASE(n) \
-  case n: forwardBlock<n>(g, p, xp, wb, yb); break;
+  case n: forwardBlock<n>(g, p, xp, wb, bb, yb); break;
       STRIDE_CASE(1) STRIDE_CASE(2) STRIDE_CASE(3) STRIDE_CASE(4) STRIDE_CASE(5) STRIDE_CASE(6) STRIDE_CASE(7) STRIDE_CASE(8)
 #undef STRIDE_CASE
     }
@@ -139,7 +146,7 @@ STRIDE_CLONES void weightGradImageAnyWidth(const ConvShape& g, const Padded& p, 
 // Both run over images on the threads oneDNN's caller chose (one for small calls). Per-thread
 // buffers are allocated before the parallel region: nothing may throw inside it.
 
-void smallConvForward(const ConvShape& g, const float* x, const float* w, float* y) {
+void smallConvForward(const ConvShape& g, const float* x, const float* w, const float* bias, float* y) {
   const Padded p(g);
   const int threads = omp_get_max_threads();
   std::vector<float> buffers(threads * p.size(g), 0.0f);
@@ -147,7 +154,7 @@ void smallConvForward(const ConvShape& g, const float* x, const float* w, float*
   for (int64_t n = 0; n < g.N; n++) {
     float* xp = buffers.data() + omp_get_thread_num() * p.size(g);
     p.fill(g, x + n * g.C * g.H * g.W, xp);
-    forwardImage(g, p, xp, w, y + n * g.O * g.OH * g.OW);
+    forwardImage(g, p, xp, w, bias, y + n * g.O * g.OH * g.OW);
   }
 }
 

@@ -16,8 +16,8 @@ inline bool smallConvApplies(const ConvShape& g) {
          g.ph < g.KH && g.pw < g.KW && g.OH == g.H + 2 * g.ph - g.KH + 1 && g.OW == g.W + 2 * g.pw - g.KW + 1;
 }
 
-/** y = conv(x, w), all contiguous NCHW / OIHW. */
-void smallConvForward(const ConvShape& g, const float* x, const float* w, float* y);
+/** y = conv(x, w) + bias (per output channel, or null), all contiguous NCHW / OIHW. */
+void smallConvForward(const ConvShape& g, const float* x, const float* w, const float* bias, float* y);
 
 /** gw = the gradient of the loss with respect to w, given x and gy. */
 void smallConvWeightGrad(const ConvShape& g, const float* x, const float* gy, float* gw);
