@@ -59,34 +59,43 @@ function isHalving(args: usize): bool {
     argi(args, 11) == 0 && argi(args, 12) == 0 && argi(args, 13) == 1 && argi(args, 14) == 1 && 2 * OH <= H && 2 * OW <= W;
 }
 
-/** maxPool2d for 2x2 windows with stride 2 (the common case): four outputs per step with SIMD. */
+/** Outputs ow..ow+3 of output row oh (at o in out and idx) of a 2x2, stride-2 pooling over rows r0 and r1. */
+@inline function halving4(r0: usize, r1: usize, oh: i32, ow: i32, out: usize, idx: usize, o: i32): void {
+  const a0 = v128.load(at4(r0, 2 * ow)), a1 = v128.load(at4(r0, 2 * ow + 4));
+  const b0 = v128.load(at4(r1, 2 * ow)), b1 = v128.load(at4(r1, 2 * ow + 4));
+  const first = i32x4.add(i32x4.splat(2 * oh * W + 2 * ow), i32x4(0, 2, 4, 6));
+  // The window's four values in the scalar loop's order; a later one wins when greater or NaN.
+  let best = v128.shuffle<f32>(a0, a1, 0, 2, 4, 6);
+  let bestIdx = first;
+  for (let k = 1; k < 4; k++) {
+    const row = k < 2 ? a0 : b0, row2 = k < 2 ? a1 : b1;
+    const v = (k & 1) != 0 ? v128.shuffle<f32>(row, row2, 1, 3, 5, 7) : v128.shuffle<f32>(row, row2, 0, 2, 4, 6);
+    const take = v128.or(f32x4.gt(v, best), f32x4.ne(v, v));
+    best = v128.bitselect(v, best, take);
+    bestIdx = v128.bitselect(i32x4.add(first, i32x4.splat((k >> 1) * W + (k & 1))), bestIdx, take);
+  }
+  v128.store(at4(out, o), best);
+  v128.store(at4(idx, o), bestIdx);
+}
+
+/**
+ * maxPool2d for 2x2 windows with stride 2 (the common case): four outputs per step with SIMD; a
+ * row's last outputs as the four that end it (some computed twice), in rows of 4 or more.
+ */
 function maxPoolHalving(x: usize, out: usize, idx: usize, begin: i32, end: i32): void {
-  const lanes = i32x4(0, 2, 4, 6);
   for (let pl = begin; pl < end; pl++) {
     const xp = at4(x, pl * H * W);
-    let o = pl * OH * OW;
     for (let oh = 0; oh < OH; oh++) {
       const r0 = at4(xp, 2 * oh * W);
       const r1 = at4(r0, W);
+      const o = (pl * OH + oh) * OW;
       let ow = 0;
-      for (; ow + 4 <= OW; ow += 4, o += 4) {
-        const a0 = v128.load(at4(r0, 2 * ow)), a1 = v128.load(at4(r0, 2 * ow + 4));
-        const b0 = v128.load(at4(r1, 2 * ow)), b1 = v128.load(at4(r1, 2 * ow + 4));
-        const first = i32x4.add(i32x4.splat(2 * oh * W + 2 * ow), lanes);
-        // The window's four values in the scalar loop's order; a later one wins when greater or NaN.
-        let best = v128.shuffle<f32>(a0, a1, 0, 2, 4, 6);
-        let bestIdx = first;
-        for (let k = 1; k < 4; k++) {
-          const row = k < 2 ? a0 : b0, row2 = k < 2 ? a1 : b1;
-          const v = (k & 1) != 0 ? v128.shuffle<f32>(row, row2, 1, 3, 5, 7) : v128.shuffle<f32>(row, row2, 0, 2, 4, 6);
-          const take = v128.or(f32x4.gt(v, best), f32x4.ne(v, v));
-          best = v128.bitselect(v, best, take);
-          bestIdx = v128.bitselect(i32x4.add(first, i32x4.splat((k >> 1) * W + (k & 1))), bestIdx, take);
-        }
-        v128.store(at4(out, o), best);
-        v128.store(at4(idx, o), bestIdx);
+      for (; ow + 4 <= OW; ow += 4) halving4(r0, r1, oh, ow, out, idx, o + ow);
+      if (ow < OW && OW >= 4) {
+        halving4(r0, r1, oh, OW - 4, out, idx, o + OW - 4);
+        ow = OW;
       }
-      for (; ow < OW; ow++, o++) {
+      for (; ow < OW; ow++) {
         let best = -Infinity as f32;
         let bestIdx = 2 * oh * W + 2 * ow;
         for (let k = 0; k < 4; k++) {
@@ -96,8 +105,8 @@ function maxPoolHalving(x: usize, out: usize, idx: usize, begin: i32, end: i32):
           best = select<f32>(v, best, take);
           bestIdx = select<i32>(i, bestIdx, take);
         }
-        store<f32>(at4(out, o), best);
-        store<i32>(at4(idx, o), bestIdx);
+        store<f32>(at4(out, o + ow), best);
+        store<i32>(at4(idx, o + ow), bestIdx);
       }
     }
   }
