@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
+import { Heap } from '../src/backend/wasm/heap.js';
 import { initWasm, wasmBackend, wasmMemory, type WasmBuffer } from '../src/backend/wasm/index.js';
 import { tidy, type Backend } from '../src/index.js';
 import * as st from '../src/index.js';
@@ -47,6 +48,22 @@ describe('wasm backend', { skip }, () => {
       const end = wasmMemory();
       assert.equal(end.allocated, start.allocated);
       assert.ok(end.memoryBytes - start.memoryBytes <= 1 << 20, `the memory grew from ${start.memoryBytes} to ${end.memoryBytes}`);
+    });
+
+    test('freed blocks are reused by size first, and go back to the coalescing heap before the memory grows', () => {
+      // A heap over a fake memory of 16 pages (1 MiB) that counts its growth.
+      let bytes = 16 * 65536, grown = 0;
+      const memory = { get buffer() { return { byteLength: bytes } as ArrayBuffer; }, grow(pages: number) { grown += pages; bytes += pages * 65536; return 0; } };
+      const heap = new Heap(memory, 0);
+      const small = Array.from({ length: 4 }, () => heap.alloc(200_000));
+      heap.free(small[1]!);
+      assert.equal(heap.alloc(199_990), small[1], 'the same size comes back from the spare blocks');
+      for (const p of small) heap.free(p);
+      assert.equal(heap.allocated, 0);
+      // 800,000 bytes fit only where the four spare blocks were: they are merged rather than the memory grown.
+      assert.equal(heap.alloc(800_000), small[0]);
+      assert.equal(grown, 0);
+      assert.throws(() => heap.free(12345), /wasm heap: free of 12345, which is not an allocated block/);
     });
 
     test('tensors on wasm are freed by dispose and tidy; use after dispose throws', () => {
