@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  autograd, DisposedError, keep, memory, ones, referenceBackend, registerBackend, set_memory_debug, tensor, tidy,
+  autograd, DisposedError, interpolate, keep, memory, ones, referenceBackend, registerBackend, set_memory_debug, stack, tensor, tidy,
   type Backend,
 } from '../src/index.js';
 
@@ -168,4 +168,16 @@ test('to(backend) copies across backends and gradients flow back', () => {
   y.backward();
   assert.equal(x.grad!.device, 'reference');
   assert.deepEqual(x.grad!.tolist(), [3, 3, 3]);
+});
+
+test('stack and interpolate leave only their result: no view or index tensor waits for a GC', () => {
+  for (const what of ['stack', 'nearest', 'bilinear'] as const) {
+    const before = live();
+    // Inputs disposed after the call: a view of them left undisposed would keep their buffers.
+    const inputs = what === 'stack' ? [ones([2, 3], on), ones([2, 3], on)] : [ones([1, 2, 4, 4], on)];
+    const y = what === 'stack' ? stack(inputs, 1) : interpolate(inputs[0]!, what === 'nearest' ? { scale_factor: 2 } : { size: [6, 5], mode: 'bilinear' });
+    for (const t of inputs) t.dispose();
+    assert.equal(live() - before, 1, `${what}: buffers left besides the result`);
+    y.dispose();
+  }
 });

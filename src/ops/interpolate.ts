@@ -1,5 +1,6 @@
 import { fromFlat } from '../tensor/creation.js';
 import { ShapeError, StrideError } from '../tensor/errors.js';
+import { tidy } from '../tensor/memory.js';
 import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { requireFloat } from './define.js';
@@ -69,6 +70,11 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
   const factors = opts.scale_factor !== undefined ? perDim(opts.scale_factor, 'scale_factor') : null;
   const outSizes = opts.size !== undefined ? perDim(opts.size, 'size') : inSizes.map((s, i) => Math.floor(s * factors![i]!));
   if (!outSizes.every(Number.isInteger)) throw new StrideError(`interpolate: size must be integers, got ${JSON.stringify(opts.size)}`);
+  // The index tensors, weights and per-dim intermediates are freed here, not left to a GC.
+  return tidy(() => resize(x, mode, align_corners, inSizes, outSizes, factors));
+}
+
+function resize(x: Tensor, mode: InterpolateMode, align_corners: boolean, inSizes: readonly number[], outSizes: readonly number[], factors: readonly number[] | null): Tensor {
   let y = x;
   inSizes.forEach((inSize, i) => {
     const dim = 2 + i;

@@ -1,6 +1,7 @@
 import { full } from '../tensor/creation.js';
 import { promoteTypes } from '../tensor/dtype.js';
 import { ShapeError, StrideError } from '../tensor/errors.js';
+import { tidy } from '../tensor/memory.js';
 import { formatShape, normalizeDim } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { defineOp, emptyLike, viewOf } from './define.js';
@@ -59,7 +60,8 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
     }
   });
   const d = normalizeDim(dim, first.ndim + 1, 'stack');
-  return cat(tensors.map((x) => unsqueeze(x, d)), d);
+  // The unsqueezed views are freed here, not left holding the inputs' buffers until a GC.
+  return tidy(() => cat(tensors.map((x) => unsqueeze(x, d)), d));
 }
 
 const constantPadOp = defineOp<[Tensor], { before: number[]; after: number[]; value: number }>({
