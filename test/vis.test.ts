@@ -60,6 +60,20 @@ test('Grad-CAM of layer2 equals PyTorch\'s, at 7x7 and upsampled to 28x28 (1e-4)
   assertClose(upsampled, flat(FIXTURE.gradcam), 'upsampled cam', { rtol: 1e-4, scaled_atol: 1e-4 });
 });
 
+test('Grad-CAM leaves only its two maps: the forward, the score and the gradient are freed as it returns', () => {
+  const { normalised } = batch(2);
+  set_memory_debug(true);
+  try {
+    const before = memory().liveTensors;
+    const { cam, upsampled } = grad_cam(model, model.layer2, normalised, [1, 2]);
+    assert.equal(memory().liveTensors - before, 2);
+    cam.dispose();
+    upsampled.dispose();
+  } finally {
+    set_memory_debug(false);
+  }
+});
+
 test('SmoothGrad without noise is the saliency; occlusion of a linear score is the patch\'s share of it', () => {
   const { normalised } = batch(2);
   assertClose(smooth_grad(model, normalised, [1, 2], { samples: 2, noise_level: 0 }), { shape: [2, 28, 28], data: saliency(model, normalised, [1, 2]).dataSync() }, 'smooth_grad');

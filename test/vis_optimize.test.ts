@@ -62,6 +62,19 @@ test('DeepDream at least doubles layer1\'s squared activations; activation maxim
   assert.ok(channel(m.image) >= 3 * Math.max(channel(start), 0.01), `channel 5: ${channel(start)} → ${channel(m.image)}`);
 });
 
+test('activation maximisation leaves only its image: the optimised leaf and Adam\'s moments are freed', () => {
+  set_memory_debug(true);
+  try {
+    const start = fromFlat(Array(784).fill(0), [1, 1, 28, 28]);
+    const before = memory().liveTensors;
+    const m = maximize_activation(model, 'layer2', start, { channel: 5, steps: 3, lr: 0.1, generator: new Generator(2) });
+    assert.equal(memory().liveTensors - before, 1);
+    m.image.dispose();
+  } finally {
+    set_memory_debug(false);
+  }
+});
+
 test('DeepDream frees each step\'s input gradient: the live tensors do not grow with the steps, the results are unchanged', () => {
   set_memory_debug(true);
   try {

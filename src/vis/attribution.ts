@@ -123,6 +123,11 @@ export interface GradCamResult {
  * weights α_k are the spatial means of d score / d A_k.
  */
 export function grad_cam(model: Module, layer: Module, x: Tensor, targets: Targets): GradCamResult {
+  // The forward's tensors and the layer's gradient are freed as it returns.
+  return tidy(() => gradCam(model, layer, x, targets));
+}
+
+function gradCam(model: Module, layer: Module, x: Tensor, targets: Targets): GradCamResult {
   let activation: Tensor | null = null;
   const hook = layer.register_forward_hook((_m, _i, out) => {
     activation = out as Tensor;

@@ -20,7 +20,7 @@ import { ShapeError, StrideError } from '../tensor/errors.js';
 import { tidy } from '../tensor/memory.js';
 import { default_generator, type Generator } from '../tensor/random.js';
 import { formatShape } from '../tensor/shape.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { capture } from './pictures.js';
 
 export interface Optimized {
@@ -69,7 +69,7 @@ const randomShift = (g: Generator, max: number) => g.integers(1, -max, max + 1)[
 /** Runs `steps` Adam steps on x (a leaf copy of x0) minimising loss(x), with `after` applied to x's data after each step. */
 function descend(x0: Tensor, steps: number, lr: number, loss: (x: Tensor, step: number) => Tensor, after?: (x: Tensor, step: number) => Tensor): Optimized {
   if (!(steps >= 1) || !(lr > 0)) throw new StrideError(`image optimisation: steps and lr must be positive, got ${steps} and ${lr}`);
-  const x = x0.detach().clone().requires_grad_();
+  const x = tidy(() => x0.detach().clone()).requires_grad_();
   const opt = new Adam([x], { lr });
   const losses: number[] = [];
   for (let s = 0; s < steps; s++) {
@@ -84,7 +84,12 @@ function descend(x0: Tensor, steps: number, lr: number, loss: (x: Tensor, step: 
       return l.item();
     }));
   }
-  return { image: x.detach(), losses };
+  // The leaf, its gradient and Adam's moments are freed now, not when a GC finds them.
+  const image = x.detach();
+  opt.zero_grad();
+  x.dispose();
+  for (const state of opt.state.values()) for (const v of Object.values(state)) if (v instanceof Tensor) v.dispose();
+  return { image, losses };
 }
 
 export interface MaximizeOptions {
