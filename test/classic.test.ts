@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { Generator, StrideError, fromFlat, manual_seed, memory, randn, set_memory_debug, tensor, type Tensor } from '../src/index.js';
+import { Generator, StrideError, fromFlat, manual_seed, memory, randn, set_memory_debug, tensor, tidy, type Tensor } from '../src/index.js';
 import {
   KMeans, KNearestNeighbors, LinearClassifier, PCA, ZCAWhitening, cross_val_score, cross_validate_knn, cross_validation_plot, eigh, k_fold,
   pairwise_distances,
@@ -294,6 +294,33 @@ test('Fashion-MNIST baselines: kNN with k by 5-fold cross-validation, linear SVM
     const acc = clf.score(Xtc, yTest);
     log(`linear ${loss}: test accuracy ${acc.toFixed(4)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     assert.ok(acc > 0.82, `${loss} accuracy ${acc}`);
+  }
+});
+
+test('cross-validation frees each fold: nothing is left but the scores', () => {
+  manual_seed(0);
+  const X = randn([30, 4]);
+  const y = Array.from({ length: 30 }, (_, i) => i % 3);
+  set_memory_debug(true);
+  try {
+    const before = memory().liveTensors;
+    const cv = cross_validate_knn(X, y, [1, 3], { n_splits: 3 });
+    const scores = cross_val_score(() => new KNearestNeighbors({ k: 3 }), X, y, 3);
+    assert.equal(memory().liveTensors - before, 0);
+    assert.deepEqual(cv.scores[1], scores);
+    // fit keeps the training set through a handle of its own: the caller's tidy still frees its tensor.
+    const knn = new KNearestNeighbors({ k: 1 });
+    let inside: Tensor | null = null;
+    tidy(() => {
+      inside = X.mul(1);
+      knn.fit(inside, y);
+    });
+    assert.ok(inside!.disposed, "the caller's tensor was freed by its tidy");
+    assert.deepEqual(Array.from(knn.predict(X).dataSync()), y, 'predictions from the kept training set');
+    knn.dispose();
+    assert.throws(() => knn.predict(X), /call fit\(X, y\) before predicting/);
+  } finally {
+    set_memory_debug(false);
   }
 });
 

@@ -60,11 +60,21 @@ export class KNearestNeighbors {
   fit(X: Tensor, y: Tensor | readonly number[]): this {
     const m = asMatrix(X, 'KNearestNeighbors.fit');
     this.y = asLabels(y, m.shape[0]!, 'KNearestNeighbors.fit');
-    // The training set outlives the caller's tidy scopes (as fitted state should).
-    this.X = keep(m);
+    this.dispose();
+    // The training set outlives the caller's tidy scopes (as fitted state should) through a handle
+    // of its own: keeping the caller's tensor would take it out of the caller's scope.
+    this.X = keep(m === X ? X.detach() : m);
     this.base = this.metric === 'l2' ? keepBase(distanceBase(m)) : null;
     this.num_classes = this.y.reduce((a, b) => Math.max(a, b + 1), 0);
     return this;
+  }
+
+  /** Frees what fit kept; fit again before predicting. */
+  dispose(): void {
+    this.X?.dispose();
+    this.base?.bt.dispose();
+    this.base?.norms.dispose();
+    this.X = this.base = null;
   }
 
   private fitted(): { X: Tensor; y: Int32Array } {

@@ -1,6 +1,7 @@
 import { index_select } from '../ops/indexing.js';
 import { fromFlat } from '../tensor/creation.js';
 import { StrideError } from '../tensor/errors.js';
+import { tidy } from '../tensor/memory.js';
 import { default_generator, type Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { asLabels, asMatrix, labelTensor, positiveInt } from './common.js';
@@ -54,19 +55,26 @@ function take(X: Tensor, y: Int32Array, indices: readonly number[]): { X: Tensor
 export interface Estimator {
   fit(X: Tensor, y: Tensor): unknown;
   score(X: Tensor, y: Tensor): number;
+  /** Frees the fitted state, called when the fold is done (state kept past tidy needs it). */
+  dispose?(): void;
 }
 
 /** The score of a fresh estimator on each fold, trained on the rest (scikit-learn's cross_val_score). */
 export function cross_val_score(make: () => Estimator, X: Tensor, y: Tensor | readonly number[], folds: number | readonly Fold[] = 5): number[] {
-  const m = asMatrix(X, 'cross_val_score');
-  const labels = asLabels(y, m.shape[0]!, 'cross_val_score');
-  const splits = typeof folds === 'number' ? k_fold(m.shape[0]!, folds) : folds;
-  return splits.map(({ train, test }) => {
-    const tr = take(m, labels, train);
-    const te = take(m, labels, test);
-    const est = make();
-    est.fit(tr.X, tr.y);
-    return est.score(te.X, te.y);
+  // Each fold's copies and fitted model are freed with it, not left to a GC.
+  return tidy(() => {
+    const m = asMatrix(X, 'cross_val_score');
+    const labels = asLabels(y, m.shape[0]!, 'cross_val_score');
+    const splits = typeof folds === 'number' ? k_fold(m.shape[0]!, folds) : folds;
+    return splits.map(({ train, test }) => tidy(() => {
+      const tr = take(m, labels, train);
+      const te = take(m, labels, test);
+      const est = make();
+      est.fit(tr.X, tr.y);
+      const score = est.score(te.X, te.y);
+      est.dispose?.();
+      return score;
+    }));
   });
 }
 
@@ -94,17 +102,22 @@ export interface KnnCrossValidationOptions extends KFoldOptions {
 export function cross_validate_knn(X: Tensor, y: Tensor | readonly number[], ks: readonly number[], opts: KnnCrossValidationOptions = {}): KnnCrossValidation {
   const { n_splits = 5, metric = 'l2', batch_size = 256 } = opts;
   if (ks.length === 0) throw new StrideError('cross_validate_knn: expected at least one k');
-  const m = asMatrix(X, 'cross_validate_knn');
-  const labels = asLabels(y, m.shape[0]!, 'cross_validate_knn');
-  const folds = k_fold(m.shape[0]!, n_splits, opts);
   const scores = ks.map(() => [] as number[]);
-  for (const { train, test } of folds) {
-    const tr = take(m, labels, train);
-    const te = take(m, labels, test);
-    const knn = new KNearestNeighbors({ metric, batch_size }).fit(tr.X, tr.y);
-    const byK = knn.score_many(te.X, te.y, ks);
-    ks.forEach((k, i) => scores[i]!.push(byK.get(k)!));
-  }
+  // Each fold's copies are freed with it, not left to a GC.
+  tidy(() => {
+    const m = asMatrix(X, 'cross_validate_knn');
+    const labels = asLabels(y, m.shape[0]!, 'cross_validate_knn');
+    for (const { train, test } of k_fold(m.shape[0]!, n_splits, opts)) {
+      tidy(() => {
+        const tr = take(m, labels, train);
+        const te = take(m, labels, test);
+        const knn = new KNearestNeighbors({ metric, batch_size }).fit(tr.X, tr.y);
+        const byK = knn.score_many(te.X, te.y, ks);
+        knn.dispose();
+        ks.forEach((k, i) => scores[i]!.push(byK.get(k)!));
+      });
+    }
+  });
   const mean = scores.map((s) => s.reduce((a, b) => a + b, 0) / s.length);
   const std = scores.map((s, i) => Math.sqrt(s.reduce((a, b) => a + (b - mean[i]!) ** 2, 0) / s.length));
   let best = 0;
