@@ -10,7 +10,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import sharp from 'sharp';
-import { cat, fromFlat, Generator, no_grad, type Tensor } from '../src/index.js';
+import { cat, fromFlat, Generator, memory, no_grad, set_memory_debug, type Tensor } from '../src/index.js';
 import { render, writePlot } from '../src/cli/report.js';
 import { parseIdx } from '../src/data/idx.js';
 import { readBytes } from '../src/io/files.js';
@@ -86,6 +86,19 @@ const stds = (r: InitRun) => r.layers.map((l) => l.activation.std);
 const gradients = (r: InitRun) => r.layers.map((l) => l.gradient!.abs_mean);
 /** Fraction of the activations in the histogram's two end bins: near ±1 for a saturated tanh. */
 const ends = (r: InitRun) => r.layers.map(({ activation: { histogram: { counts } } }) => (counts[0]! + counts.at(-1)!) / counts.reduce((a, b) => a + b));
+
+test('the initialisation experiment and layer_statistics leave no tensor behind (models, inputs, forwards, gradients)', () => {
+  set_memory_debug(true);
+  try {
+    const before = memory().liveTensors;
+    const runs = init_experiment({ depth: 3, width: 20, batch: 10, inits: ['xavier', 'he'], generator: new Generator(3) });
+    assert.equal(memory().liveTensors - before, 0);
+    assert.equal(runs.length, 2);
+    assert.ok(runs.every((r) => r.layers.length === 3 && r.layers.every((l) => l.gradient !== null)));
+  } finally {
+    set_memory_debug(false);
+  }
+});
 
 test('the initialisation experiment (tanh, 10 layers): N(0, 0.01²) collapses, N(0, 1) saturates, Xavier keeps the scale', () => {
   const [small, large, xavier] = init_experiment({ activation: 'tanh', inits: ['small', 'large', 'xavier'], width: 100, batch: 100, generator: new Generator(0) });

@@ -13,6 +13,7 @@ import { Sequential, type Module } from '../nn/module.js';
 import { sum } from '../ops/reduce.js';
 import { randn } from '../tensor/creation.js';
 import { StrideError } from '../tensor/errors.js';
+import { tidy } from '../tensor/memory.js';
 import { default_generator, type Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { scoresOf } from './attribution.js';
@@ -95,6 +96,11 @@ export function layer_statistics(model: Module, x: Tensor, names: readonly strin
   const modules = new Map(model.named_modules());
   const unknown = names.filter((n) => !modules.has(n) || n === '');
   if (unknown.length || names.length === 0) throw new StrideError(`layer_statistics: no module named ${unknown.join(', ') || '(none given)'}; the modules are ${[...modules.keys()].filter(Boolean).join(', ')}`);
+  // The forward, the loss and the gradients are freed as the summaries (plain numbers) return.
+  return tidy(() => statistics(model, modules, x, names, loss, bins));
+}
+
+function statistics(model: Module, modules: Map<string, Module>, x: Tensor, names: readonly string[], loss: (output: Tensor) => Tensor, bins: number): LayerStatistics[] {
   const outputs = new Map<string, Tensor>();
   const hooks = names.map((n) => modules.get(n)!.register_forward_hook((_m, _i, o) => void outputs.set(n, o as Tensor)));
   let value: Tensor;
@@ -148,19 +154,24 @@ export interface InitRun {
 export function init_experiment(opts: InitExperimentOptions = {}): InitRun[] {
   const { activation = 'tanh', inits = INIT_SCHEMES, depth = 10, width = 500, batch = 500, bins = 30, generator = default_generator } = opts;
   if (![depth, width, batch].every((v) => Number.isInteger(v) && v >= 1)) throw new StrideError(`init_experiment: depth, width and batch must be positive integers, got ${depth}, ${width}, ${batch}`);
-  const x = randn([batch, width], { generator });
-  return inits.map((init) => {
-    const std = init_std(init, width);
-    const layers: Module[] = [];
-    for (let i = 0; i < depth; i++) {
-      const linear = new Linear(width, width, false);
-      normal_(linear.weight, 0, std, { generator });
-      layers.push(linear, activation === 'tanh' ? new Tanh() : new ReLU());
-    }
-    const mlp = new Sequential(...layers);
-    const names = Array.from({ length: depth }, (_, i) => String(2 * i + 1));
-    const stats = layer_statistics(mlp, x, names, { bins });
-    return { init, weight_std: std, layers: stats.map((s, i) => ({ ...s, name: `layer ${i + 1}` })) };
+  // The input and each run's model are freed with it (the runs hold plain numbers).
+  return tidy(() => {
+    const x = randn([batch, width], { generator });
+    return inits.map((init) => tidy(() => {
+      const std = init_std(init, width);
+      const layers: Module[] = [];
+      for (let i = 0; i < depth; i++) {
+        const linear = new Linear(width, width, false);
+        normal_(linear.weight, 0, std, { generator });
+        layers.push(linear, activation === 'tanh' ? new Tanh() : new ReLU());
+      }
+      const mlp = new Sequential(...layers);
+      const names = Array.from({ length: depth }, (_, i) => String(2 * i + 1));
+      const stats = layer_statistics(mlp, x, names, { bins });
+      // Parameters outlive tidy scopes (as a model's should): this one's are freed here.
+      for (const p of mlp.parameters()) p.dispose();
+      return { init, weight_std: std, layers: stats.map((s, i) => ({ ...s, name: `layer ${i + 1}` })) };
+    }));
   });
 }
 
