@@ -112,20 +112,8 @@ struct Blocks {
   int64_t size(int64_t i) const { return start(i + 1) - start(i); }
 };
 
-/** Calls K::run<A, B>(args...) for runtime a, b in [1, kBlock]: the tile sizes as constants. */
-template <class K, class... Args>
-STRIDE_INLINE void tile(int64_t a, int64_t b, Args&&... args) {
-  switch ((a - 1) * kBlock + (b - 1)) {
-#define STRIDE_CASE(i) \
-  case i: K::template run<i / kBlock + 1, i % kBlock + 1>(args...); break;
-    STRIDE_CASE(0) STRIDE_CASE(1) STRIDE_CASE(2) STRIDE_CASE(3) STRIDE_CASE(4) STRIDE_CASE(5) STRIDE_CASE(6) STRIDE_CASE(7)
-    STRIDE_CASE(8) STRIDE_CASE(9) STRIDE_CASE(10) STRIDE_CASE(11) STRIDE_CASE(12) STRIDE_CASE(13) STRIDE_CASE(14) STRIDE_CASE(15)
-#undef STRIDE_CASE
-  }
-}
-
 /**
- * As tile for a in [1, kWide] and b in [1, kBlock]: up to 24 accumulators, which AVX-512's 32
+ * Up to kWide channels per tile for the input gradient: 24 accumulators, which AVX-512's 32
  * registers hold (AVX2's 16 would spill them: wideBlock() says which to use).
  */
 constexpr int kWide = 6;
@@ -133,11 +121,15 @@ int64_t wideBlock() {
   static const int64_t most = __builtin_cpu_supports("avx512f") ? kWide : kBlock;
   return most;
 }
-template <class K, class... Args>
-STRIDE_INLINE void wideTile(int64_t a, int64_t b, Args&&... args) {
+
+/** Calls K::run<A, B>(args...) for runtime a in [1, MaxA], b in [1, kBlock]: the tile sizes as constants. */
+template <int MaxA, class K, class... Args>
+STRIDE_INLINE void tile(int64_t a, int64_t b, Args&&... args) {
   switch ((a - 1) * kBlock + (b - 1)) {
 #define STRIDE_CASE(i) \
-  case i: K::template run<i / kBlock + 1, i % kBlock + 1>(args...); break;
+  case i:                                                                       \
+    if constexpr (i / kBlock < MaxA) K::template run<i / kBlock + 1, i % kBlock + 1>(args...); \
+    break;
     STRIDE_CASE(0) STRIDE_CASE(1) STRIDE_CASE(2) STRIDE_CASE(3) STRIDE_CASE(4) STRIDE_CASE(5) STRIDE_CASE(6) STRIDE_CASE(7)
     STRIDE_CASE(8) STRIDE_CASE(9) STRIDE_CASE(10) STRIDE_CASE(11) STRIDE_CASE(12) STRIDE_CASE(13) STRIDE_CASE(14) STRIDE_CASE(15)
     STRIDE_CASE(16) STRIDE_CASE(17) STRIDE_CASE(18) STRIDE_CASE(19) STRIDE_CASE(20) STRIDE_CASE(21) STRIDE_CASE(22) STRIDE_CASE(23)
@@ -179,7 +171,7 @@ struct ForwardTile {
 STRIDE_CLONES void forwardRow(const ConvShape& g, const Layout& l, const float* xT, const float* wT, const float* bias, float* yT, int64_t oh, int64_t o0, int64_t ob) {
   const Blocks vb(l.vectors);
   for (int64_t ow = 0; ow < g.OW; ow++) {
-    for (int64_t j = 0; j < vb.count; j++) tile<ForwardTile>(ob, vb.size(j), g, l, xT, wT, bias, yT, o0, oh, ow, vb.start(j));
+    for (int64_t j = 0; j < vb.count; j++) tile<kBlock, ForwardTile>(ob, vb.size(j), g, l, xT, wT, bias, yT, o0, oh, ow, vb.start(j));
   }
 }
 
@@ -234,7 +226,7 @@ struct InputGradTile {
 STRIDE_CLONES void inputGradRow(const ConvShape& g, const Layout& l, const Reach& rows, const Reach& cols, const float* gyT, const float* wT, float* gxT, int64_t ih, int64_t c0, int64_t cb) {
   const Blocks vb(l.vectors);
   for (int64_t iw = 0; iw < g.W; iw++) {
-    for (int64_t j = 0; j < vb.count; j++) wideTile<InputGradTile>(cb, vb.size(j), g, l, rows, cols, gyT, wT, gxT, c0, ih, iw, vb.start(j));
+    for (int64_t j = 0; j < vb.count; j++) tile<kWide, InputGradTile>(cb, vb.size(j), g, l, rows, cols, gyT, wT, gxT, c0, ih, iw, vb.start(j));
   }
 }
 
