@@ -299,7 +299,10 @@ async function runT1(live: Live[]): Promise<void> {
       });
       const epochs = r.epochs as { epoch: number; seconds: number; test_accuracy: number }[];
       const hit = epochs.find((e) => e.test_accuracy >= T1.target) ?? null;
-      record({ type: 't1', config: l.cfg.id, system: l.cfg.system, threads: l.cfg.threads, target: T1.target, reached: hit !== null, seconds: hit?.seconds ?? null, epochs, ...watch.stop() });
+      record({
+        type: 't1', config: l.cfg.id, system: l.cfg.system, threads: l.cfg.threads, target: T1.target, lr_schedule: { step_size: T1.lr_step_size, gamma: T1.lr_gamma },
+        reached: hit !== null, seconds: hit?.seconds ?? null, epochs, ...watch.stop(),
+      });
     } catch (e) {
       record({ type: 'skip', config: l.cfg.id, workload: 't1', reason: (e as Error).message });
     }

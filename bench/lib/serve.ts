@@ -24,6 +24,9 @@ export interface T1Params {
   batch: number;
   lr: number;
   momentum: number;
+  /** StepLR: the learning rate times lr_gamma every lr_step_size epochs. */
+  lr_step_size: number;
+  lr_gamma: number;
   max_epochs: number;
   seed: number;
   /** Give up after this much training time. */

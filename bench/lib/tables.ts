@@ -140,7 +140,10 @@ export function render(records: Rec[], opts: { micro?: boolean } = {}): string {
 
   const t1 = records.filter((r) => r.type === 't1');
   if (t1.length) {
-    out.push('', `T1: training time to ${String(t1[0]!.target)} test accuracy on the full Fashion-MNIST (W1's model, SGD lr 0.01 momentum 0.9, batch 64, reshuffled each epoch; test evaluations not timed).`, '');
+    // Runs before 2026-12-07 kept the learning rate constant and recorded no schedule.
+    const schedule = t1[0]!.lr_schedule as { step_size: number; gamma: number } | undefined;
+    const lr = schedule ? `, times ${schedule.gamma} every ${schedule.step_size} epochs` : '';
+    out.push('', `T1: training time to ${String(t1[0]!.target)} test accuracy on the full Fashion-MNIST (W1's model, SGD lr 0.01${lr}, momentum 0.9, batch 64, reshuffled each epoch; test evaluations not timed).`, '');
     // A point below the target too, read off the recorded epochs: it says something when the
     // recipe plateaus just under the target.
     const lower = Math.round((Number(t1[0]!.target) - 0.01) * 100) / 100;

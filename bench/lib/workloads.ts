@@ -71,7 +71,11 @@ export const WORKLOADS: Workload[] = [
   { id: 'w4_1024', title: 'W4 SGEMM n=1024', params: { batch: 1, n: 1024 }, unit: 'GFLOP/s', flops_per_item: 1e9 },
 ];
 
-/** T1: time to reach this test accuracy on the full Fashion-MNIST, with W1's model and optimizer. */
-export const T1 = { target: 0.91, batch: 64, ...SGD, max_epochs: 30, seed: 0 };
+/**
+ * T1: time to reach this test accuracy on the full Fashion-MNIST, with W1's model and optimizer,
+ * the learning rate divided by 10 every 10 epochs (StepLR): at a constant rate PyTorch and
+ * stride's native runs plateaued at 0.900-0.908 within 30 epochs.
+ */
+export const T1 = { target: 0.91, batch: 64, ...SGD, lr_step_size: 10, lr_gamma: 0.1, max_epochs: 30, seed: 0 };
 
 export const MACS = { lenet5: LENET_MACS, resnet20: RESNET20_MACS, resnet18: RESNET18_MACS };

@@ -155,6 +155,7 @@ def t1(p):
     test_x, test_y = load_fashion('t10k')
     model = lenet5()
     opt = torch.optim.SGD(model.parameters(), lr=p['lr'], momentum=p['momentum'])
+    schedule = torch.optim.lr_scheduler.StepLR(opt, step_size=p['lr_step_size'], gamma=p['lr_gamma'])
     loss_fn = nn.CrossEntropyLoss()
     g = torch.Generator().manual_seed(p['seed'])
     history, seconds, b = [], 0.0, p['batch']
@@ -168,6 +169,7 @@ def t1(p):
             idx = order[at:at + b]
             train_step(model, opt, loss_fn, images[idx], labels[idx])
         seconds += time.perf_counter() - t0
+        schedule.step()
         model.eval()
         with torch.no_grad():
             acc = (model(test_x).argmax(1) == test_y).float().mean().item()

@@ -7,7 +7,7 @@
 import * as st from '../../src/index.js';
 import { CifarResNet, LeNet5, ResNet } from '../../src/models/index.js';
 import type { Module } from '../../src/nn/index.js';
-import { SGD } from '../../src/optim/index.js';
+import { lr_scheduler, SGD } from '../../src/optim/index.js';
 import { loadFashion, permutation, type Split } from '../lib/fashion.js';
 import { serve, type Runner, type T1Epoch, type T1Params } from '../lib/serve.js';
 import { loadStrideBackends } from '../lib/stride_backends.js';
@@ -105,6 +105,7 @@ async function t1(p: T1Params, progress: (e: T1Epoch) => void): Promise<T1Epoch[
   const te = loadFashion('t10k');
   const m = lenet();
   const opt = new SGD(m.parameters(), { lr: p.lr, momentum: p.momentum });
+  const schedule = new lr_scheduler.StepLR(opt, p.lr_step_size, p.lr_gamma);
   const history: T1Epoch[] = [];
   let seconds = 0;
   for (let epoch = 1; epoch <= p.max_epochs && seconds < p.max_seconds; epoch++) {
@@ -118,6 +119,7 @@ async function t1(p: T1Params, progress: (e: T1Epoch) => void): Promise<T1Epoch[
       y.dispose();
     }
     seconds += (performance.now() - t0) / 1000;
+    schedule.step();
     m.eval();
     let correct = 0;
     for (let at = 0; at < te.n; at += 1000) {
