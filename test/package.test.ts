@@ -34,6 +34,11 @@ test('the package ships what builds the native addon, and nothing the build made
   assert.deepEqual(native.filter((f) => !allowed(f)), []);
 });
 
+test('npm pack builds dist/ first (prepack), which the exports and the bin point into', () => {
+  assert.equal(pkg.scripts['prepack'], 'npm run build');
+  assert.match(pkg.scripts['build']!, /tsc -p tsconfig\.build\.json/);
+});
+
 test('npm builds the addon at install without failing it, and without apt', () => {
   const install = pkg.scripts['install'];
   assert.ok(install?.startsWith('sh native/build.sh || '), install);
