@@ -1,7 +1,7 @@
 import { ones, scalar_tensor, zeros } from '../tensor/creation.js';
 import { isIntegral } from '../tensor/dtype.js';
 import { DTypeError, IndexError, ShapeError } from '../tensor/errors.js';
-import { formatShape, indexedDim } from '../tensor/shape.js';
+import { formatShape, indexedDim, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { defineOp, emptyLike, installMethods } from './define.js';
 import { to, where, type Operand } from './elementwise.js';
@@ -40,11 +40,30 @@ const gatherOp = defineOp<[Tensor, Tensor], { dim: number }>({
     return out;
   },
   save: 'inputs',
-  backward: (gy, { inputs: [x, index], attrs: { dim } }) => [
-    scatter_add(zeros(x.shape, { dtype: gy.dtype, backend: gy.device }), dim, index, gy),
-    null,
-  ],
+  backward: (gy, { inputs: [x, index], attrs: { dim } }) => [scatterIntoZeros(gy, dim, index, x.shape), null],
 });
+
+/**
+ * zeros(shape) with src added at index along dim: gather's adjoint (and max/min's gradient),
+ * written into fresh zeros instead of scatter_add onto a zeros tensor, which copied the zeros.
+ */
+const scatterIntoZerosOp = defineOp<[Tensor, Tensor], { dim: number; shape: Shape }>({
+  name: 'scatter_add',
+  shape: (_inputs, { shape }) => shape,
+  forward: ([src, index], { dim }, shape) => {
+    const out = emptyLike(src, shape);
+    src.backend.fill(out, 0);
+    src.backend.scatterAdd(out, dim, index, src);
+    return out;
+  },
+  save: 'inputs',
+  backward: (gy, { inputs: [, index], attrs: { dim } }) => [gather(gy, dim, index), null],
+});
+
+/** src (index's shape) scattered into zeros of `shape` along dim; repeated indices accumulate. */
+export function scatterIntoZeros(src: Tensor, dim: number, index: Tensor, shape: Shape): Tensor {
+  return scatterIntoZerosOp([src, index], { dim, shape });
+}
 
 /** out[i][j] = x[index[i][j]][j] for dim 0 (and so on), as torch.gather. */
 export function gather(x: Tensor, dim: number, index: Tensor): Tensor {

@@ -1,12 +1,11 @@
 import type { ReduceOp } from '../backend/backend.js';
-import { zeros } from '../tensor/creation.js';
 import { isFloatingPoint, type DType } from '../tensor/dtype.js';
 import { ShapeError } from '../tensor/errors.js';
 import { contiguousStrides, formatShape, indexedDim, normalizeDim, sameShape, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { defineOp, defineOpWithExtras, emptyLike, installMethods, requireFloat, viewOf } from './define.js';
 import { add, div, eq, exp, isinf, log, logical_and, mul, ne, sub, where } from './elementwise.js';
-import { scatter_add } from './indexing.js';
+import { scatterIntoZeros } from './indexing.js';
 import { expand, reshape } from './shape.js';
 
 export type Dims = number | readonly number[] | null | undefined;
@@ -154,7 +153,7 @@ function valuesIndicesOp(name: 'max' | 'min') {
     save: 'none',
     backward: (gy, { shapes: [shape], extras: [indices], attrs: { dim } }) => {
       const kept = keptShape(shape, [dim]);
-      return [scatter_add(zeros(shape, { dtype: gy.dtype, backend: gy.device }), dim, reshape(indices!, kept), reshape(gy, kept))];
+      return [scatterIntoZeros(reshape(gy, kept), dim, reshape(indices!, kept), shape)];
     },
   });
 }
