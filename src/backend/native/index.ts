@@ -134,24 +134,28 @@ const fits = (v: NView): boolean => v.shape.length <= MAX_RANK;
 /** oneDNN rejects empty tensors; the reference handles them. */
 const nonEmpty = (a: NView, b: NView, c: NView): boolean => numel(a.shape) > 0 && numel(b.shape) > 0 && numel(c.shape) > 0;
 
+/** A buffer's kind: bool and uint8 are both Uint8Arrays, so the pool's one list serves both. */
+type Kind = 'float32' | 'float64' | 'int32' | 'uint8';
+const kindOf = (b: TypedArray): Kind =>
+  b instanceof Float32Array ? 'float32' : b instanceof Float64Array ? 'float64' : b instanceof Int32Array ? 'int32' : 'uint8';
+
 /**
  * Freed buffers kept for reuse, by dtype and length. A training step frees (through tidy) the
  * same sizes it allocates next step, and recycling them instead of leaving them to the GC took
  * allocation and collection from about a quarter of a LeNet-5 step to almost nothing. Bounded,
  * so a model that changes shapes does not hoard memory.
  */
-const kindOf = (b: TypedArray): string =>
-  b instanceof Float32Array ? 'float32' : b instanceof Float64Array ? 'float64' : b instanceof Int32Array ? 'int32' : 'uint8';
-
 class BufferPool {
-  private readonly free = new Map<string, TypedArray[]>();
+  // By kind, then length: no key string built per call (a ResNet-20 step allocates ~800 times).
+  private readonly free: Record<Kind, Map<number, TypedArray[]>> = {
+    float32: new Map(), float64: new Map(), int32: new Map(), uint8: new Map(),
+  };
   private bytes = 0;
 
   constructor(private readonly maxBytes: number) {}
 
   take(dtype: DType, size: number): TypedArray {
-    // bool and uint8 are both Uint8Arrays: one list serves both.
-    const reused = this.free.get(`${dtype === 'bool' ? 'uint8' : dtype}:${size}`)?.pop();
+    const reused = this.free[dtype === 'bool' ? 'uint8' : dtype].get(size)?.pop();
     if (!reused) return allocArray(dtype, size);
     this.bytes -= reused.byteLength;
     // Not zeroed: Backend.alloc promises no contents (the native test run poisons them to check).
@@ -160,10 +164,10 @@ class BufferPool {
 
   give(buffer: TypedArray): void {
     if (this.bytes + buffer.byteLength > this.maxBytes) return;
-    const key = `${kindOf(buffer)}:${buffer.length}`;
-    const list = this.free.get(key);
+    const lists = this.free[kindOf(buffer)];
+    const list = lists.get(buffer.length);
     if (list) list.push(buffer);
-    else this.free.set(key, [buffer]);
+    else lists.set(buffer.length, [buffer]);
     this.bytes += buffer.byteLength;
   }
 }
