@@ -35,6 +35,14 @@ test('gradcheck bmm, mv, dot, outer, linear', () => {
   checkGrad((a, b) => st.outer(a, b), [randn64([3], 46, true), randn64([2], 47, true)]);
   checkGrad((x, w, b) => st.linear(x, w, b), [randn64([2, 5, 4], 48, true), randn64([3, 4], 49, true), randn64([3], 50, true)]);
   checkGrad((x, w) => st.linear(x.t(), w), [randn64([4, 5], 51, true), randn64([3, 4], 52, true)]);
+  // A 1-d input and a transposed (non-contiguous) weight; and linear's gradient differentiated again.
+  checkGrad((x, w, b) => st.linear(x, w.t(), b), [randn64([4], 53, true), randn64([4, 3], 54, true), randn64([3], 55, true)]);
+  const gradOfLinear = (x: st.Tensor, w: st.Tensor, gy: st.Tensor) => st.enable_grad(() => {
+    const [xr, wr] = [x, w].map((t) => (t.requires_grad ? t : t.requires_grad_())) as [st.Tensor, st.Tensor];
+    const [gx, gw] = st.autograd.grad(st.linear(xr, wr), [xr, wr], { grad_outputs: [gy], create_graph: true });
+    return gx!.sum().add(gw!.mul(gw!).sum());
+  });
+  checkGrad(gradOfLinear, [randn64([2, 4], 56, true), randn64([3, 4], 57, true), randn64([2, 3], 58, true)]);
 });
 
 // ---------------------------------------------------------------- worked examples
