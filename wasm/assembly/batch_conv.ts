@@ -1,9 +1,10 @@
 // Direct convolution kernels vectorised over the batch: a v128 holds one position of 4 images,
 // so every multiply-add is useful whatever the channel counts and kernel size, with no im2col
 // and no packing. Each group of 4 images is copied into the thread's scratch transposed (x to
-// [C][H][W][4 images], spatially zero-padded so that no tap needs a bounds test; y and gy to
-// [OH * OW][O][4 images]; the input gradient is computed as [C][H][W][4 images]), computed there
-// and transposed back to NCHW. Images of a last, partial group read a block of zeros.
+// [H][W][C][4 images] or [C][H][W][4 images], spatially zero-padded so that no tap needs a
+// bounds test; gy to [OH * OW][O][4 images]; the input gradient is computed as
+// [C][H][W][4 images] and transposed back to NCHW, the forward's y transposed in registers as
+// it is stored). Images of a last, partial group read a block of zeros.
 //
 // Output channels are padded to multiples of the kernels' block (OB: 2 or 4; for the input
 // gradient 4, and input channels to blocks of 3 or 4) with zero weights and gradients, so that
@@ -20,7 +21,7 @@ let SH = 0, SW = 0, PH = 0, PW = 0, DH = 0, DW = 0;
 let HP = 0, WP = 0, KK = 0, TAPS = 0, OHW = 0, OP = 0;
 // The forward's and weight gradient's blocks: OB output channels x NP (8 / OB) positions or
 // taps; TAPSP, the taps rounded up to whole steps of NP.
-let OB = 0, NP = 0, TAPSP = 0;
+let OB = 0, NP = 0, TAPSP = 0, PASS = 0;
 // The input gradient's blocks of input channels (CB, 3 or 4: fewer channels padded) and CP, the padded count.
 let CB = 0, CP = 0;
 
@@ -29,7 +30,7 @@ let CB = 0, CP = 0;
   return p + (<usize>i << 4);
 }
 
-// Scratch: the group's input side (xT, or the input gradient), its output side (y or gy), the
+// Scratch: the group's input side (xT, or the input gradient), gy (not for the forward), the
 // weight gradient's per-lane sums [TAPSP][OP], the weights laid out for the pass (then the
 // forward's bias, padded to OP), the byte offsets of the taps in xT, and a block of zeros for
 // missing images.
@@ -38,7 +39,7 @@ let CB = 0, CP = 0;
   return <usize>max(HP * WP * C, CP * H * W) << 4;
 }
 @inline function outputBytes(): usize {
-  return <usize>(OP * OHW) << 4;
+  return PASS == 0 ? 0 : <usize>(OP * OHW) << 4;
 }
 @inline function sumsBytes(): usize {
   return <usize>(TAPSP * OP) << 4;
@@ -71,7 +72,7 @@ export function batchConvApplies(args: usize, pass: i32): bool {
   KH = argi(args, 5); KW = argi(args, 6); OH = argi(args, 7); OW = argi(args, 8);
   SH = argi(args, 9); SW = argi(args, 10); PH = argi(args, 11); PW = argi(args, 12);
   DH = argi(args, 13); DW = argi(args, 14);
-  KK = KH * KW; TAPS = C * KK; OHW = OH * OW;
+  KK = KH * KW; TAPS = C * KK; OHW = OH * OW; PASS = pass;
   OB = pass == 1 ? 4 : blockOf(pass == 0 ? OW : TAPS);
   NP = 8 / OB; OP = (O + OB - 1) / OB * OB; TAPSP = (TAPS + NP - 1) / NP * NP;
   CB = (C + 2) / 3 * 3 < ((C + 3) & ~3) ? 3 : 4;
@@ -156,8 +157,13 @@ function fromLanes(src: usize, rows: i32, len: i32, srcRow: i32, srcCol: i32, im
   return n < N ? at4(p, n * size) : zeros;
 }
 
-/** Copies images n..n+3 of x into the padded xT [C][HP][WP] (whose border stays zero). */
-function padGroup(x: usize, n: i32, xT: usize, zeros: usize): void {
+/**
+ * Copies images n..n+3 of x into the padded xT (whose border stays zero): [HP][WP][C] for the
+ * forward, whose inner loop runs over the channels of a window row; [C][HP][WP] for the weight
+ * gradient, whose inner loop runs over positions (with channels inner it read a cache line per
+ * position and was 25% slower).
+ */
+function padGroup(x: usize, n: i32, xT: usize, zeros: usize, channelsInner: bool): void {
   const size = C * H * W;
   const a = image(x, n, size, zeros), b = image(x, n + 1, size, zeros), c = image(x, n + 2, size, zeros), d = image(x, n + 3, size, zeros);
   // Rows and columns past the last window are never read.
@@ -165,7 +171,8 @@ function padGroup(x: usize, n: i32, xT: usize, zeros: usize): void {
   if (rows <= 0 || cols <= 0) return;
   for (let ch = 0; ch < C; ch++) {
     const s = <usize>(ch * H * W) << 2;
-    toLanes(a + s, b + s, c + s, d + s, rows, cols, W, at16(xT, (ch * HP + PH) * WP + PW), WP, 1);
+    if (channelsInner) toLanes(a + s, b + s, c + s, d + s, rows, cols, W, at16(xT, (PH * WP + PW) * C + ch), WP * C, C);
+    else toLanes(a + s, b + s, c + s, d + s, rows, cols, W, at16(xT, (ch * HP + PH) * WP + PW), WP, 1);
   }
 }
 
@@ -193,21 +200,54 @@ function gradGroup(gy: usize, n: i32, gyT: usize, zeros: usize): void {
   return (k & 3) % ob;
 }
 
-/** Stores accumulator k (of output column ow, channel block o) at yT [OHW][OP] unless past the row's end. */
-@inline function putOutput(yT: usize, oh: i32, ow: i32, o: i32, k: i32, ob: i32, s: v128): void {
-  const col = ow + posOf(k, ob);
-  if (col < OW) v128.store(at16(yT, (oh * OW + col) * OP + o + chanOf(k, ob)), s);
+/** Lanes [0, count) of v (images' values at one element) to each image's element at dst, `img` bytes apart. */
+@inline function putColumn(dst: usize, img: usize, count: i32, v: v128): void {
+  store<f32>(dst, f32x4.extract_lane(v, 0));
+  if (count > 1) store<f32>(dst + img, f32x4.extract_lane(v, 1));
+  if (count > 2) store<f32>(dst + 2 * img, f32x4.extract_lane(v, 2));
+  if (count > 3) store<f32>(dst + 3 * img, f32x4.extract_lane(v, 3));
 }
 
 /**
- * yT [OHW][OP] of one group = conv(xT, wF) + bias, with xT [C][HP][WP] and wF [OP / ob][TAPS][ob]:
- * ob (OB; a constant in forward2 and 4) output channels x 8 / ob columns, over all the taps in
- * one loop (tab: their offsets in xT), so that a short window row (LeNet-5's first layer: 5 taps)
- * does not make short loops. Columns past the row's end are computed but not stored.
+ * Stores output channel o of a step's np columns (a, b, then c and d when np is 4; each the
+ * group's values at one column) to y at dst, the group's first image's element (0, oh, ow):
+ * transposed in registers to each image's run of columns when the step and the group are
+ * whole, else lane by lane for `room` columns and `count` images; nothing for padding channels.
  */
-@inline function forwardBlocks(xT: usize, wF: usize, bias: usize, tab: usize, yT: usize, ob: i32): void {
+@inline function putChannel(dst: usize, o: i32, room: i32, count: i32, np: i32, a: v128, b: v128, c: v128, d: v128): void {
+  if (o >= O) return;
+  const img = <usize>(O * OHW) << 2;
+  const p = at4(dst, o * OHW);
+  if (count == LANES && room >= np) {
+    if (np > 2) {
+      storeTransposed(a, b, c, d, p, img);
+    } else {
+      const lo = v128.shuffle<f32>(a, b, 0, 4, 1, 5), hi = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
+      v128.store64_lane(p, lo, 0);
+      v128.store64_lane(p + img, lo, 1);
+      v128.store64_lane(p + 2 * img, hi, 0);
+      v128.store64_lane(p + 3 * img, hi, 1);
+    }
+    return;
+  }
+  putColumn(p, img, count, a);
+  if (room > 1) putColumn(p + 4, img, count, b);
+  if (np > 2 && room > 2) putColumn(p + 8, img, count, c);
+  if (np > 2 && room > 3) putColumn(p + 12, img, count, d);
+}
+
+/**
+ * y of the `count` images at y (NCHW) = conv(xT, wF) + bias, with xT [HP][WP][C] and wF
+ * [OP / ob][KH][KW][C][ob]: ob (OB; a constant in forward2 and 4) output channels x 8 / ob
+ * columns. The inner loop runs over a window row's (kw, c), consecutive in xT with unit dilation
+ * (else over c), one tap per iteration: one loop over all the taps through a table of their
+ * offsets, faster on LeNet-5's 5-tap rows, was 7-17% slower at 32 and 64 channels. Columns past
+ * the row's end are computed but not stored; the accumulators go to y directly, not through a
+ * buffer to transpose (LeNet-5's first layer 10% faster).
+ */
+@inline function forwardBlocks(xT: usize, wF: usize, bias: usize, y: usize, count: i32, ob: i32): void {
   const np = 8 / ob;
-  const sw = <usize>SW << 4, tabEnd = tab + (<usize>TAPS << 2), wStep = <usize>ob << 2;
+  const sw = <usize>(SW * C) << 4, run = <usize>((DW == 1 ? KW : 1) * C) << 4, wStep = <usize>ob << 2;
   for (let o = 0; o < OP; o += ob) {
     const wo = wF + (<usize>(o * TAPS) << 2), bo = at4(bias, o);
     const b0 = v128.load32_splat(bo), b1 = v128.load32_splat(bo, 4);
@@ -215,21 +255,31 @@ function gradGroup(gy: usize, n: i32, gyT: usize, zeros: usize): void {
     for (let oh = 0; oh < OH; oh++) {
       for (let ow = 0; ow < OW; ow += np) {
         let s0 = b0, s1 = b1, s2 = b2, s3 = b3, s4 = b0, s5 = b1, s6 = b2, s7 = b3;
-        const corner = at16(xT, oh * SH * WP + ow * SW);
         let p = wo;
-        for (let q = tab; q < tabEnd; q += 4, p += wStep) {
-          const r = corner + load<u32>(q);
-          const u0 = v128.load(r), u1 = v128.load(r + sw);
-          const u2 = np > 2 ? v128.load(r + 2 * sw) : u0, u3 = np > 2 ? v128.load(r + 3 * sw) : u1;
-          const v0 = v128.load32_splat(p), v1 = v128.load32_splat(p, 4);
-          const v2 = ob > 2 ? v128.load32_splat(p, 8) : v0, v3 = ob > 2 ? v128.load32_splat(p, 12) : v1;
-          s0 = madd(u0, v0, s0); s1 = madd(u1, v1, s1); s2 = madd(u2, v2, s2); s3 = madd(u3, v3, s3);
-          s4 = madd(u1, v0, s4); s5 = madd(u0, v1, s5); s6 = madd(u3, v2, s6); s7 = madd(u2, v3, s7);
+        for (let kh = 0; kh < KH; kh++) {
+          const row = at16(xT, ((oh * SH + kh * DH) * WP + ow * SW) * C);
+          for (let kw = 0; kw < KW; kw += DW == 1 ? KW : 1) {
+            let r = at16(row, kw * DW * C);
+            const end = r + run;
+            for (; r < end; r += 16, p += wStep) {
+              const u0 = v128.load(r), u1 = v128.load(r + sw);
+              const u2 = np > 2 ? v128.load(r + 2 * sw) : u0, u3 = np > 2 ? v128.load(r + 3 * sw) : u1;
+              const v0 = v128.load32_splat(p), v1 = v128.load32_splat(p, 4);
+              const v2 = ob > 2 ? v128.load32_splat(p, 8) : v0, v3 = ob > 2 ? v128.load32_splat(p, 12) : v1;
+              s0 = madd(u0, v0, s0); s1 = madd(u1, v1, s1); s2 = madd(u2, v2, s2); s3 = madd(u3, v3, s3);
+              s4 = madd(u1, v0, s4); s5 = madd(u0, v1, s5); s6 = madd(u3, v2, s6); s7 = madd(u2, v3, s7);
+            }
+          }
         }
-        putOutput(yT, oh, ow, o, 0, ob, s0); putOutput(yT, oh, ow, o, 1, ob, s1);
-        putOutput(yT, oh, ow, o, 2, ob, s2); putOutput(yT, oh, ow, o, 3, ob, s3);
-        putOutput(yT, oh, ow, o, 4, ob, s4); putOutput(yT, oh, ow, o, 5, ob, s5);
-        putOutput(yT, oh, ow, o, 6, ob, s6); putOutput(yT, oh, ow, o, 7, ob, s7);
+        // Channel j's columns in order (posOf, chanOf): 0 is s0 s4 s2 s6, 1 is s5 s1 s7 s3, and
+        // when np is 2, 2 is s2 s6 and 3 is s7 s3.
+        const dst = at4(y, oh * OW + ow), room = OW - ow;
+        putChannel(dst, o, room, count, np, s0, s4, s2, s6);
+        putChannel(dst, o + 1, room, count, np, s5, s1, s7, s3);
+        if (ob > 2) {
+          putChannel(dst, o + 2, room, count, np, s2, s6, s2, s6);
+          putChannel(dst, o + 3, room, count, np, s7, s3, s7, s3);
+        }
       }
     }
   }
@@ -340,11 +390,11 @@ function gradGroup(gy: usize, n: i32, gyT: usize, zeros: usize): void {
 // The kernels for each channel block: separate functions, so each is compiled with its block a
 // constant (inlined side by side, the optimiser merged the two back into one with a variable
 // block).
-function forward2(xT: usize, wF: usize, bias: usize, tab: usize, yT: usize): void {
-  forwardBlocks(xT, wF, bias, tab, yT, 2);
+function forward2(xT: usize, wF: usize, bias: usize, y: usize, count: i32): void {
+  forwardBlocks(xT, wF, bias, y, count, 2);
 }
-function forward4(xT: usize, wF: usize, bias: usize, tab: usize, yT: usize): void {
-  forwardBlocks(xT, wF, bias, tab, yT, 4);
+function forward4(xT: usize, wF: usize, bias: usize, y: usize, count: i32): void {
+  forwardBlocks(xT, wF, bias, y, count, 4);
 }
 function inputGrad3(gyT: usize, wI: usize, gxT: usize): void {
   inputGradBlocks(gyT, wI, gxT, 3);
@@ -429,17 +479,17 @@ export function batchConv(args: usize, scratch: usize, begin: i32, end: i32, pas
   const weights = sums + sumsBytes(), tab = weights + weightBytes();
   const zeros = tab + ((tableBytes() + 15) & ~15);
   if (end * LANES > N) memory.fill(zeros, 0, zerosBytes());
-  if (pass != 1) {
-    memory.fill(lanesIn, 0, <usize>(HP * WP * C) << 4);
-    tapTable(tab);
-  }
+  if (pass != 1) memory.fill(lanesIn, 0, <usize>(HP * WP * C) << 4);
   if (pass != 0) memory.fill(lanesOut, 0, outputBytes());
   const bias = at4(weights, OP * TAPS);
   if (pass == 0) {
-    // wF [OP / OB][TAPS][OB]: OB output channels' weights of a tap side by side; then the bias.
+    // wF [OP / OB][KH][KW][C][OB]: OB output channels' weights of a tap side by side, in xT's
+    // order; then the bias.
     memory.fill(weights, 0, weightBytes());
     for (let o = 0; o < O; o++) {
-      for (let t = 0; t < TAPS; t++) store<f32>(at4(weights, (o - o % OB) * TAPS + t * OB + o % OB), load<f32>(at4(w, o * TAPS + t)));
+      for (let c = 0; c < C; c++) {
+        for (let k = 0; k < KK; k++) store<f32>(at4(weights, (o - o % OB) * TAPS + (k * C + c) * OB + o % OB), load<f32>(at4(w, o * TAPS + c * KK + k)));
+      }
       store<f32>(at4(bias, o), convBias(args, o));
     }
   } else if (pass == 1) {
@@ -455,23 +505,23 @@ export function batchConv(args: usize, scratch: usize, begin: i32, end: i32, pas
       }
     }
   } else {
+    tapTable(tab);
     memory.fill(sums, 0, sumsBytes());
   }
   for (let group = begin; group < end; group++) {
     const n = group * LANES;
     const count = min(LANES, N - n);
     if (pass == 0) {
-      padGroup(x, n, lanesIn, zeros);
-      if (OB == 2) forward2(lanesIn, weights, bias, tab, lanesOut);
-      else forward4(lanesIn, weights, bias, tab, lanesOut);
-      fromLanes(lanesOut, O, OHW, 1, OP, at4(y, n * O * OHW), O * OHW, count);
+      padGroup(x, n, lanesIn, zeros, true);
+      if (OB == 2) forward2(lanesIn, weights, bias, at4(y, n * O * OHW), count);
+      else forward4(lanesIn, weights, bias, at4(y, n * O * OHW), count);
     } else if (pass == 1) {
       gradGroup(x, n, lanesOut, zeros);
       if (CB == 3) inputGrad3(lanesOut, weights, lanesIn);
       else inputGrad4(lanesOut, weights, lanesIn);
       fromLanes(lanesIn, C, H * W, H * W, 1, at4(y, n * C * H * W), C * H * W, count);
     } else {
-      padGroup(x, n, lanesIn, zeros);
+      padGroup(x, n, lanesIn, zeros, false);
       gradGroup(w, n, lanesOut, zeros);
       if (OB == 2) weightGrad2(lanesIn, lanesOut, tab, sums);
       else weightGrad4(lanesIn, lanesOut, tab, sums);
