@@ -237,6 +237,10 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       // (a last step of 3) and 25 taps (of 1); then stride and dilation (rows of 7, 18 taps).
       { name: 'wasm batch lanes in blocks of 2 channels: partial group, odd channels and rows', x: [9, 1, 13, 11], w: [5, 1, 5, 5], p: { padding: [2, 2] } },
       { name: 'wasm batch lanes in blocks of 2 channels: stride and dilation', x: [6, 2, 12, 15], w: [2, 2, 3, 3], p: { stride: [1, 2], dilation: [2, 1] } },
+      // The wasm batch-lane forward stacks the rows of a window as channels when its rows have
+      // fewer than 32 taps (the cases above); these have 36 and 33, in blocks of 2 and of 4.
+      { name: 'wasm batch lanes, window rows not stacked: partial group, stride and dilation', x: [5, 12, 9, 9], w: [6, 12, 3, 3], p: { stride: [2, 1], padding: [1, 1], dilation: [1, 2] } },
+      { name: 'wasm batch lanes, window rows not stacked: blocks of 4 channels', x: [6, 11, 8, 7], w: [8, 11, 3, 3], p: { padding: [1, 1] } },
     ];
     for (const c of cases) {
       test(c.name, () => {
