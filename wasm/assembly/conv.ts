@@ -192,13 +192,13 @@ function columnProducts(args: usize, x: usize, other: usize, out: usize, scratch
       if (weightGrad) {
         sgemmRange(p1 - p0, cols, LD, 1, at4(other, (n * O + g * Og) * OHW + p0), 1, OHW, at4(out, g * CKK * Og), Og, 1, true, scratch, 0, CKK, 0, Og);
       } else {
-        // The product is added to the bias, written first.
-        const y = at4(out, (n * O + g * Og) * OHW + p0);
-        for (let o = splitRow(part); o < splitRow(part + 1); o++) {
+        // The product is added to the bias, if any, written first.
+        const y = at4(out, (n * O + g * Og) * OHW + p0), bias = argp(args, 21) != 0;
+        for (let o = splitRow(part); bias && o < splitRow(part + 1); o++) {
           const b = convBias(args, g * Og + o);
           for (let p = 0; p < p1 - p0; p++) store<f32>(at4(y, o * OHW + p), b);
         }
-        sgemmRange(CKK, at4(other, g * Og * CKK), CKK, 1, cols, LD, 1, y, OHW, 1, true, scratch, splitRow(part), splitRow(part + 1), 0, p1 - p0);
+        sgemmRange(CKK, at4(other, g * Og * CKK), CKK, 1, cols, LD, 1, y, OHW, 1, bias, scratch, splitRow(part), splitRow(part + 1), 0, p1 - p0);
       }
     }
   }
