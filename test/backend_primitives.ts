@@ -236,6 +236,15 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       { name: 'wasm batch lanes: partial group, stride, padding, dilation', x: [21, 5, 11, 10], w: [6, 5, 3, 3], p: { stride: [2, 1], padding: [1, 2], dilation: [2, 1] } },
       { name: 'wasm batch lanes: partial group, padding', x: [21, 7, 9, 8], w: [10, 7, 3, 4], p: { padding: [1, 2] } },
       { name: 'wasm batch lanes: input gradient with output_padding', x: [6, 5, 10, 9], w: [4, 5, 2, 2], p: { stride: [3, 3] }, gx: true },
+      // wasm batch-lane forward and weight gradient in blocks of 2 output channels x 4 columns or
+      // taps (LeNet-5's first layer): a partial group, an odd channel count, rows of 11 columns
+      // (a last step of 3) and 25 taps (of 1); then stride and dilation (rows of 7, 18 taps).
+      { name: 'wasm batch lanes in blocks of 2 channels: partial group, odd channels and rows', x: [9, 1, 13, 11], w: [5, 1, 5, 5], p: { padding: [2, 2] } },
+      { name: 'wasm batch lanes in blocks of 2 channels: stride and dilation', x: [6, 2, 12, 15], w: [2, 2, 3, 3], p: { stride: [1, 2], dilation: [2, 1] } },
+      // The wasm batch-lane forward stacks the rows of a window as channels when its rows have
+      // fewer than 32 taps (the cases above); these have 36 and 33, in blocks of 2 and of 4.
+      { name: 'wasm batch lanes, window rows not stacked: partial group, stride and dilation', x: [5, 12, 9, 9], w: [6, 12, 3, 3], p: { stride: [2, 1], padding: [1, 1], dilation: [1, 2] } },
+      { name: 'wasm batch lanes, window rows not stacked: blocks of 4 channels', x: [6, 11, 8, 7], w: [8, 11, 3, 3], p: { padding: [1, 1] } },
     ];
     for (const c of cases) {
       test(c.name, () => {
@@ -271,16 +280,21 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
     });
 
     // wasm batch-lane kernels: the inf in the last image of a partial group, whose empty lanes
-    // and the input's zero padding must not meet it.
-    test('an inf in the input reaches only the weight gradients whose windows read it (images in groups)', () => {
-      const p: Conv2dParams = { stride: [1, 1], padding: [2, 2], dilation: [1, 1], groups: 1 };
-      const x = view([5, 6, 12, 12], { values: (i) => (i === (4 * 6 + 2) * 144 + 5 * 12 + 11 ? Infinity : rand() * 2 - 1) });
-      const gy = view([5, 4, 12, 12]);
-      const [gw] = compare('weight gradient', [view([4, 6, 5, 5])], (b, [o], v) => b.conv2dWeightGrad(v(x), v(gy), o!, p));
-      // Channel 2's column 11 is read by taps kw >= 2 only; the other channels hold no inf.
-      const values = Array.from(gw!.buffer).slice(0, 600);
-      assert.ok(values.every((g, i) => Number.isFinite(g) === (Math.floor(i / 25) % 6 !== 2 || i % 5 < 2)), `finite exactly off channel 2 and at kw 0 and 1: ${values.join(', ')}`);
-    });
+    // and the input's zero padding must not meet it; in blocks of 4 output channels x 2 taps
+    // (4 channels of 6 inputs), and of 2 x 4 (6 channels of 1 input: the last step's taps past
+    // the 25th are copies).
+    for (const [C, O] of [[6, 4], [1, 6]] as const) {
+      test(`an inf in the input reaches only the weight gradients whose windows read it (images in groups, ${O} of ${C} channels)`, () => {
+        const p: Conv2dParams = { stride: [1, 1], padding: [2, 2], dilation: [1, 1], groups: 1 };
+        const c = Math.min(2, C - 1);
+        const x = view([5, C, 12, 12], { values: (i) => (i === (4 * C + c) * 144 + 5 * 12 + 11 ? Infinity : rand() * 2 - 1) });
+        const gy = view([5, O, 12, 12]);
+        const [gw] = compare('weight gradient', [view([O, C, 5, 5])], (b, [o], v) => b.conv2dWeightGrad(v(x), v(gy), o!, p));
+        // Channel c's column 11 is read by taps kw >= 2 only; the other channels hold no inf.
+        const values = Array.from(gw!.buffer).slice(0, O * C * 25);
+        assert.ok(values.every((g, i) => Number.isFinite(g) === (Math.floor(i / 25) % C !== c || i % 5 < 2)), `finite exactly off channel ${c} and at kw 0 and 1: ${values.join(', ')}`);
+      });
+    }
 
     test('empty batches and float64 agree with the reference exactly', () => {
       const p: Conv2dParams = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 };

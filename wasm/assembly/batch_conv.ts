@@ -1,24 +1,32 @@
 // Direct convolution kernels vectorised over the batch: a v128 holds one position of 4 images,
 // so every multiply-add is useful whatever the channel counts and kernel size, with no im2col
 // and no packing. Each group of 4 images is copied into the thread's scratch transposed (x to
-// [H][W][C][4 images] or [C][H][W][4 images], spatially zero-padded so that no tap needs a
-// bounds test; y and gy to [OH * OW][O][4 images]; the input gradient is computed as
-// [C][H][W][4 images]), computed there and transposed back to NCHW. Images of a last, partial
-// group read a block of zeros.
+// [H][W][C][4 images], with a window's rows side by side as channels when they are short, or
+// to [C][H][W][4 images], spatially zero-padded so that no tap needs a bounds test; gy to [OH * OW][O][4 images]; the input gradient is computed as
+// [C][H][W][4 images] and transposed back to NCHW, the forward's y transposed in registers as
+// it is stored). Images of a last, partial group read a block of zeros.
 //
-// Output channels are padded to multiples of 4 (and, for the input gradient, input channels to
-// blocks of 3 or 4) with zero weights and gradients, so that the kernels find a block's values
-// at fixed offsets from one pointer: with a pointer per channel V8 ran out of registers and
-// recomputed them in the inner loops.
+// Output channels are padded to multiples of the kernels' block (OB: 2 or 4; for the input
+// gradient 4, and input channels to blocks of 3 or 4) with zero weights and gradients, so that
+// the kernels find a block's values at fixed offsets from one pointer: with a pointer per
+// channel V8 ran out of registers and recomputed them in the inner loops.
 //
-// args as conv.ts's: [N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups, x, w, y, chunk, threads].
-import { argi, argp, at4, madd, storeTransposed } from './common';
+// args as conv.ts's: [N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups, x, w, y, chunk, threads, bias, bias stride].
+import { argi, argp, at4, convBias, madd, storeTransposed } from './common';
 
 const LANES = 4;
 
 let N = 0, C = 0, H = 0, W = 0, O = 0, KH = 0, KW = 0, OH = 0, OW = 0;
 let SH = 0, SW = 0, PH = 0, PW = 0, DH = 0, DW = 0;
 let HP = 0, WP = 0, KK = 0, TAPS = 0, OHW = 0, OP = 0;
+// The forward's and weight gradient's blocks: OB output channels x NP (8 / OB) positions or
+// taps; TAPSP, the taps rounded up to whole steps of NP.
+let OB = 0, NP = 0, TAPSP = 0, PASS = 0;
+// The forward's xT [XH][WP][XC]: its rows XH, channels XC, and the rows of a window XKH and
+// between output rows XSH; with a window row of few taps, the KH rows of each window are
+// stacked as channels (XC = KH * C, XKH = 1, a row per output row), so that a window's taps are
+// one run in xT.
+let XH = 0, XC = 0, XKH = 0, XSH = 0, STACKED = false;
 // The input gradient's blocks of input channels (CB, 3 or 4: fewer channels padded) and CP, the padded count.
 let CB = 0, CP = 0;
 
@@ -27,24 +35,25 @@ let CB = 0, CP = 0;
   return p + (<usize>i << 4);
 }
 
-// Scratch: the group's input side (xT, or the input gradient), its output side (y or gy), the
-// weight gradient's per-lane sums [TAPS + 1][OP], the weights laid out for the pass, the byte
-// offsets of the taps in xT (weight gradient), and a block of zeros for missing images.
+// Scratch: the group's input side (xT, or the input gradient), gy (not for the forward), the
+// weight gradient's per-lane sums [TAPSP][OP], the weights laid out for the pass (then the
+// forward's bias, padded to OP), the byte offsets of the taps in xT, and a block of zeros for
+// missing images.
 
 @inline function inputBytes(): usize {
-  return <usize>max(HP * WP * C, CP * H * W) << 4;
+  return <usize>max(max(HP * C, XH * XC) * WP, CP * H * W) << 4;
 }
 @inline function outputBytes(): usize {
-  return <usize>(OP * OHW) << 4;
+  return PASS == 0 ? 0 : <usize>(OP * OHW) << 4;
 }
 @inline function sumsBytes(): usize {
-  return <usize>((TAPS + 1) * OP) << 4;
+  return <usize>(TAPSP * OP) << 4;
 }
 @inline function weightBytes(): usize {
-  return max(<usize>(OP * TAPS) << 2, <usize>(CP / CB * KK * OP) << 4);
+  return max(<usize>(OP * (TAPS + 1)) << 2, <usize>(CP / CB * KK * OP) << 4);
 }
 @inline function tableBytes(): usize {
-  return <usize>(TAPS + 1) << 2;
+  return <usize>TAPSP << 2;
 }
 @inline function zerosBytes(): usize {
   return <usize>max(C * H * W, O * OHW) << 2;
@@ -68,13 +77,37 @@ export function batchConvApplies(args: usize, pass: i32): bool {
   KH = argi(args, 5); KW = argi(args, 6); OH = argi(args, 7); OW = argi(args, 8);
   SH = argi(args, 9); SW = argi(args, 10); PH = argi(args, 11); PW = argi(args, 12);
   DH = argi(args, 13); DW = argi(args, 14);
-  KK = KH * KW; TAPS = C * KK; OHW = OH * OW; OP = (O + 3) & ~3;
+  KK = KH * KW; TAPS = C * KK; OHW = OH * OW; PASS = pass;
+  OB = pass == 1 ? 4 : blockOf(pass == 0 ? OW : TAPS);
+  NP = 8 / OB; OP = (O + OB - 1) / OB * OB; TAPSP = (TAPS + NP - 1) / NP * NP;
   CB = (C + 2) / 3 * 3 < ((C + 3) & ~3) ? 3 : 4;
   CP = (C + CB - 1) / CB * CB;
-  // The rows and columns the forward reads, one output column more: it steps 2 columns at a time.
+  // The rows and columns the kernels read: the forward's last step of NP columns may pass OW.
   HP = (OH - 1) * SH + (KH - 1) * DH + 1;
-  WP = OW * SW + (KW - 1) * DW + 1;
-  return argi(args, 15) == 1 && N >= LANES && KK > 1 && (pass != 1 || C > 4) && batchConvScratch() <= 2 << 20;
+  WP = ((pass == 0 ? (OW + NP - 1) / NP * NP : OW) - 1) * SW + (KW - 1) * DW + 1;
+  // Stacked only where the scratch still fits (else, unstacked, it may).
+  stackRows(pass == 0 && KH > 1 && KW * C < STACK_RUN);
+  if (STACKED && batchConvScratch() > SCRATCH_LIMIT) stackRows(false);
+  return argi(args, 15) == 1 && N >= LANES && KK > 1 && (pass != 1 || C > 4) && batchConvScratch() <= SCRATCH_LIMIT;
+}
+
+const SCRATCH_LIMIT: usize = 2 << 20;
+
+/** Sets the forward's xT geometry, with the window rows stacked or not. */
+function stackRows(stacked: bool): void {
+  STACKED = stacked;
+  XH = stacked ? OH : HP; XC = stacked ? KH * C : C; XKH = stacked ? 1 : KH; XSH = stacked ? 1 : SH;
+}
+
+/** Window rows of fewer taps are stacked: LeNet-5's forwards, 5 and 30 taps, 15% and 3.5% faster. */
+const STACK_RUN = 32;
+
+/**
+ * The forward's and the weight gradient's channel block: 4 output channels x 2 of n (positions
+ * of a row, or taps), or 2 x 4 when that pads less (LeNet-5's 6 channels).
+ */
+function blockOf(n: i32): i32 {
+  return ((O + 1) & ~1) * ((n + 3) & ~3) < ((O + 3) & ~3) * ((n + 1) & ~1) ? 2 : 4;
 }
 
 /** Image groups: the items of the batch kernels. */
@@ -144,21 +177,35 @@ function fromLanes(src: usize, rows: i32, len: i32, srcRow: i32, srcCol: i32, im
 }
 
 /**
- * Copies images n..n+3 of x into the padded xT (whose border stays zero): [HP][WP][C] for the
+ * Copies images n..n+3 of x into the padded xT (whose border stays zero): [XH][WP][XC] for the
  * forward, whose inner loop runs over the channels of a window row; [C][HP][WP] for the weight
  * gradient, whose inner loop runs over positions (with channels inner it read a cache line per
  * position and was 25% slower).
  */
-function padGroup(x: usize, n: i32, xT: usize, zeros: usize, channelsInner: bool): void {
+function padGroup(x: usize, n: i32, xT: usize, zeros: usize, forward: bool): void {
   const size = C * H * W;
   const a = image(x, n, size, zeros), b = image(x, n + 1, size, zeros), c = image(x, n + 2, size, zeros), d = image(x, n + 3, size, zeros);
-  // Rows and columns past the last window are never read.
-  const rows = min(H, HP - PH), cols = min(W, WP - PW);
-  if (rows <= 0 || cols <= 0) return;
+  // Columns past the last window are never read.
+  const cols = min(W, WP - PW);
+  if (cols <= 0) return;
   for (let ch = 0; ch < C; ch++) {
-    const s = <usize>(ch * H * W) << 2;
-    if (channelsInner) toLanes(a + s, b + s, c + s, d + s, rows, cols, W, at16(xT, (PH * WP + PW) * C + ch), WP * C, C);
-    else toLanes(a + s, b + s, c + s, d + s, rows, cols, W, at16(xT, (ch * HP + PH) * WP + PW), WP, 1);
+    if (!forward) {
+      // Rows past the last window are never read.
+      const s = <usize>(ch * H * W) << 2, rows = min(H, HP - PH);
+      if (rows > 0) toLanes(a + s, b + s, c + s, d + s, rows, cols, W, at16(xT, (ch * HP + PH) * WP + PW), WP, 1);
+      continue;
+    }
+    // Row h of xT holds the padded image's row h * step + k * DH at channel k * C + ch, for
+    // each stacked window row k (else just row h): an image row for the rows [h0, h1).
+    const step = STACKED ? SH : 1;
+    for (let k = 0; k < XC / C; k++) {
+      const off = k * DH - PH;
+      const h0 = off >= 0 ? 0 : (-off + step - 1) / step;
+      const h1 = min(XH, H - off <= 0 ? 0 : (H - off - 1) / step + 1);
+      if (h1 <= h0) continue;
+      const s = <usize>((ch * H + h0 * step + off) * W) << 2;
+      toLanes(a + s, b + s, c + s, d + s, h1 - h0, cols, step * W, at16(xT, (h0 * WP + PW) * XC + k * C + ch), WP * XC, XC);
+    }
   }
 }
 
@@ -169,52 +216,103 @@ function gradGroup(gy: usize, n: i32, gyT: usize, zeros: usize): void {
   toLanes(a, b, c, d, O, OHW, OHW, gyT, 1, OP);
 }
 
+// The forward's and the weight gradient's 8 accumulators s0..s7 take the products of 4 "u"
+// operands (x at NP positions or taps: u2 and u3 are u0 and u1 again when NP is 2) and 4 "v"
+// operands (OB output channels' weights or gradients: v2 and v3 are v0 and v1 again when OB is
+// 2) in the pairs (0,0) (1,1) (2,2) (3,3) (1,0) (0,1) (3,2) (2,3), which are all the products
+// either way: s_k is position or tap (k & 3 ^ k >> 2) % NP, channel (k & 3) % OB. One body then
+// serves both blockings. V8 issues an iteration's loads before its arithmetic, so the
+// accumulators and the loaded values must fit in the 15 vector registers it has (8 + 6 + a
+// product).
+
+/** Position (or tap) and channel of accumulator k for blocks of ob channels. */
+@inline function posOf(k: i32, ob: i32): i32 {
+  return ((k & 3) ^ (k >> 2)) % (8 / ob);
+}
+@inline function chanOf(k: i32, ob: i32): i32 {
+  return (k & 3) % ob;
+}
+
+/** Lanes [0, count) of v (images' values at one element) to each image's element at dst, `img` bytes apart. */
+@inline function putColumn(dst: usize, img: usize, count: i32, v: v128): void {
+  store<f32>(dst, f32x4.extract_lane(v, 0));
+  if (count > 1) store<f32>(dst + img, f32x4.extract_lane(v, 1));
+  if (count > 2) store<f32>(dst + 2 * img, f32x4.extract_lane(v, 2));
+  if (count > 3) store<f32>(dst + 3 * img, f32x4.extract_lane(v, 3));
+}
+
 /**
- * yT [OHW][OP] of one group = conv(xT, wF) with wF [OP / 4][KH][KW][C][4]: 4 output channels
- * x 2 columns in 8 accumulators. The inner loop runs over a window row's (kw, c), consecutive
- * in xT with unit dilation (else over c), one tap per iteration: V8 issues an iteration's
- * loads before its arithmetic, so the accumulators and the loaded values must fit in the 15
- * vector registers it has.
+ * Stores output channel o of a step's np columns (a, b, then c and d when np is 4; each the
+ * group's values at one column) to y at dst, the group's first image's element (0, oh, ow):
+ * transposed in registers to each image's run of columns when the step and the group are
+ * whole, else lane by lane for `room` columns and `count` images; nothing for padding channels.
  */
-function forwardGroup(xT: usize, wF: usize, yT: usize): void {
-  const sw = <usize>(SW * C) << 4, run = <usize>((DW == 1 ? KW : 1) * C) << 4;
-  for (let o = 0; o < OP; o += 4) {
-    const wo = wF + (<usize>(o * TAPS) << 2);
+@inline function putChannel(dst: usize, o: i32, room: i32, count: i32, np: i32, a: v128, b: v128, c: v128, d: v128): void {
+  if (o >= O) return;
+  const img = <usize>(O * OHW) << 2;
+  const p = at4(dst, o * OHW);
+  if (count == LANES && room >= np) {
+    if (np > 2) {
+      storeTransposed(a, b, c, d, p, img);
+    } else {
+      const lo = v128.shuffle<f32>(a, b, 0, 4, 1, 5), hi = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
+      v128.store64_lane(p, lo, 0);
+      v128.store64_lane(p + img, lo, 1);
+      v128.store64_lane(p + 2 * img, hi, 0);
+      v128.store64_lane(p + 3 * img, hi, 1);
+    }
+    return;
+  }
+  putColumn(p, img, count, a);
+  if (room > 1) putColumn(p + 4, img, count, b);
+  if (np > 2 && room > 2) putColumn(p + 8, img, count, c);
+  if (np > 2 && room > 3) putColumn(p + 12, img, count, d);
+}
+
+/**
+ * y of the `count` images at y (NCHW) = conv(xT, wF) + bias, with xT [XH][WP][XC] and wF
+ * [OP / ob][XKH][KW][XC][ob]: ob (OB; a constant in forward2 and 4) output channels x 8 / ob
+ * columns. The inner loop runs over a window row's (kw, channel), consecutive in xT with unit
+ * dilation (else over the channels), one tap per iteration: one loop over all the taps through
+ * a table of their offsets was 7-17% slower at 32 and 64 channels, so short rows are stacked
+ * instead (XC). Columns past the row's end are computed but not stored; the accumulators go to
+ * y directly, not through a buffer to transpose (LeNet-5's first layer 10% faster).
+ */
+@inline function forwardBlocks(xT: usize, wF: usize, bias: usize, y: usize, count: i32, ob: i32): void {
+  const np = 8 / ob;
+  const sw = <usize>(SW * XC) << 4, run = <usize>((DW == 1 ? KW : 1) * XC) << 4, wStep = <usize>ob << 2;
+  for (let o = 0; o < OP; o += ob) {
+    const wo = wF + (<usize>(o * TAPS) << 2), bo = at4(bias, o);
+    const b0 = v128.load32_splat(bo), b1 = v128.load32_splat(bo, 4);
+    const b2 = ob > 2 ? v128.load32_splat(bo, 8) : b0, b3 = ob > 2 ? v128.load32_splat(bo, 12) : b1;
     for (let oh = 0; oh < OH; oh++) {
-      for (let ow = 0; ow < OW; ow += 2) {
-        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-        let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+      for (let ow = 0; ow < OW; ow += np) {
+        let s0 = b0, s1 = b1, s2 = b2, s3 = b3, s4 = b0, s5 = b1, s6 = b2, s7 = b3;
         let p = wo;
-        for (let kh = 0; kh < KH; kh++) {
-          const row = at16(xT, ((oh * SH + kh * DH) * WP + ow * SW) * C);
+        for (let kh = 0; kh < XKH; kh++) {
+          const row = at16(xT, ((oh * XSH + kh * DH) * WP + ow * SW) * XC);
           for (let kw = 0; kw < KW; kw += DW == 1 ? KW : 1) {
-            let r = at16(row, kw * DW * C);
+            let r = at16(row, kw * DW * XC);
             const end = r + run;
-            for (; r < end; r += 16, p += 16) {
-              const x0 = v128.load(r), x1 = v128.load(r + sw);
-              let v = v128.load32_splat(p);
-              a0 = madd(x0, v, a0); b0 = madd(x1, v, b0);
-              v = v128.load32_splat(p, 4);
-              a1 = madd(x0, v, a1); b1 = madd(x1, v, b1);
-              v = v128.load32_splat(p, 8);
-              a2 = madd(x0, v, a2); b2 = madd(x1, v, b2);
-              v = v128.load32_splat(p, 12);
-              a3 = madd(x0, v, a3); b3 = madd(x1, v, b3);
+            for (; r < end; r += 16, p += wStep) {
+              const u0 = v128.load(r), u1 = v128.load(r + sw);
+              const u2 = np > 2 ? v128.load(r + 2 * sw) : u0, u3 = np > 2 ? v128.load(r + 3 * sw) : u1;
+              const v0 = v128.load32_splat(p), v1 = v128.load32_splat(p, 4);
+              const v2 = ob > 2 ? v128.load32_splat(p, 8) : v0, v3 = ob > 2 ? v128.load32_splat(p, 12) : v1;
+              s0 = madd(u0, v0, s0); s1 = madd(u1, v1, s1); s2 = madd(u2, v2, s2); s3 = madd(u3, v3, s3);
+              s4 = madd(u1, v0, s4); s5 = madd(u0, v1, s5); s6 = madd(u3, v2, s6); s7 = madd(u2, v3, s7);
             }
           }
         }
-        const dst = at16(yT, (oh * OW + ow) * OP + o);
-        v128.store(dst, a0);
-        v128.store(dst, a1, 16);
-        v128.store(dst, a2, 32);
-        v128.store(dst, a3, 48);
-        // Past the row's end, b is the next row's first column (or past the buffer): not stored.
-        if (ow + 1 == OW) continue;
-        const next = dst + (<usize>OP << 4);
-        v128.store(next, b0);
-        v128.store(next, b1, 16);
-        v128.store(next, b2, 32);
-        v128.store(next, b3, 48);
+        // Channel j's columns in order (posOf, chanOf): 0 is s0 s4 s2 s6, 1 is s5 s1 s7 s3, and
+        // when np is 2, 2 is s2 s6 and 3 is s7 s3.
+        const dst = at4(y, oh * OW + ow), room = OW - ow;
+        putChannel(dst, o, room, count, np, s0, s4, s2, s6);
+        putChannel(dst, o + 1, room, count, np, s5, s1, s7, s3);
+        if (ob > 2) {
+          putChannel(dst, o + 2, room, count, np, s2, s6, s2, s6);
+          putChannel(dst, o + 3, room, count, np, s7, s3, s7, s3);
+        }
       }
     }
   }
@@ -322,63 +420,76 @@ function forwardGroup(xT: usize, wF: usize, yT: usize): void {
   }
 }
 
-// The input gradient for each channel block: separate functions, so each is compiled with its
-// `cb` constant (inlined side by side, the optimiser merged the two back into one with a
-// variable `cb`).
+// The kernels for each channel block: separate functions, so each is compiled with its block a
+// constant (inlined side by side, the optimiser merged the two back into one with a variable
+// block).
+function forward2(xT: usize, wF: usize, bias: usize, y: usize, count: i32): void {
+  forwardBlocks(xT, wF, bias, y, count, 2);
+}
+function forward4(xT: usize, wF: usize, bias: usize, y: usize, count: i32): void {
+  forwardBlocks(xT, wF, bias, y, count, 4);
+}
 function inputGrad3(gyT: usize, wI: usize, gxT: usize): void {
   inputGradBlocks(gyT, wI, gxT, 3);
 }
 function inputGrad4(gyT: usize, wI: usize, gxT: usize): void {
   inputGradBlocks(gyT, wI, gxT, 4);
 }
+function weightGrad2(xT: usize, gyT: usize, tab: usize, sums: usize): void {
+  weightGradBlocks(xT, gyT, tab, sums, 2);
+}
+function weightGrad4(xT: usize, gyT: usize, tab: usize, sums: usize): void {
+  weightGradBlocks(xT, gyT, tab, sums, 4);
+}
+
+/** sums [TAPSP][OP]: adds accumulator k (of the taps from t, channel block o) to its row. */
+@inline function putSum(sums: usize, t: i32, o: i32, k: i32, ob: i32, s: v128): void {
+  const d = at16(sums, (t + posOf(k, ob)) * OP + o + chanOf(k, ob));
+  v128.store(d, f32x4.add(v128.load(d), s));
+}
 
 /**
- * sums [TAPS + 1][OP] += the products of xT [C][HP][WP] and gyT [OHW][OP] of one group, per
- * lane: 4 output channels x 2 taps in 8 accumulators (an odd last tap is paired with table
- * entry TAPS, a copy of it, into row TAPS of sums, which is not read). The padding of xT is zero
- * and so are the lanes of missing images in both, so an inf in x meets only the gradients the
- * true sum gives it.
+ * sums [TAPSP][OP] += the products of xT [C][HP][WP] and gyT [OHW][OP] of one group, per lane:
+ * ob (OB; a constant in weightGrad2 and 4) output channels x 8 / ob taps (the last step's taps
+ * past TAPS are copies of the last, table entries TAPS.., into rows of sums that are not read).
+ * The padding of xT is zero and so are the lanes of missing images in both, so an inf in x
+ * meets only the gradients the true sum gives it.
  */
-function weightGradGroup(xT: usize, gyT: usize, tab: usize, sums: usize): void {
+@inline function weightGradBlocks(xT: usize, gyT: usize, tab: usize, sums: usize, ob: i32): void {
+  const np = 8 / ob;
   const sw = <usize>SW << 4, rowStep = <usize>(SH * WP) << 4, pos = <usize>OP << 4;
-  for (let o = 0; o < OP; o += 4) {
-    for (let t = 0; t < TAPS; t += 2) {
+  for (let o = 0; o < OP; o += ob) {
+    for (let t = 0; t < TAPS; t += np) {
+      // The taps' offsets from the first's.
       const first = load<u32>(tab + (<usize>t << 2));
-      const second = load<u32>(tab + (<usize>t << 2), 4) - first;
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+      const d1 = load<u32>(tab + (<usize>t << 2), 4) - first;
+      const d2 = np > 2 ? load<u32>(tab + (<usize>t << 2), 8) - first : 0;
+      const d3 = np > 2 ? load<u32>(tab + (<usize>t << 2), 12) - first : 0;
+      let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+      let s4 = f32x4.splat(0), s5 = f32x4.splat(0), s6 = f32x4.splat(0), s7 = f32x4.splat(0);
       let g = at16(gyT, o);
       let row = xT + first;
       for (let oh = 0; oh < OH; oh++, row += rowStep) {
         let r = row;
         const end = g + <usize>OW * pos;
         for (; g < end; g += pos, r += sw) {
-          const x0 = v128.load(r), x1 = v128.load(r + second);
-          let v = v128.load(g);
-          a0 = madd(v, x0, a0); b0 = madd(v, x1, b0);
-          v = v128.load(g, 16);
-          a1 = madd(v, x0, a1); b1 = madd(v, x1, b1);
-          v = v128.load(g, 32);
-          a2 = madd(v, x0, a2); b2 = madd(v, x1, b2);
-          v = v128.load(g, 48);
-          a3 = madd(v, x0, a3); b3 = madd(v, x1, b3);
+          const u0 = v128.load(r), u1 = v128.load(r + d1);
+          const u2 = np > 2 ? v128.load(r + d2) : u0, u3 = np > 2 ? v128.load(r + d3) : u1;
+          const v0 = v128.load(g), v1 = v128.load(g, 16);
+          const v2 = ob > 2 ? v128.load(g, 32) : v0, v3 = ob > 2 ? v128.load(g, 48) : v1;
+          s0 = madd(u0, v0, s0); s1 = madd(u1, v1, s1); s2 = madd(u2, v2, s2); s3 = madd(u3, v3, s3);
+          s4 = madd(u1, v0, s4); s5 = madd(u0, v1, s5); s6 = madd(u3, v2, s6); s7 = madd(u2, v3, s7);
         }
       }
-      const dst = at16(sums, t * OP + o);
-      v128.store(dst, f32x4.add(v128.load(dst), a0));
-      v128.store(dst, f32x4.add(v128.load(dst, 16), a1), 16);
-      v128.store(dst, f32x4.add(v128.load(dst, 32), a2), 32);
-      v128.store(dst, f32x4.add(v128.load(dst, 48), a3), 48);
-      const next = dst + pos;
-      v128.store(next, f32x4.add(v128.load(next), b0));
-      v128.store(next, f32x4.add(v128.load(next, 16), b1), 16);
-      v128.store(next, f32x4.add(v128.load(next, 32), b2), 32);
-      v128.store(next, f32x4.add(v128.load(next, 48), b3), 48);
+      putSum(sums, t, o, 0, ob, s0); putSum(sums, t, o, 1, ob, s1);
+      putSum(sums, t, o, 2, ob, s2); putSum(sums, t, o, 3, ob, s3);
+      putSum(sums, t, o, 4, ob, s4); putSum(sums, t, o, 5, ob, s5);
+      putSum(sums, t, o, 6, ob, s6); putSum(sums, t, o, 7, ob, s7);
     }
   }
 }
 
-/** tab[t] = the byte offset in xT of tap t = (c, kh, kw) from its window's corner; tab[TAPS] = tab[TAPS - 1]. */
+/** tab[t] = the byte offset in xT of tap t = (c, kh, kw) from its window's corner; tab[TAPS..TAPSP) = tab[TAPS - 1]. */
 function tapTable(tab: usize): void {
   let t = 0;
   for (let c = 0; c < C; c++) {
@@ -386,14 +497,14 @@ function tapTable(tab: usize): void {
       for (let kw = 0; kw < KW; kw++, t++) store<u32>(tab + (<usize>t << 2), <u32>((c * HP + kh * DH) * WP + kw * DW) << 4);
     }
   }
-  store<u32>(tab + (<usize>TAPS << 2), load<u32>(tab + (<usize>(TAPS - 1) << 2)));
+  for (; t < TAPSP; t++) store<u32>(tab + (<usize>t << 2), load<u32>(tab + (<usize>(TAPS - 1) << 2)));
 }
 
 /**
- * Items [begin, end) are groups of 4 images. pass 0, forward (args x, w, y): y = conv(x, w).
- * Pass 1, input gradient (args gy, w, gx). Pass 2, weight gradient (args x, gy): `part`, this
- * thread's partial gradient [TAPS, O] (conv.ts's layout), zeroed by the caller, += the products
- * of the groups' x and gy. Call after batchConvApplies.
+ * Items [begin, end) are groups of 4 images. pass 0, forward (args x, w, y, bias): y = conv(x, w)
+ * + bias. Pass 1, input gradient (args gy, w, gx). Pass 2, weight gradient (args x, gy): `part`,
+ * this thread's partial gradient [TAPS, O] (conv.ts's layout), zeroed by the caller, += the
+ * products of the groups' x and gy. Call after batchConvApplies.
  */
 export function batchConv(args: usize, scratch: usize, begin: i32, end: i32, pass: i32, part: usize): void {
   const x = argp(args, 16), w = argp(args, 17), y = argp(args, 18);
@@ -401,15 +512,25 @@ export function batchConv(args: usize, scratch: usize, begin: i32, end: i32, pas
   const weights = sums + sumsBytes(), tab = weights + weightBytes();
   const zeros = tab + ((tableBytes() + 15) & ~15);
   if (end * LANES > N) memory.fill(zeros, 0, zerosBytes());
-  if (pass != 1) memory.fill(lanesIn, 0, <usize>(HP * WP * C) << 4);
+  if (pass != 1) memory.fill(lanesIn, 0, <usize>((pass == 0 ? XH * XC : HP * C) * WP) << 4);
   if (pass != 0) memory.fill(lanesOut, 0, outputBytes());
+  const bias = at4(weights, OP * TAPS);
   if (pass == 0) {
-    // wF [OP / 4][KH][KW][C][4]: 4 output channels' weights of a tap side by side, in xT's order.
+    // wF [OP / OB][XKH][KW][XC][OB]: OB output channels' weights of a tap side by side, in xT's
+    // order; then the bias.
     memory.fill(weights, 0, weightBytes());
     for (let o = 0; o < O; o++) {
       for (let c = 0; c < C; c++) {
-        for (let k = 0; k < KK; k++) store<f32>(at4(weights, (o & ~3) * TAPS + (k * C + c) * 4 + (o & 3)), load<f32>(at4(w, o * TAPS + c * KK + k)));
+        for (let kh = 0; kh < KH; kh++) {
+          // The tap's row of windows in xT and channel there.
+          const row = STACKED ? 0 : kh, ch = STACKED ? kh * C + c : c;
+          for (let kw = 0; kw < KW; kw++) {
+            const t = (row * KW + kw) * XC + ch;
+            store<f32>(at4(weights, (o - o % OB) * TAPS + t * OB + o % OB), load<f32>(at4(w, ((o * C + c) * KH + kh) * KW + kw)));
+          }
+        }
       }
+      store<f32>(at4(bias, o), convBias(args, o));
     }
   } else if (pass == 1) {
     // wI [CP / CB][KH][KW, reversed][OP][4]: CB input channels' weights of a tap and output
@@ -432,8 +553,8 @@ export function batchConv(args: usize, scratch: usize, begin: i32, end: i32, pas
     const count = min(LANES, N - n);
     if (pass == 0) {
       padGroup(x, n, lanesIn, zeros, true);
-      forwardGroup(lanesIn, weights, lanesOut);
-      fromLanes(lanesOut, O, OHW, 1, OP, at4(y, n * O * OHW), O * OHW, count);
+      if (OB == 2) forward2(lanesIn, weights, bias, at4(y, n * O * OHW), count);
+      else forward4(lanesIn, weights, bias, at4(y, n * O * OHW), count);
     } else if (pass == 1) {
       gradGroup(x, n, lanesOut, zeros);
       if (CB == 3) inputGrad3(lanesOut, weights, lanesIn);
@@ -442,7 +563,8 @@ export function batchConv(args: usize, scratch: usize, begin: i32, end: i32, pas
     } else {
       padGroup(x, n, lanesIn, zeros, false);
       gradGroup(w, n, lanesOut, zeros);
-      weightGradGroup(lanesIn, lanesOut, tab, sums);
+      if (OB == 2) weightGrad2(lanesIn, lanesOut, tab, sums);
+      else weightGrad4(lanesIn, lanesOut, tab, sums);
     }
   }
   if (pass != 2) return;

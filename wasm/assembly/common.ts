@@ -28,6 +28,12 @@
   return load<f64>(args + (<usize>i << 3));
 }
 
+/** Output channel o's bias from a convolution's args: [21] its byte address (0: none), [22] its stride in elements. */
+@inline export function convBias(args: usize, o: i32): f32 {
+  const b = argp(args, 21);
+  return b == 0 ? 0 : load<f32>(at4(b, o * argi(args, 22)));
+}
+
 /** a*b + c: fused or not as the engine likes in the relaxed build, exact multiply-then-add otherwise. */
 @inline export function madd(a: v128, b: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {

@@ -4,9 +4,10 @@
 // more take batch_conv.ts's kernels where they apply (batchConvApplies), smaller ones with few
 // input channels small_conv.ts's.
 //
-// args: [N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups, x, w, y, chunk, threads]
-// (x, w, y: byte addresses of the three tensors in the primitive's own order).
-import { argi, argp, at4 } from './common';
+// args: [N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups, x, w, y, chunk, threads,
+// bias, bias stride] (x, w, y: byte addresses of the three tensors in the primitive's own order;
+// bias: the forward's, or 0).
+import { argi, argp, at4, convBias } from './common';
 import { GEMM_SCRATCH, sgemmRange } from './gemm';
 import { batchConv, batchConvApplies, batchConvGroups, batchConvScratch } from './batch_conv';
 import { smallConv, smallConvApplies } from './small_conv';
@@ -174,11 +175,11 @@ function columns(x: usize, n: i32, g: i32, p0: i32, p1: i32, col: usize): usize 
 
 /**
  * Items [begin, end) are (image, chunk) pairs, each image's column matrix multiplied by `other`:
- * forward, y[n, :, chunk] = w @ im2col(x[n])[:, chunk] with other = w and out = y, in SPLIT
+ * forward, y[n, :, chunk] = bias + w @ im2col(x[n])[:, chunk] with other = w and out = y, in SPLIT
  * parts of the output channels (see readArgs); for the weight gradient, this thread's partial
  * gw^T [CKK, Og] per group += im2col(x[n]) @ gy[n]^T with other = gy and out = the partial.
  */
-function columnProducts(x: usize, other: usize, out: usize, scratch: usize, begin: i32, end: i32, weightGrad: bool): void {
+function columnProducts(args: usize, x: usize, other: usize, out: usize, scratch: usize, begin: i32, end: i32, weightGrad: bool): void {
   const col = scratch + GEMM_SCRATCH;
   const split = weightGrad ? 1 : SPLIT;
   for (let item = begin; item < end; item++) {
@@ -191,7 +192,13 @@ function columnProducts(x: usize, other: usize, out: usize, scratch: usize, begi
       if (weightGrad) {
         sgemmRange(p1 - p0, cols, LD, 1, at4(other, (n * O + g * Og) * OHW + p0), 1, OHW, at4(out, g * CKK * Og), Og, 1, true, scratch, 0, CKK, 0, Og);
       } else {
-        sgemmRange(CKK, at4(other, g * Og * CKK), CKK, 1, cols, LD, 1, at4(out, (n * O + g * Og) * OHW + p0), OHW, 1, false, scratch, splitRow(part), splitRow(part + 1), 0, p1 - p0);
+        // The product is added to the bias, if any, written first.
+        const y = at4(out, (n * O + g * Og) * OHW + p0), bias = argp(args, 21) != 0;
+        for (let o = splitRow(part); bias && o < splitRow(part + 1); o++) {
+          const b = convBias(args, g * Og + o);
+          for (let p = 0; p < p1 - p0; p++) store<f32>(at4(y, o * OHW + p), b);
+        }
+        sgemmRange(CKK, at4(other, g * Og * CKK), CKK, 1, cols, LD, 1, y, OHW, 1, bias, scratch, splitRow(part), splitRow(part + 1), 0, p1 - p0);
       }
     }
   }
@@ -199,13 +206,13 @@ function columnProducts(x: usize, other: usize, out: usize, scratch: usize, begi
 
 /**
  * Items [begin, end) are (image, chunk, part of the output channels) triples: y[n, part, chunk] =
- * w[part] @ im2col(x[n])[:, chunk]; or image groups of the batch kernels (convItems).
+ * bias[part] + w[part] @ im2col(x[n])[:, chunk]; or image groups of the batch kernels (convItems).
  */
 export function conv2d(args: usize, scratch: usize, begin: i32, end: i32): void {
   readArgs(args, 0);
   if (batched) return batchConv(args, scratch, begin, end, 0, 0);
   if (smallConvApplies(args)) return smallConv(args, scratch, begin, end, false, 0);
-  columnProducts(argp(args, 16), argp(args, 17), argp(args, 18), scratch, begin, end, false);
+  columnProducts(args, argp(args, 16), argp(args, 17), argp(args, 18), scratch, begin, end, false);
 }
 
 /**
@@ -248,7 +255,7 @@ export function conv2dWeightGrad(args: usize, scratch: usize, begin: i32, end: i
   memory.fill(part, 0, <usize>(G * CKK * Og) << 2);
   if (batched) batchConv(args, scratch, begin, end, 2, part);
   else if (smallConvApplies(args)) smallConv(args, scratch, begin, end, true, part);
-  else columnProducts(argp(args, 16), argp(args, 17), part, scratch, begin, end, true);
+  else columnProducts(args, argp(args, 16), argp(args, 17), part, scratch, begin, end, true);
 }
 
 /**

@@ -8,8 +8,8 @@
 // these serve smaller batches (a single image's inference). The limits are the native backend's
 // (native/src/small_conv.h).
 //
-// args as conv.ts's: [N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups, x, w, y, chunk, threads].
-import { argi, argp, at4, madd } from './common';
+// args as conv.ts's: [N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups, x, w, y, chunk, threads, bias, bias stride].
+import { argi, argp, at4, convBias, madd } from './common';
 import { GEMM_SCRATCH } from './gemm';
 
 let C = 0, H = 0, W = 0, O = 0, KH = 0, KW = 0, OH = 0, OW = 0, PH = 0, PW = 0;
@@ -48,18 +48,20 @@ function padImage(x: usize, xp: usize): void {
 
 /**
  * Output positions [p0, p1) of image y for channels o..o+3 (fewer at the end: the last channel's
- * weights are used again and not stored), 4 columns at a time within each row. Four
- * accumulators only: with more, V8 kept them on the stack.
+ * weights are used again and not stored), 4 columns at a time within each row, from the bias.
+ * Four accumulators only: with more, V8 kept them on the stack.
  */
-function forwardRange(xp: usize, w: usize, y: usize, o: i32, p0: i32, p1: i32, tmp: usize): void {
+function forwardRange(args: usize, xp: usize, w: usize, y: usize, o: i32, p0: i32, p1: i32, tmp: usize): void {
   const count = min(4, O - o);
+  const b0 = f32x4.splat(convBias(args, o)), b1 = f32x4.splat(convBias(args, min(o + 1, O - 1)));
+  const b2 = f32x4.splat(convBias(args, min(o + 2, O - 1))), b3 = f32x4.splat(convBias(args, min(o + 3, O - 1)));
   const w0 = channel(w, o, TAPS), w1 = channel(w, o + 1, TAPS), w2 = channel(w, o + 2, TAPS), w3 = channel(w, o + 3, TAPS);
   const step = <usize>OHW << 2;
   // Rows oh meeting [p0, p1), over their columns [a, b) in it.
   for (let oh = p0 / OW; oh * OW < p1; oh++) {
     const a = max(0, p0 - oh * OW), b = min(OW, p1 - oh * OW);
     for (let ow = a; ow < b; ow += 4) {
-      let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+      let s0 = b0, s1 = b1, s2 = b2, s3 = b3;
       let k: usize = 0;
       for (let c = 0; c < C; c++) {
         for (let kh = 0; kh < KH; kh++) {
@@ -156,8 +158,8 @@ function weightGradRange(xp: usize, gy: usize, part: usize, o: i32, c: i32, kh: 
 }
 
 /**
- * Items [begin, end) are conv.ts's (image, chunk) pairs. Forward (args x, w, y): y[n, :, chunk] =
- * conv(x[n], w). Weight gradient (args x, gy): `part`, this thread's partial [TAPS, O] gradient,
+ * Items [begin, end) are conv.ts's (image, chunk) pairs. Forward (args x, w, y, bias): y[n, :, chunk] =
+ * conv(x[n], w) + bias. Weight gradient (args x, gy): `part`, this thread's partial [TAPS, O] gradient,
  * which the caller zeroed (conv.ts's layout, so its reduction serves both paths), += the
  * products of x[n] and gy[n] over the chunk. Call after smallConvApplies.
  */
@@ -174,7 +176,7 @@ export function smallConv(args: usize, scratch: usize, begin: i32, end: i32, wei
     padded = n;
     for (let o = 0; o < O; o += 4) {
       if (!weightGrad) {
-        forwardRange(scratch, other, at4(y, n * O * OHW), o, p0, p1, tmp);
+        forwardRange(args, scratch, other, at4(y, n * O * OHW), o, p0, p1, tmp);
         continue;
       }
       for (let c = 0; c < C; c++) {

@@ -11,7 +11,7 @@
  * or why not. `await initWasm()` returns the same status.
  */
 import {
-  channelBroadcast, registerBackend, type AvgPoolOptions, type Backend, type BinaryOp, type Conv2dParams, type Pool2dParams, type UnaryOp, type View,
+  registerBackend, type AvgPoolOptions, type Backend, type BinaryOp, type Conv2dParams, type Pool2dParams, type UnaryOp, type View,
 } from '../backend.js';
 import { referenceBackend } from '../reference/index.js';
 import { coalesce } from '../reference/strided.js';
@@ -165,14 +165,17 @@ function refView(v: WView): View<TypedArray> {
   return { buffer: v.buffer.array(), dtype: v.dtype, shape: v.shape, strides: v.strides, offset: v.offset };
 }
 
-/** conv.ts's args; the last, the thread count, lets the kernels split work a single image leaves too coarse. */
-function convArgs(x: readonly number[], w: readonly number[], y: readonly number[], p: Conv2dParams, ptrs: [number, number, number], threads: number): number[] {
+/**
+ * conv.ts's args; the thread count lets the kernels split work a single image leaves too coarse;
+ * the forward's bias (address and stride, or 0) is added by the kernels as they write y.
+ */
+function convArgs(x: readonly number[], w: readonly number[], y: readonly number[], p: Conv2dParams, ptrs: [number, number, number], threads: number, bias: WView | null = null): number[] {
   const [N, C, H, W] = x as [number, number, number, number];
   const [O, Cg, KH, KW] = w as [number, number, number, number];
   const [OH, OW] = [y[2]!, y[3]!];
   // Output positions per im2col chunk: a column buffer of at most ~4 MB per thread.
   const chunk = Math.max(64, Math.min(OH * OW, Math.floor((1 << 20) / Math.max(1, Cg * KH * KW))));
-  return [N, C, H, W, O, KH, KW, OH, OW, ...p.stride, ...p.padding, ...p.dilation, p.groups, ...ptrs, chunk, threads];
+  return [N, C, H, W, O, KH, KW, OH, OW, ...p.stride, ...p.padding, ...p.dilation, p.groups, ...ptrs, chunk, threads, bias ? addr(bias) : 0, bias ? bias.strides[0]! : 0];
 }
 
 function poolArgs(input: WView, output: WView, p: Pool2dParams, extra: readonly number[]): number[] {
@@ -296,14 +299,13 @@ function makeBackend(impl: WasmBackendImpl, k: Exports, kernels: Record<string, 
       if (n < 0 || (n > 0 && k.scatterAdd(ARGS, n) !== 0)) ref.scatterAdd(refView(out), dim, refView(index), refView(src));
     },
     conv2d(x, w, bias, out, p) {
-      if (!(f32(x, w, out) && nonEmpty(x, w, out))) return ref.conv2d(refView(x), refView(w), bias && refView(bias), refView(out), p);
-      const args = convArgs(x.shape, w.shape, out.shape, p, [addr(x), addr(w), addr(out)], impl.pool.threads);
+      if (!(f32(x, w, out, ...(bias ? [bias] : [])) && nonEmpty(x, w, out))) return ref.conv2d(refView(x), refView(w), bias && refView(bias), refView(out), p);
+      const args = convArgs(x.shape, w.shape, out.shape, p, [addr(x), addr(w), addr(out)], impl.pool.threads, bias);
       impl.packArgs(args);
       const [N, , , , , , , OH, OW] = args as number[] as [number, number, number, number, number, number, number, number, number];
       const perImage = numel(w.shape) * OH * OW;
       const items = k.convItems(ARGS, 0);
       impl.pool.run('conv2d', ARGS, items, Math.ceil(FLOP_GRAIN / (perImage * (N / items))), k.convScratch(ARGS, 0));
-      if (bias) backend.binary('add', out, channelBroadcast(bias, out), out);
     },
     conv2dInputGrad(gy, w, gx, p) {
       if (!(f32(gy, w, gx) && nonEmpty(gy, w, gx))) return ref.conv2dInputGrad(refView(gy), refView(w), refView(gx), p);
