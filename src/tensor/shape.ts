@@ -34,7 +34,9 @@ export function isContiguous(shape: Shape, strides: readonly number[]): boolean 
 }
 
 export function sameShape(a: Shape, b: Shape): boolean {
-  return a.length === b.length && a.every((s, i) => s === b[i]);
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Checks that a size list is made of non-negative integers; `what` names the caller. */

@@ -15,17 +15,21 @@ export function buf(v: View): Buf {
  */
 export function coalesce(shape: readonly number[], strides: (readonly number[])[]): { shape: number[]; strides: number[][] } {
   const outShape: number[] = [];
-  const outStrides: number[][] = strides.map(() => []);
+  const outStrides: number[][] = [];
+  for (let k = 0; k < strides.length; k++) outStrides.push([]);
+  // Loops, not every/forEach with closures: every elementwise primitive of the fast backends comes here.
   for (let d = 0; d < shape.length; d++) {
     const size = shape[d]!;
     if (size === 1) continue;
     const last = outShape.length - 1;
-    if (last >= 0 && strides.every((s, k) => outStrides[k]![last] === s[d]! * size)) {
+    let merge = last >= 0;
+    for (let k = 0; k < strides.length && merge; k++) merge = outStrides[k]![last] === strides[k]![d]! * size;
+    if (merge) {
       outShape[last]! *= size;
-      strides.forEach((s, k) => (outStrides[k]![last] = s[d]!));
+      for (let k = 0; k < strides.length; k++) outStrides[k]![last] = strides[k]![d]!;
     } else {
       outShape.push(size);
-      strides.forEach((s, k) => outStrides[k]!.push(s[d]!));
+      for (let k = 0; k < strides.length; k++) outStrides[k]!.push(strides[k]![d]!);
     }
   }
   return { shape: outShape, strides: outStrides };

@@ -95,12 +95,14 @@ function addr(v: WView, shape: readonly number[] = v.shape, strides: readonly nu
   let lo = v.offset;
   let hi = v.offset;
   let empty = false;
-  shape.forEach((n, d) => {
+  // A loop, not forEach: this runs for every operand of every primitive.
+  for (let d = 0; d < shape.length; d++) {
+    const n = shape[d]!;
     if (n === 0) empty = true;
     const reach = (n - 1) * strides[d]!;
     if (reach < 0) lo += reach;
     else hi += reach;
-  });
+  }
   if (!empty && (lo < 0 || hi >= v.buffer.size)) {
     throw new RangeError(`stride wasm: a view reaches elements [${lo}, ${hi}] of a buffer of ${v.buffer.size}`);
   }
@@ -133,7 +135,9 @@ class WasmBackendImpl {
    * or returns -1 when the merged rank exceeds what the block holds. Returns the element count.
    */
   packWalk(op: number, p1: number, p2: number, shape: readonly number[], views: readonly { v: WView; strides?: readonly number[] }[]): number {
-    const c = coalesce(shape, views.map((x) => x.strides ?? x.v.strides));
+    const strides: (readonly number[])[] = [];
+    for (const x of views) strides.push(x.strides ?? x.v.strides);
+    const c = coalesce(shape, strides);
     const r = c.shape.length;
     if (r > MAX_RANK) return -1;
     const a = this.argBlock();
@@ -142,11 +146,12 @@ class WasmBackendImpl {
     a[2] = p2;
     a[3] = r;
     let i = 4;
-    for (const s of c.shape) a[i++] = s;
-    views.forEach((x, k) => {
-      a[i++] = addr(x.v, shape, x.strides ?? x.v.strides);
-      for (const s of c.strides[k]!) a[i++] = s;
-    });
+    for (let d = 0; d < r; d++) a[i++] = c.shape[d]!;
+    for (let k = 0; k < views.length; k++) {
+      a[i++] = addr(views[k]!.v, shape, strides[k]);
+      const merged = c.strides[k]!;
+      for (let d = 0; d < r; d++) a[i++] = merged[d]!;
+    }
     return numel(c.shape);
   }
 

@@ -4,22 +4,30 @@ import type { Platform, WorkerHandle } from './platform.js';
 
 /**
  * The worker pool: one instance of the kernels per worker over the one shared memory. A task is
- * a kernel name, the address of its arguments and a count of work items; the calling thread
- * takes the first share and each worker one of the rest. Workers spin for about a millisecond
- * before sleeping in Atomics.wait, since waking a sleeping thread costs more than a small op.
+ * a kernel name, the address of its arguments and a count of work items, cut into one share per
+ * thread. Every thread, the caller included, claims shares until none is left, so a worker that
+ * wakes late (a sleeping thread can take a millisecond to run again on a shared machine) finds the
+ * work done instead of holding the caller up. Workers spin for about a millisecond before
+ * sleeping in Atomics.wait, since waking a sleeping thread costs more than a small op.
  *
  * Control block (Int32 slots at CONTROL): the task's generation (bumped to start it), the kernel,
- * workers still running, an error flag, the argument address, then each thread's [begin, end)
- * and scratch address.
+ * shares finished, an error flag, the argument address, the share count, the claim counter (the
+ * generation's low bits above the next share's number, so a claim for a finished task fails),
+ * then each share's [begin, end) and scratch address.
  */
 const GEN = 0;
 const KERNEL = 1;
-const PENDING = 2;
+const DONE = 2;
 const ERROR = 3;
 const ARGS_PTR = 4;
+const SHARES = 5;
+const NEXT = 6;
 const RANGES = 16;
 const MAX_THREADS = 64;
 const SCRATCH = RANGES + 2 * MAX_THREADS;
+/** NEXT holds (generation mod 2^23) << 8 | next share: shares number at most MAX_THREADS < 256. */
+const SHARE_BITS = 8;
+const tagOf = (generation: number) => (generation & 0x7fffff) << SHARE_BITS;
 
 export type Kernel = (args: number, scratch: number, begin: number, end: number) => void;
 
@@ -41,14 +49,19 @@ listen(async ({ module, memory, id, names }) => {
     }
     seen = Atomics.load(c, ${GEN});
     const k = c[${KERNEL}];
-    if (k < 0) return;
-    const begin = c[${RANGES} + 2 * id], end = c[${RANGES} + 2 * id + 1];
-    try {
-      if (begin < end) kernels[k](c[${ARGS_PTR}] >>> 0, c[${SCRATCH} + id] >>> 0, begin, end);
-    } catch (e) {
-      Atomics.store(c, ${ERROR}, 1);
+    const args = c[${ARGS_PTR}] >>> 0, shares = c[${SHARES}], tag = (seen & 0x7fffff) << ${SHARE_BITS};
+    for (;;) {
+      const v = Atomics.load(c, ${NEXT});
+      if ((v & ~${(1 << SHARE_BITS) - 1}) !== tag || (v & ${(1 << SHARE_BITS) - 1}) >= shares) break;
+      if (Atomics.compareExchange(c, ${NEXT}, v, v + 1) !== v) continue;
+      const i = v & ${(1 << SHARE_BITS) - 1};
+      try {
+        kernels[k](args, c[${SCRATCH} + i] >>> 0, c[${RANGES} + 2 * i], c[${RANGES} + 2 * i + 1]);
+      } catch (e) {
+        Atomics.store(c, ${ERROR}, 1);
+      }
+      if (Atomics.add(c, ${DONE}, 1) === shares - 1) Atomics.notify(c, ${DONE});
     }
-    if (Atomics.sub(c, ${PENDING}, 1) === 1) Atomics.notify(c, ${PENDING});
   }
 });
 `;
@@ -123,8 +136,8 @@ export class ThreadPool {
 
   /**
    * Runs kernel(args, scratch, begin, end) over items [0, total), on as many threads as give
-   * each at least `grain` items; shares are multiples of `align` items but the last. Returns the
-   * number of threads used (threads 0..n-1 each had a non-empty share).
+   * each at least `grain` items; shares are multiples of `align` items but the last, and share i
+   * gets thread scratch i, whichever thread runs it. Returns the number of shares (each non-empty).
    */
   run(name: string, args: number, total: number, grain: number, scratchBytes: number, align = 1): number {
     const scratch = this.scratchFor(scratchBytes);
@@ -136,35 +149,47 @@ export class ThreadPool {
     }
     const c = this.control;
     const share = Math.ceil(total / n / align) * align;
-    for (let t = 0; t <= this.workers.length; t++) {
-      c[RANGES + 2 * t] = Math.min(total, t * share);
-      c[RANGES + 2 * t + 1] = t < n ? Math.min(total, (t + 1) * share) : 0;
+    const shares = Math.ceil(total / share);
+    for (let i = 0; i < shares; i++) {
+      c[RANGES + 2 * i] = i * share;
+      c[RANGES + 2 * i + 1] = Math.min(total, (i + 1) * share);
     }
+    const generation = c[GEN]! + 1;
     c[KERNEL] = this.kernelIds.get(name)!;
     c[ARGS_PTR] = args | 0;
-    Atomics.store(c, PENDING, this.workers.length);
-    Atomics.add(c, GEN, 1);
+    c[SHARES] = shares;
+    Atomics.store(c, DONE, 0);
+    Atomics.store(c, NEXT, tagOf(generation));
+    Atomics.store(c, GEN, generation);
     Atomics.notify(c, GEN);
     let failure: unknown;
-    try {
-      kernel(args, scratch[0]!, c[RANGES]!, c[RANGES + 1]!);
-    } catch (e) {
-      failure = e;
+    for (;;) {
+      const v = Atomics.load(c, NEXT);
+      const i = v & ((1 << SHARE_BITS) - 1);
+      if (i >= shares) break;
+      if (Atomics.compareExchange(c, NEXT, v, v + 1) !== v) continue;
+      try {
+        kernel(args, scratch[i]!, c[RANGES + 2 * i]!, c[RANGES + 2 * i + 1]!);
+      } catch (e) {
+        failure ??= e;
+      }
+      Atomics.add(c, DONE, 1);
     }
-    this.join();
+    this.join(shares);
     if (failure) throw failure;
     if (Atomics.exchange(c, ERROR, 0) !== 0) throw new Error(`wasm backend: kernel ${name} failed on a worker thread`);
-    return Math.min(n, Math.ceil(total / share));
+    return shares;
   }
 
-  private join(): void {
+  /** Waits for the shares the workers claimed to finish. */
+  private join(shares: number): void {
     const c = this.control;
     const t0 = performance.now();
     for (;;) {
-      const left = Atomics.load(c, PENDING);
-      if (left === 0) return;
+      const done = Atomics.load(c, DONE);
+      if (done === shares) return;
       // A browser's main thread may not block: it spins until the workers are done.
-      if (this.canBlock && performance.now() - t0 > 1) Atomics.wait(c, PENDING, left, 10);
+      if (this.canBlock && performance.now() - t0 > 1) Atomics.wait(c, DONE, done, 10);
     }
   }
 }
