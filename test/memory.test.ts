@@ -161,6 +161,38 @@ test('a handle collected by the GC without dispose() is freed by the finalizer a
   }
 });
 
+test('the finalizer frees a handle that left every tidy scope undisposed: returned from the outermost, kept, or made outside any', async (t) => {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) {
+    t.skip('run node with --expose-gc to test finalizers');
+    return;
+  }
+  // A handle inside a scope is watched only once it leaves the last one (tidy or keep): each of
+  // these escapes a different way and is then dropped.
+  const sizes = [1301, 1302, 1303, 1304];
+  (() => {
+    tidy(() => ones([1301], on));
+    tidy(() => tidy(() => [ones([1302], on)]));
+    tidy(() => {
+      keep(ones([1303], on));
+    });
+    ones([1304], on);
+  })();
+  for (let i = 0; i < 50 && !sizes.every((n) => freedSizes.includes(n)); i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  for (const n of sizes) assert.equal(freedSizes.filter((m) => m === n).length, 1, `the buffer of ${n} freed once`);
+  // One disposed by its scope is freed then, and never again by a finalizer.
+  tidy(() => {
+    ones([1305], on);
+  });
+  assert.equal(freedSizes.filter((m) => m === 1305).length, 1);
+  gc();
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(freedSizes.filter((m) => m === 1305).length, 1);
+});
+
 test('to(backend) copies across backends and gradients flow back', () => {
   const x = tensor([1, 2, 3], { requires_grad: true, backend: 'reference' });
   const y = x.to('counting').mul(3).sum();

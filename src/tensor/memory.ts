@@ -30,6 +30,11 @@ export function untrackTensor(t: Tensor, debugId: number): void {
   live.delete(debugId);
 }
 
+/** Whether a tidy scope is open (a new handle then belongs to it). */
+export function scopeOpen(): boolean {
+  return scopes.length > 0;
+}
+
 /** Whether t was made inside the innermost open tidy scope (or returned into it), not before it. */
 export function inCurrentScope(t: Tensor): boolean {
   return scopes[scopes.length - 1]?.has(t) ?? false;
@@ -38,6 +43,7 @@ export function inCurrentScope(t: Tensor): boolean {
 /** Takes a tensor out of every open tidy scope so it outlives them. */
 export function keep<T extends Tensor>(t: T): T {
   for (const s of scopes) s.delete(t);
+  t.unscoped();
   return t;
 }
 
@@ -64,8 +70,9 @@ function closeScope(scope: Set<Tensor>, result: unknown): void {
   collectResult(result, kept);
   const parent = scopes[scopes.length - 1];
   for (const t of scope) {
-    if (kept.has(t)) parent?.add(t);
-    else t.dispose();
+    if (!kept.has(t)) t.dispose();
+    else if (parent) parent.add(t);
+    else t.unscoped();
   }
 }
 
