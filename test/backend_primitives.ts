@@ -491,6 +491,33 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       compare('where contiguous', [view([3, 37])], (be, [o], v) => be.where(v(mask), v(grad), v(zero), o!), 'exact');
     });
 
+    test('mulAdd: broadcast scale and shift, a scalar factor, strides, in place, special values and long rows', () => {
+      // Batch norm's x·scale + shift with per-channel [1, C, 1, 1] operands, C = 32 (blocked on native).
+      const x = view([2, 32, 3, 3]);
+      const scale = view([2, 32, 3, 3], { strides: [0, 1, 0, 0] });
+      const shift = view([2, 32, 3, 3], { strides: [0, 1, 0, 0] });
+      compare('mulAdd per channel', [view([2, 32, 3, 3])], (be, [o], v) => be.mulAdd(v(x), v(scale), v(shift), o!), 'exact');
+      // p + α·v (an optimizer's update) and every operand strided or broadcast.
+      const p = view([5, 7]);
+      const alpha = view([5, 7], { strides: [0, 0], values: () => -0.01 });
+      compare('mulAdd scalar factor', [view([5, 7])], (be, [o], v) => be.mulAdd(v(p), v(alpha), v(p), o!), 'exact');
+      const [t, col, row] = [view([7, 5], { strides: [1, 7] }), view([7, 5], { strides: [1, 0] }), view([7, 5], { strides: [0, 1] })];
+      compare('mulAdd strided', [view([7, 5], { strides: [1, 7] })], (be, [o], v) => be.mulAdd(v(t), v(col), v(row), o!), 'exact');
+      // In place: out is a (v = m·v + g), or c (p = v·α + p).
+      const n = specials.length;
+      const a = view([n, n], { strides: [1, 0], values: special });
+      const b = view([n, n], { strides: [0, 1], values: special });
+      compare('mulAdd specials into a', [view([n, n], { values: (i) => special(i % n) })], (be, [o], v) => be.mulAdd(o!, v(b), v(a), o!), 'exact');
+      compare('mulAdd into c', [view([n, n])], (be, [o], v) => be.mulAdd(v(a), v(b), o!, o!), 'exact');
+      // Rounded once: (1 + 2^-12)² - (1 + 2^-11) is 2^-24, where rounding the product to float32 first gives 0.
+      const near = view([4], { values: () => 1 + 2 ** -12 });
+      const minus = view([4], { values: () => -(1 + 2 ** -11) });
+      const [once] = compare('mulAdd rounds once', [view([4])], (be, [o], v) => be.mulAdd(v(near), v(near), v(minus), o!), 'exact');
+      assert.deepEqual(elements(once!), [2 ** -24, 2 ** -24, 2 ** -24, 2 ** -24]);
+      const long = [view([300001]), view([300001]), view([300001])];
+      compare('mulAdd long row', [view([300001])], (be, [o], v) => be.mulAdd(v(long[0]!), v(long[1]!), v(long[2]!), o!), 'exact');
+    });
+
     test('copy keeps every dtype bit for bit and converts between them; fill writes strided views', () => {
       const dtypes: DType[] = ['float32', 'float64', 'int32', 'uint8', 'bool'];
       for (const dtype of dtypes) {

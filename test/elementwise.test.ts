@@ -32,6 +32,7 @@ runFixtureFile('elementwise.json', withLayouts({
   eq: binary(st.eq), ne: binary(st.ne), lt: binary(st.lt), le: binary(st.le), gt: binary(st.gt), ge: binary(st.ge),
   logical_and: binary(st.logical_and), logical_or: binary(st.logical_or), logical_xor: binary(st.logical_xor),
   where: ([c, a, b], args: BinaryArgs) => st.where(c!, a!, args.scalar ?? b!),
+  addcmul: ([x, a, b], args: { value?: number }) => st.addcmul(x!, a!, b!, args.value),
   clamp: ([x], args: { min?: number; max?: number }) => st.clamp(x!, args.min, args.max),
   to: ([x], args: { dtype: st.DType }) => st.to(x!, args.dtype),
 }));
@@ -99,6 +100,11 @@ test('gradcheck casts between float32 and float64', () => {
   // The float32 round trip is only accurate to ~1e-7, so the step is large; x * x is quadratic, so
   // central differences are exact at any step.
   checkGrad((x) => st.to(st.to(x, 'float32'), 'float64').mul(x), [randn64([2, 3], 30, true)], { eps: 1e-2 });
+});
+
+test('gradcheck addcmul, broadcasting all three operands, with and without a value', () => {
+  checkGrad((x, a, b) => st.addcmul(x, a, b), [randn64([1, 3, 1], 23, true), randn64([2, 3, 4], 24, true), randn64([3, 1], 25, true)]);
+  checkGrad((x, a, b) => st.addcmul(x.t(), a, b, -0.25), [randn64([4, 3], 26, true), randn64([3, 4], 27, true), randn64([4], 28, true)]);
 });
 
 test('gradcheck where, clamp, remainder', () => {
@@ -245,6 +251,29 @@ test('comparisons and integer ops are not differentiable and record no graph', (
 });
 
 // ---------------------------------------------------------------- in place
+
+test('add_ and sub_ with alpha and addcmul_ update in one pass, rounded once, and read an overlapping operand as it was', () => {
+  // p + α·v rounded once: -(1 + 2^-11) + (1 + 2^-12)·(1 + 2^-12) is 2^-24, where rounding α·v to float32 first gives 0.
+  const near = 1 + 2 ** -12;
+  const p = st.tensor([-(1 + 2 ** -11), 1]);
+  p.add_(st.tensor([near, 2]), near);
+  assertValues(p, [2 ** -24, 1 + 2 * near], 'p.add_(v, α)');
+  const q = st.tensor([[1, 2], [3, 4]]);
+  q.sub_(q.t(), 0.5);
+  assertValues(q, [[0.5, 0.5], [2, 2]], 'q.sub_(q.t(), 0.5) reads q as it was');
+  const r = st.tensor([[1, 2], [3, 4]]);
+  r.addcmul_(r.t(), st.tensor([10, 100]), 0.5);
+  assertValues(r, [[6, 152], [13, 204]], 'r.addcmul_(r.t(), [10, 100], 0.5)');
+  assertValues(st.ones(2, 3).addcmul_(st.tensor([1, 2, 3]), 2), [[3, 5, 7], [3, 5, 7]], 'addcmul_ by a number');
+  assert.throws(() => st.ones(3).addcmul_(st.ones(2, 3), st.ones(3)), (e: Error) =>
+    e instanceof st.ShapeError && /addcmul_/.test(e.message) && /\[3\]/.test(e.message) && /\[2, 3\]/.test(e.message));
+  assert.throws(() => st.ones(3, { dtype: 'int32' }).addcmul_(st.ones(3), st.ones(3)), (e: Error) =>
+    e instanceof st.DTypeError && /addcmul_/.test(e.message));
+  const w = st.ones(3, { requires_grad: true });
+  assert.throws(() => st.ones(3).addcmul_(w, st.ones(3)), (e: Error) => e instanceof st.AutogradError && /operand requires grad/.test(e.message));
+  assert.throws(() => st.ones(3).add_(w, 2), (e: Error) => e instanceof st.AutogradError && /operand requires grad/.test(e.message));
+});
+
 
 test('in-place ops write through, refuse broadcasting the target and bad dtypes', () => {
   const x = st.zeros(2, 3);

@@ -70,6 +70,7 @@ const Export kExports[] = {
     {"unary", unary},
     {"binary", binary},
     {"where", where},
+    {"mulAdd", mulAdd},
     {"copy", copy},
     {"fill", fill},
     {"reduce", reduce},

@@ -173,6 +173,39 @@ STRIDE_CLONES void binaryTile(int64_t m, int64_t n, const float* a, int64_t ta, 
   }
 }
 
+// a·b + c in float64, rounded once: a float32 product is exact there, as in the reference.
+inline float mulAddOne(float a, double b, double c) { return static_cast<float>(a * b + c); }
+
+STRIDE_CLONES void mulAddTile(int64_t m, int64_t n, const float* a, int64_t ta, int64_t sa, const float* b, int64_t tb, int64_t sb,
+                              const float* c, int64_t tc, int64_t sc, float* o, int64_t to, int64_t so) {
+  if (n == 16 && sa == 1 && sb == 1 && sc == 1 && so == 1 && tb == 0 && tc == 0) {
+    // A blocked activation times a per-channel scale plus a per-channel shift (batch norm): the
+    // 16 channels' values stay in registers while the positions go by.
+    double scale[16], shift[16];
+    for (int i = 0; i < 16; i++) scale[i] = b[i], shift[i] = c[i];
+    float in[16], res[16];
+    for (int64_t r = 0; r < m; r++, a += ta, o += to) {
+      std::memcpy(in, a, sizeof in);
+      for (int i = 0; i < 16; i++) res[i] = mulAddOne(in[i], scale[i], shift[i]);
+      std::memcpy(o, res, sizeof res);
+    }
+    return;
+  }
+  for (int64_t r = 0; r < m; r++, a += ta, b += tb, c += tc, o += to) {
+    if (sa == 1 && sb == 1 && sc == 1 && so == 1) {
+      for (int64_t i = 0; i < n; i++) o[i] = mulAddOne(a[i], b[i], c[i]);
+    } else if (sa == 1 && sb == 0 && sc == 1 && so == 1) {  // p + α·v
+      const double bv = *b;
+      for (int64_t i = 0; i < n; i++) o[i] = mulAddOne(a[i], bv, c[i]);
+    } else if (sa == 1 && sb == 0 && sc == 0 && so == 1) {  // a plain channel row times its scale plus its shift
+      const double bv = *b, cv = *c;
+      for (int64_t i = 0; i < n; i++) o[i] = mulAddOne(a[i], bv, cv);
+    } else {
+      for (int64_t i = 0; i < n; i++) o[i * so] = mulAddOne(a[i * sa], b[i * sb], c[i * sc]);
+    }
+  }
+}
+
 template <class T>
 constexpr napi_typedarray_type arrayType() {
   return std::is_same<T, float>::value ? napi_float32_array : napi_uint8_array;
@@ -302,6 +335,23 @@ napi_value where(Call& c) {
   forRows(s, [&](const int64_t* off, int64_t n, const int64_t* st) {
     whereRow(n, cond.as<uint8_t>() + off[0], st[0], a.as<float>() + off[1], st[1], b.as<float>() + off[2], st[2],
              out.as<float>() + off[3], st[3]);
+  }, kCheapGrain);
+  return c.undefined();
+}
+
+// mulAdd(a, b, c, out, geometry): out = a·b + c.
+napi_value mulAdd(Call& c) {
+  const Array a = c.array(0, napi_float32_array, "a");
+  const Array b = c.array(1, napi_float32_array, "b");
+  const Array d = c.array(2, napi_float32_array, "c");
+  const Array out = c.array(3, napi_float32_array, "out");
+  size_t count;
+  const double* meta = c.meta(4, &count);
+  Meta m(meta, count);
+  const auto s = readStrided<4>(m, {&a, &b, &d, &out});
+  forTiles(s, [&](const int64_t* off, int64_t rows, const int64_t* t, int64_t n, const int64_t* st) {
+    mulAddTile(rows, n, a.as<float>() + off[0], t[0], st[0], b.as<float>() + off[1], t[1], st[1], d.as<float>() + off[2], t[2], st[2],
+               out.as<float>() + off[3], t[3], st[3]);
   }, kCheapGrain);
   return c.undefined();
 }

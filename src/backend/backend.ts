@@ -89,6 +89,12 @@ export interface Backend<B = unknown> {
   binary(op: BinaryOp, a: View<B>, b: View<B>, out: View<B>): void;
   /** out = cond ? a : b, all broadcast to out's shape. */
   where(cond: View<B>, a: View<B>, b: View<B>, out: View<B>): void;
+  /**
+   * out = a·b + c for float views broadcast to out's shape, computed in float64 and rounded once
+   * on store (a float32 product is exact in float64): batch norm's x·scale + shift and the
+   * optimizers' p + α·v in one pass instead of two. out may be a or c (in-place updates).
+   */
+  mulAdd(a: View<B>, b: View<B>, c: View<B>, out: View<B>): void;
   /** Reduces x over every dim where out has size 1 and x does not (out keeps x's rank). */
   reduce(op: ReduceOp, x: View<B>, out: View<B>): void;
   /** Index (int32) of the first max/min along `dim`; out has x's shape with out.shape[dim] = 1. */

@@ -290,6 +290,33 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   return whereOp([cond, ta, tb], {});
 }
 
+/** input + t1·t2, one pass (the backend's mulAdd); the float inputs broadcast together. */
+const addcmulOp = defineOp<[Tensor, Tensor, Tensor], object>({
+  name: 'addcmul',
+  shape: ([x, a, b]) => {
+    for (const t of [x, a, b]) requireFloat(t, 'addcmul');
+    return broadcastShapes(broadcastShapes(x.shape, a.shape, 'addcmul'), b.shape, 'addcmul');
+  },
+  dtype: ([x, a, b]) => resultType({ dtype: resultType(x, a), ndim: Math.max(x.ndim, a.ndim) }, b),
+  forward: ([x, a, b], _attrs, shape, dtype) => {
+    const out = emptyLike(x, shape, dtype);
+    x.backend.mulAdd(broadcastView(a, shape), broadcastView(b, shape), broadcastView(x, shape), out);
+    return out;
+  },
+  save: 'inputs',
+  backward: (gy, ctx) => [
+    ctx.needs[0] ? sumTo(gy, ctx.shapes[0]) : null,
+    ctx.needs[1] ? sumTo(mul(gy, ctx.inputs[2]), ctx.shapes[1]) : null,
+    ctx.needs[2] ? sumTo(mul(gy, ctx.inputs[1]), ctx.shapes[2]) : null,
+  ],
+});
+
+/** input + value·t1·t2 with broadcasting, in one pass when value is 1 (torch.addcmul). */
+export function addcmul(input: Tensor, t1: Tensor, t2: Operand, value = 1): Tensor {
+  const [a, b] = operands(t1, t2, 'addcmul');
+  return addcmulOp([input, a, value === 1 ? b : mul(b, value)], {});
+}
+
 interface ClampAttrs { min: number | null; max: number | null }
 
 const clampOp = defineOp<[Tensor], ClampAttrs>({
@@ -419,7 +446,10 @@ function withOperand(t: Tensor, o: Tensor, name: string, use: (v: View) => void)
 function binaryInPlace(name: string, prim: BinaryOp) {
   return (t: Tensor, other: Operand, alpha = 1): Tensor =>
     inPlace(t, name, () => {
-      const [, o] = operands(t, scaled(other, alpha), name);
+      // t ± α·other in one pass (an optimizer's p.add_(v, -lr)), without the scaled copy, rounded
+      // once as PyTorch's fused multiply-add does.
+      const fused = alpha !== 1 && other instanceof Tensor && isFloatingPoint(t.dtype) && isFloatingPoint(other.dtype);
+      const [, o] = fused ? [t, other] : operands(t, scaled(other, alpha), name);
       if (!isFloatingPoint(t.dtype) && isFloatingPoint(o.dtype)) {
         throw new DTypeError(`${name}: result type ${o.dtype} can't be cast to the desired output type ${t.dtype}`);
       }
@@ -427,8 +457,35 @@ function binaryInPlace(name: string, prim: BinaryOp) {
       if (!sameShape(shape, t.shape)) {
         throw new ShapeError(`${name}: output with shape ${formatShape(t.shape)} doesn't match the broadcast shape ${formatShape(shape)}`);
       }
-      withOperand(t, o, name, (v) => t.backend.binary(prim, t, v, t));
+      if (!fused) return withOperand(t, o, name, (v) => t.backend.binary(prim, t, v, t));
+      const factor = scalar_tensor(prim === 'sub' ? -alpha : alpha, { dtype: t.dtype, backend: t.device });
+      try {
+        withOperand(t, o, name, (v) => t.backend.mulAdd(v, broadcastView(factor, t.shape), t, t));
+      } finally {
+        factor.dispose();
+      }
     });
+}
+
+/** t + value·t1·t2 in place, one pass (Tensor.addcmul_). */
+export function addcmul_(t: Tensor, t1: Tensor, t2: Operand, value = 1): Tensor {
+  return inPlace(t, 'addcmul_', () => {
+    requireFloat(t, 'addcmul_');
+    const made: Tensor[] = [];
+    try {
+      const [a, b0] = operands(t1, t2, 'addcmul_');
+      if (b0 !== t2) made.push(b0);
+      const b = value === 1 ? b0 : mul(b0, value);
+      if (b !== b0) made.push(b);
+      const shape = broadcastShapes(broadcastShapes(t.shape, a.shape, 'addcmul_'), b.shape, 'addcmul_');
+      if (!sameShape(shape, t.shape)) {
+        throw new ShapeError(`addcmul_: output with shape ${formatShape(t.shape)} doesn't match the broadcast shape ${formatShape(shape)}`);
+      }
+      withOperand(t, a, 'addcmul_', (va) => withOperand(t, b, 'addcmul_', (vb) => t.backend.mulAdd(va, vb, t, t)));
+    } finally {
+      for (const m of made) m.dispose();
+    }
+  });
 }
 
 export const add_ = binaryInPlace('add_', 'add');
@@ -485,6 +542,7 @@ declare module '../tensor/tensor.js' {
     /** Converts to a dtype, or copies to another backend when given a backend name. */
     to(target: DType | string): Tensor;
     float(): Tensor; double(): Tensor; int(): Tensor; bool(): Tensor;
+    addcmul(t1: Tensor, t2: Operand, value?: number): Tensor; addcmul_(t1: Tensor, t2: Operand, value?: number): Tensor;
     add_(other: Operand, alpha?: number): Tensor; sub_(other: Operand, alpha?: number): Tensor;
     mul_(other: Operand): Tensor; div_(other: Operand): Tensor; fill_(value: number): Tensor; zero_(): Tensor;
     copy_(src: Tensor): Tensor; clamp_(min?: number | null, max?: number | null): Tensor;
@@ -519,6 +577,8 @@ installMethods({
   to(this: Tensor, target: string) { return DTYPE_NAMES.has(target) ? to(this, target as DType) : toBackend(this, target); },
   float(this: Tensor) { return to(this, 'float32'); }, double(this: Tensor) { return to(this, 'float64'); },
   int(this: Tensor) { return to(this, 'int32'); }, bool(this: Tensor) { return to(this, 'bool'); },
+  addcmul(this: Tensor, t1: Tensor, t2: Operand, value?: number) { return addcmul(this, t1, t2, value); },
+  addcmul_(this: Tensor, t1: Tensor, t2: Operand, value?: number) { return addcmul_(this, t1, t2, value); },
   add_(this: Tensor, o: Operand, alpha?: number) { return add_(this, o, alpha); },
   sub_(this: Tensor, o: Operand, alpha?: number) { return sub_(this, o, alpha); },
   mul_(this: Tensor, o: Operand) { return mul_(this, o); }, div_(this: Tensor, o: Operand) { return div_(this, o); },

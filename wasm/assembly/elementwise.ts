@@ -263,6 +263,50 @@ export function where(g: usize, scratch: usize, begin: i32, end: i32): void {
   }
 }
 
+/** The high two lanes of v moved to the low two. */
+@inline function high(v: v128): v128 {
+  return i8x16.shuffle(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+}
+
+/** Two lanes of a·b + c in float64 (a float32 product is exact there), as the reference. */
+@inline function mulAdd2(a: v128, b: v128, c: v128): v128 {
+  return f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(a), f64x2.promote_low_f32x4(b)), f64x2.promote_low_f32x4(c)));
+}
+
+/** [-, -, -, geometry of a, b, c, out]: out = a·b + c, rounded once. */
+export function mulAdd(g: usize, scratch: usize, begin: i32, end: i32): void {
+  const inner = innerOf(g);
+  const sa = stepOf(g, 0);
+  const sb = stepOf(g, 1);
+  const sc = stepOf(g, 2);
+  const so = stepOf(g, 3);
+  const dense = so == 1 && (sa == 1 || sa == 0) && (sb == 1 || sb == 0) && (sc == 1 || sc == 0);
+  const da: usize = sa == 1 ? 16 : 0;
+  const db: usize = sb == 1 ? 16 : 0;
+  const dc: usize = sc == 1 ? 16 : 0;
+  let e = begin;
+  while (e < end) {
+    const n = min(inner - e % inner, end - e);
+    let pa = addrOf(g, 0, e, 2);
+    let pb = addrOf(g, 1, e, 2);
+    let pc = addrOf(g, 2, e, 2);
+    let po = addrOf(g, 3, e, 2);
+    let i = 0;
+    if (dense) {
+      for (; i + 4 <= n; i += 4, pa += da, pb += db, pc += dc, po += 16) {
+        const a = load4(pa, sa), b = load4(pb, sb), c = load4(pc, sc);
+        const lo = mulAdd2(a, b, c);
+        const hi = mulAdd2(high(a), high(b), high(c));
+        v128.store(po, i8x16.shuffle(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23));
+      }
+    }
+    for (; i < n; i++, pa += <usize>sa << 2, pb += <usize>sb << 2, pc += <usize>sc << 2, po += <usize>so << 2) {
+      store<f32>(po, <f32>(<f64>load<f32>(pa) * <f64>load<f32>(pb) + <f64>load<f32>(pc)));
+    }
+    e += n;
+  }
+}
+
 /** [-, log2 of the element size, -, geometry of src, dst]: a bit-for-bit copy. */
 export function copy(g: usize, scratch: usize, begin: i32, end: i32): void {
   const shift = argi(g, 1);

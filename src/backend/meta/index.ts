@@ -26,6 +26,7 @@ export const metaBackend: Backend<MetaBuffer> = {
   unary: nothing,
   binary: nothing,
   where: nothing,
+  mulAdd: nothing,
   reduce: nothing,
   argreduce: nothing,
   matmul: nothing,

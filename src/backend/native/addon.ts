@@ -21,6 +21,7 @@ export interface Addon {
   unary(op: number, x: TypedArray, out: TypedArray, geometry: Float64Array): void;
   binary(op: number, a: TypedArray, b: TypedArray, out: TypedArray, geometry: Float64Array): void;
   where(cond: TypedArray, a: TypedArray, b: TypedArray, out: TypedArray, geometry: Float64Array): void;
+  mulAdd(a: TypedArray, b: TypedArray, c: TypedArray, out: TypedArray, geometry: Float64Array): void;
   copy(src: TypedArray, dst: TypedArray, geometry: Float64Array): void;
   fill(dst: TypedArray, value: number, geometry: Float64Array): void;
   reduce(op: number, x: TypedArray, out: TypedArray, geometry: Float64Array): void;

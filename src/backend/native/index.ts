@@ -94,7 +94,7 @@ function weightsKey(w: NView): [number, number] {
 
 /** The argument positions of each primitive's outputs, stamped after every call. */
 const OUTPUTS = {
-  copy: [1], fill: [0], unary: [2], binary: [3], where: [3], reduce: [2], argreduce: [3], matmul: [2], gather: [3], scatterAdd: [0],
+  copy: [1], fill: [0], unary: [2], binary: [3], where: [3], mulAdd: [3], reduce: [2], argreduce: [3], matmul: [2], gather: [3], scatterAdd: [0],
   conv2d: [3], conv2dInputGrad: [2], conv2dWeightGrad: [2], maxPool2d: [1, 2], maxPool2dGrad: [2], avgPool2d: [1], avgPool2dGrad: [1],
   batchNormStats: [1, 2], batchNormGrad: [5, 6, 7],
 } as const satisfies Record<Exclude<keyof Backend, 'name' | 'externalMemory' | 'alloc' | 'free' | 'read' | 'write'>, readonly number[]>;
@@ -218,6 +218,12 @@ function makeBackend(addon: Addon, layouts: Layouts): Backend<TypedArray> {
       const [out, cond, a, b] = layouts.elementwise(out0, [cond0, a0, b0]) ?? [out0, cond0, a0, b0];
       if (cond.dtype === 'bool' && f32(a, b, out) && fits(out)) addon.where(cond.buffer, a.buffer, b.buffer, out.buffer, packViews(out.shape, [cond, a, b, out]));
       else ref.where(cond, a, b, out);
+      layouts.wrote(out0, out !== out0);
+    },
+    mulAdd(a0, b0, c0, out0) {
+      const [out, a, b, c] = layouts.elementwise(out0, [a0, b0, c0]) ?? [out0, a0, b0, c0];
+      if (f32(a, b, c) && f32(out) && fits(out)) addon.mulAdd(a.buffer, b.buffer, c.buffer, out.buffer, packViews(out.shape, [a, b, c, out]));
+      else ref.mulAdd(a, b, c, out);
       layouts.wrote(out0, out !== out0);
     },
     // A per-channel reduction reads a blocked x as it is (see layout.ts).

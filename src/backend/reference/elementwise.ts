@@ -178,3 +178,18 @@ export function where(cond: View, a: View, b: View, out: View): void {
     for (let i = 0; i < n; i++, ci += sc, ai += sa, bi += sb, oi += so) o[oi] = c[ci] !== 0 ? as[ai]! : bs[bi]!;
   });
 }
+
+export function mulAdd(a: View, b: View, c: View, out: View): void {
+  const as = buf(a);
+  const bs = buf(b);
+  const cs = buf(c);
+  const o = buf(out);
+  forEachRow(out.shape, [a, b, c, out], (offs, n, steps) => {
+    let ai = offs[0]!;
+    let bi = offs[1]!;
+    let ci = offs[2]!;
+    let oi = offs[3]!;
+    const [sa, sb, sc, so] = steps as [number, number, number, number];
+    for (let i = 0; i < n; i++, ai += sa, bi += sb, ci += sc, oi += so) o[oi] = as[ai]! * bs[bi]! + cs[ci]!;
+  });
+}

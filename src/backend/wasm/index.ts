@@ -64,7 +64,7 @@ const GRAIN_COSTLY = 1 << 12;
 const FLOP_GRAIN = 1 << 18;
 
 /** The kernels' exports the pool can run, by name. */
-const PARALLEL = ['sgemm', 'unary', 'binary', 'where', 'copy', 'fill', 'storeF64', 'reduce', 'argreduce', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxPool2d', 'maxPool2dGrad', 'avgPool2d', 'avgPool2dGrad', 'batchNormStats', 'batchNormGrad'] as const;
+const PARALLEL = ['sgemm', 'unary', 'binary', 'where', 'mulAdd', 'copy', 'fill', 'storeF64', 'reduce', 'argreduce', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxPool2d', 'maxPool2dGrad', 'avgPool2d', 'avgPool2dGrad', 'batchNormStats', 'batchNormGrad'] as const;
 
 interface Exports {
   fillF64(p: number, n: number, value: number): void;
@@ -234,6 +234,11 @@ function makeBackend(impl: WasmBackendImpl, k: Exports, kernels: Record<string, 
       const n = ok ? impl.packWalk(0, 0, 0, out.shape, [{ v: cond }, { v: a }, { v: b }, { v: out }]) : -1;
       if (n < 0) return ref.where(refView(cond), refView(a), refView(b), refView(out));
       impl.runWalk('where', n);
+    },
+    mulAdd(a, b, c, out) {
+      const n = f32(a, b, c, out) ? impl.packWalk(0, 0, 0, out.shape, [{ v: a }, { v: b }, { v: c }, { v: out }]) : -1;
+      if (n < 0) return ref.mulAdd(refView(a), refView(b), refView(c), refView(out));
+      impl.runWalk('mulAdd', n);
     },
     reduce(op, x, out) {
       if (!f32(x, out) || x.shape.length > MAX_RANK) return ref.reduce(op, refView(x), refView(out));

@@ -179,6 +179,12 @@ export function export_onnx(model: Module, example: Tensor, opts: ExportOptions 
         } else emit('MatMul', product, out);
       }
     }
+    else if (op === 'addcmul') {
+      // input + t1·t2 (batch norm's x·scale + shift): Mul, then Add.
+      const [input, a, b] = inputs as [Tensor, Tensor, Tensor];
+      nodes.push({ op_type: 'Mul', inputs: [operand(a, out), operand(b, out)], attributes: [] });
+      emit('Add', [`t${nodes.length}`, operand(input, out)], out);
+    }
     else if (op === 'max_pool2d' || op === 'avg_pool2d') {
       const { p, out: size, opts: avg } = attrs as unknown as { p: Pool2dParams; out: [number, number]; opts?: { countIncludePad: boolean; divisorOverride: number | null } };
       if (p.kind === 'adaptive' && !(op === 'avg_pool2d' && size[0] === 1 && size[1] === 1)) {
