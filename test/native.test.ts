@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadAddon, type Addon } from '../src/backend/native/addon.js';
 import { nativeBackend, nativeStatus, setThreads, setWinograd } from '../src/backend/native/index.js';
-import { add, autograd, batch_norm, conv2d, max_pool2d, max_pool2d_with_indices, mul, narrow, no_grad, permute, randn, relu, sum, tensor, type Backend, type Tensor, type TypedArray } from '../src/index.js';
+import { add, addcmul, autograd, batch_norm, conv2d, max_pool2d, max_pool2d_with_indices, mul, narrow, no_grad, permute, randn, relu, sum, tensor, type Backend, type Tensor, type TypedArray } from '../src/index.js';
 import type { Conv2dParams } from '../src/backend/backend.js';
 import { assertMatch, elements, harness, literal, primitiveSuite } from './backend_primitives.js';
 
@@ -194,6 +194,16 @@ describe('native backend', { skip }, () => {
       const conv = (b: 'native' | 'reference' = 'native') => conv2d(x.to(b), w.to(b), null, { padding: 1 });
       const perChannel = randn([1, 32, 1, 1], on);
       assert.ok(!isPlain(add(conv(), perChannel)), 'a per-channel operand keeps the result blocked');
+      // So do batch norm's x·scale + shift (addcmul, the mulAdd primitive) and batch norm itself.
+      const scale = randn([1, 32, 1, 1], on);
+      const affine = addcmul(perChannel, conv(), scale);
+      assert.ok(!isPlain(affine), 'addcmul with per-channel operands keeps the result blocked');
+      assertMatch(Array.from(affine.dataSync()), Array.from(addcmul(perChannel.to('reference'), conv('reference'), scale.to('reference')).dataSync()), 'addcmul', 'scaled');
+      const gamma = randn([32], on), beta = randn([32], on);
+      const normed = batch_norm(conv(), null, null, { training: true, weight: gamma, bias: beta });
+      assert.ok(!isPlain(normed), 'batch norm keeps a blocked activation blocked');
+      const normedRef = batch_norm(conv('reference'), null, null, { training: true, weight: gamma.to('reference'), bias: beta.to('reference') });
+      assertMatch(Array.from(normed.dataSync()), Array.from(normedRef.dataSync()), 'batch norm', 'scaled');
       const full = randn([2, 32, 5, 4], on), fullRef = full.to('reference');
       const mixed = add(conv(), full);
       assert.ok(!isPlain(mixed) && !isPlain(full), 'a whole plain operand is blocked in place, and so is the result');

@@ -42,7 +42,7 @@ function rearranged(v: NView, isBlocked: boolean, shape: number[], dense: number
 const isView = (a: unknown): a is NView => typeof a === 'object' && a !== null && 'buffer' in a && 'strides' in a;
 
 /** The primitives that handle blocked operands themselves; every other one gets plain buffers. */
-const AWARE = new Set(['unary', 'binary', 'where', 'reduce', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxPool2d', 'maxPool2dGrad', 'batchNormStats', 'batchNormGrad']);
+const AWARE = new Set(['unary', 'binary', 'where', 'mulAdd', 'reduce', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxPool2d', 'maxPool2dGrad', 'batchNormStats', 'batchNormGrad']);
 
 /** [N, C, S] of a view of rank >= 3. */
 const rows = (shape: readonly number[]): [number, number, number] => [shape[0]!, shape[1]!, numel(shape.slice(2))];
