@@ -120,7 +120,7 @@ test('per-group options: each group steps with its own learning rate', () => {
   assert.deepEqual([a.item(), b.item()].map((v) => Number(v.toFixed(6))), [0.9, 0]);
 });
 
-test('optimizer steps free their temporaries: after 3 steps only the state buffers are new, the weights unchanged', () => {
+test('optimizer steps free their temporaries: after 3 steps only the state buffers are new, the weights unchanged; load_state_dict and dispose free state', () => {
   // The weights after 3 steps on Σ w³ with the code before the fix, whose steps each left 3 (SGD) to 21 (LAMB) tensors behind.
   const cases: [string, object, number[]][] = [
     ['SGD', { lr: 0.1, momentum: 0.9, nesterov: true, weight_decay: 0.01 }, [0.10745563, -9.8863621, -3.1633542, 0.12968747]],
@@ -145,6 +145,13 @@ test('optimizer steps free their temporaries: after 3 steps only the state buffe
       const buffers = [...opt.state.values()].flatMap((s) => Object.values(s)).filter((v) => v instanceof Tensor).length;
       assert.equal(memory().liveTensors - before, 1 + buffers, `${name}: the weight and its ${buffers} state buffers`);
       assertClose(w, { shape: [2, 2], data: expected }, name);
+      // Loading a state frees the buffers it replaces; dispose() frees the rest.
+      opt.load_state_dict(opt.state_dict());
+      assert.equal(memory().liveTensors - before, 1 + buffers, `${name}: load_state_dict replaced the buffers`);
+      opt.dispose();
+      assert.equal(memory().liveTensors - before, 1, `${name}: dispose() left the weight only`);
+      assert.equal(opt.state.size, 0);
+      w.dispose();
     }
   } finally {
     set_memory_debug(false);

@@ -105,6 +105,16 @@ export abstract class Optimizer<O extends object> {
     return { step, m, v };
   }
 
+  /**
+   * Frees the state's tensors (momentum buffers, moment estimates) and forgets them, as TF.js's
+   * optimizer.dispose(): their memory comes back now, not when a GC finds them. A later step
+   * starts from fresh state.
+   */
+  dispose(): void {
+    for (const s of this.state.values()) for (const v of Object.values(s)) if (v instanceof Tensor) v.dispose();
+    this.state.clear();
+  }
+
   state_dict(): OptimizerStateDict<O> {
     const index = new Map<Tensor, number>();
     const param_groups = this.param_groups.map((g) => {
@@ -134,7 +144,7 @@ export abstract class Optimizer<O extends object> {
       Object.assign(g, opts);
       params.push(...g.params);
     });
-    this.state.clear();
+    this.dispose();
     for (const [i, s] of Object.entries(sd.state)) {
       const p = params[Number(i)];
       if (!p) throw new StrideError(`load_state_dict: state for parameter ${i}, but there are only ${params.length}`);

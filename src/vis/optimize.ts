@@ -88,7 +88,7 @@ function descend(x0: Tensor, steps: number, lr: number, loss: (x: Tensor, step: 
   const image = x.detach();
   opt.zero_grad();
   x.dispose();
-  for (const state of opt.state.values()) for (const v of Object.values(state)) if (v instanceof Tensor) v.dispose();
+  opt.dispose();
   return { image, losses };
 }
 
