@@ -180,6 +180,32 @@ describe('native backend', { skip }, () => {
     ['x', 'w1', 'w2', 'gamma', 'beta'].forEach((name, i) => close(native[i]!, reference[i]!, `the gradient of ${name}`));
   });
 
+  test('batch norm over blocked activations splits the batch over threads: statistics and gradients match the reference', () => {
+    // 16 channels (one block: split by channel blocks, a single thread would do it all) and 48.
+    const saved = nativeStatus().threads!;
+    const close = (a: Tensor, e: Tensor, what: string) => assertMatch(Array.from(a.dataSync()), Array.from(e.dataSync()), what, 'scaled');
+    try {
+      for (const C of [16, 48]) {
+        const x = randn([8, 16, 24, 24], { backend: 'native' }), w = randn([C, 16, 3, 3], { backend: 'native' }).mul(0.1);
+        const gamma = randn([C], { backend: 'native' }), beta = randn([C], { backend: 'native' });
+        const r = randn([8, C, 24, 24], { backend: 'native' });
+        const run = (b: 'native' | 'reference') => {
+          const [xb, wb, gb, bb] = [x, w, gamma, beta].map((t) => t.detach().to(b).requires_grad_());
+          const y = batch_norm(conv2d(xb!, wb!, null, { padding: 1 }), null, null, { weight: gb!, bias: bb!, training: true });
+          sum(mul(y, r.to(b))).backward();
+          return [y, xb!.grad!, gb!.grad!, bb!.grad!];
+        };
+        const reference = run('reference');
+        for (const threads of [1, 2]) {
+          setThreads(threads);
+          run('native').forEach((t, i) => close(t, reference[i]!, `${C} channels, ${threads} thread(s): ${['output', 'gx', 'gamma', 'beta'][i]}`));
+        }
+      }
+    } finally {
+      setThreads(saved);
+    }
+  });
+
   test('an elementwise op joins a blocked activation with per-channel operands as they are, blocks a whole plain operand varying by position, and runs plain with a part of one', () => {
     const on = { backend: 'native' } as const;
     const x = randn([2, 16, 5, 4], on), w = randn([32, 16, 3, 3], on).mul(0.1);

@@ -2,6 +2,7 @@
 // src/backend/backend.ts): per channel, two passes over its B rows of S values, sums in float64.
 // Activations a convolution left blocked ([B][C/16][S][16], layout.h) go sixteen channels at a time.
 #include <cmath>
+#include <vector>
 
 #include "layout.h"
 #include "ops.h"
@@ -68,63 +69,92 @@ STRIDE_CLONES void gradChannel(const Rows& r, const float* x, const float* gy, f
   *gb = static_cast<float>(sumGy);
 }
 
-/** statsChannel for the 16 channels of one block of a blocked x. */
-STRIDE_CLONES void statsBlock(const Rows& r, const float* x, float* mean, float* variance) {
-  double sum[kBlock16] = {}, squares[kBlock16] = {}, mu[kBlock16];
-  for (int64_t b = 0; b < r.B; b++) {
+// Blocked x keeps 16 channels in each 64-byte line, so threads splitting the channels would each
+// stream the whole tensor (and ResNet's 16-channel layers have one block): they split the batch
+// instead, each summing its images into its own partials, added up in thread order.
+
+// Each sums into local arrays, which the compiler keeps in registers (through the pointers it
+// could not: two double* may alias), and adds them to the caller's partials at the end.
+
+/** Adds the batch rows [b0, b1) of one block (16 channels) of blocked x to sum. */
+STRIDE_CLONES void blockSums(const Rows& r, const float* x, int64_t b0, int64_t b1, double* sum) {
+  double acc[kBlock16] = {};
+  for (int64_t b = b0; b < b1; b++) {
     const float* p = x + b * r.C * r.S;
     for (int64_t s = 0; s < r.S; s++)
-      for (int64_t l = 0; l < kBlock16; l++) sum[l] += p[s * kBlock16 + l];
+      for (int64_t l = 0; l < kBlock16; l++) acc[l] += p[s * kBlock16 + l];
   }
-  const double n = static_cast<double>(r.B * r.S);
-  for (int64_t l = 0; l < kBlock16; l++) mu[l] = sum[l] / n;
-  for (int64_t b = 0; b < r.B; b++) {
-    const float* p = x + b * r.C * r.S;
-    for (int64_t s = 0; s < r.S; s++)
-      for (int64_t l = 0; l < kBlock16; l++) squares[l] += (p[s * kBlock16 + l] - mu[l]) * (p[s * kBlock16 + l] - mu[l]);
-  }
-  for (int64_t l = 0; l < kBlock16; l++) {
-    mean[l] = static_cast<float>(mu[l]);
-    variance[l] = static_cast<float>(squares[l] / n);
-  }
+  for (int64_t l = 0; l < kBlock16; l++) sum[l] += acc[l];
 }
 
-/** gradChannel for the 16 channels of one block of blocked x, gy and gx. */
-STRIDE_CLONES void gradBlock(const Rows& r, const float* x, const float* gy, const float* mean, const float* invstd, const float* w, float* gx,
-                             float* gw, float* gb) {
-  double sumGy[kBlock16] = {}, sumGyCentered[kBlock16] = {};
-  for (int64_t b = 0; b < r.B; b++) {
+/** Adds the squared deviations from mu of the batch rows [b0, b1) of one block to squares. */
+STRIDE_CLONES void blockSquares(const Rows& r, const float* x, int64_t b0, int64_t b1, const double* mu, double* squares) {
+  double m[kBlock16], acc[kBlock16] = {};
+  for (int64_t l = 0; l < kBlock16; l++) m[l] = mu[l];
+  for (int64_t b = b0; b < b1; b++) {
+    const float* p = x + b * r.C * r.S;
+    for (int64_t s = 0; s < r.S; s++)
+      for (int64_t l = 0; l < kBlock16; l++) acc[l] += (p[s * kBlock16 + l] - m[l]) * (p[s * kBlock16 + l] - m[l]);
+  }
+  for (int64_t l = 0; l < kBlock16; l++) squares[l] += acc[l];
+}
+
+/** gradChannel's sums Σgy and Σgy·(x - mean) over the batch rows [b0, b1) of one block. */
+STRIDE_CLONES void blockGradSums(const Rows& r, const float* x, const float* gy, int64_t b0, int64_t b1, const float* mean, double* sumGy,
+                                 double* sumGyCentered) {
+  double gs[kBlock16] = {}, gc[kBlock16] = {};
+  float m[kBlock16];
+  for (int64_t l = 0; l < kBlock16; l++) m[l] = mean[l];
+  for (int64_t b = b0; b < b1; b++) {
     const float* xr = x + b * r.C * r.S;
     const float* gr = gy + b * r.C * r.S;
     for (int64_t s = 0; s < r.S; s++) {
       for (int64_t l = 0; l < kBlock16; l++) {
         const int64_t i = s * kBlock16 + l;
-        sumGy[l] += gr[i];
-        sumGyCentered[l] += static_cast<double>(gr[i]) * (xr[i] - mean[l]);
+        gs[l] += gr[i];
+        gc[l] += static_cast<double>(gr[i]) * (xr[i] - m[l]);
       }
     }
   }
-  const double n = static_cast<double>(r.B * r.S);
-  float k[kBlock16], shift[kBlock16], slope[kBlock16];
-  for (int64_t l = 0; l < kBlock16; l++) {
-    const double sumGyXhat = sumGyCentered[l] * invstd[l];
-    k[l] = w[l] * invstd[l];
-    shift[l] = static_cast<float>(k[l] * sumGy[l] / n);
-    slope[l] = static_cast<float>(k[l] * invstd[l] * sumGyXhat / n);
-    gw[l] = static_cast<float>(sumGyXhat);
-    gb[l] = static_cast<float>(sumGy[l]);
-  }
-  for (int64_t b = 0; b < r.B; b++) {
+  for (int64_t l = 0; l < kBlock16; l++) sumGy[l] += gs[l], sumGyCentered[l] += gc[l];
+}
+
+/** gradChannel's gx = k·gy - shift - slope·(x - mean) over the batch rows [b0, b1) of one block. */
+STRIDE_CLONES void blockGradApply(const Rows& r, const float* x, const float* gy, int64_t b0, int64_t b1, const float* mean, const float* k,
+                                  const float* shift, const float* slope, float* gx) {
+  float m[kBlock16], kk[kBlock16], sh[kBlock16], sl[kBlock16];
+  for (int64_t l = 0; l < kBlock16; l++) m[l] = mean[l], kk[l] = k[l], sh[l] = shift[l], sl[l] = slope[l];
+  for (int64_t b = b0; b < b1; b++) {
     const float* xr = x + b * r.C * r.S;
     const float* gr = gy + b * r.C * r.S;
     float* out = gx + b * r.C * r.S;
     for (int64_t s = 0; s < r.S; s++) {
       for (int64_t l = 0; l < kBlock16; l++) {
         const int64_t i = s * kBlock16 + l;
-        out[i] = k[l] * gr[i] - shift[l] - slope[l] * (xr[i] - mean[l]);
+        out[i] = kk[l] * gr[i] - sh[l] - sl[l] * (xr[i] - m[l]);
       }
     }
   }
+}
+
+/**
+ * Runs f(thread, b0, b1) on `threads` threads, each with its share [b0, b1) of the batch. The
+ * callers allocate the partials before: nothing may throw inside the parallel region.
+ */
+template <class F>
+void overBatch(const Rows& r, int threads, const F& f) {
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t t = omp_get_thread_num(), T = omp_get_num_threads();
+    f(t, r.B * t / T, r.B * (t + 1) / T);
+  }
+}
+
+/** The sum over threads of partials [threads][C], channel c. */
+inline double total(const std::vector<double>& partials, int threads, int64_t C, int64_t c) {
+  double s = 0;
+  for (int t = 0; t < threads; t++) s += partials[t * C + c];
+  return s;
 }
 
 /**
@@ -165,9 +195,20 @@ napi_value batchNormStats(Call& c) {
   const Operands op(c, 3, names, rows);
   const Rows& r = op.r;
   if (op.blocked) {
-#pragma omp parallel for if (r.parallel())
-    for (int64_t block = 0; block < r.C / kBlock16; block++) {
-      statsBlock(r, op.p[0] + block * r.S * kBlock16, op.p[1] + block * kBlock16, op.p[2] + block * kBlock16);
+    const int threads = r.parallel() ? omp_get_max_threads() : 1;
+    const int64_t C = r.C;
+    std::vector<double> sums(threads * C, 0.0), squares(threads * C, 0.0), mu(C);
+    overBatch(r, threads, [&](int64_t t, int64_t b0, int64_t b1) {
+      for (int64_t c = 0; c < C; c += kBlock16) blockSums(r, op.p[0] + c * r.S, b0, b1, &sums[t * C + c]);
+    });
+    const double n = static_cast<double>(r.B * r.S);
+    for (int64_t c = 0; c < C; c++) mu[c] = total(sums, threads, C, c) / n;
+    overBatch(r, threads, [&](int64_t t, int64_t b0, int64_t b1) {
+      for (int64_t c = 0; c < C; c += kBlock16) blockSquares(r, op.p[0] + c * r.S, b0, b1, &mu[c], &squares[t * C + c]);
+    });
+    for (int64_t c = 0; c < C; c++) {
+      op.p[1][c] = static_cast<float>(mu[c]);
+      op.p[2][c] = static_cast<float>(total(squares, threads, C, c) / n);
     }
     return c.undefined();
   }
@@ -184,11 +225,28 @@ napi_value batchNormGrad(Call& c) {
   const Rows& r = op.r;
   float* const* p = op.p;
   if (op.blocked) {
-#pragma omp parallel for if (r.parallel())
-    for (int64_t block = 0; block < r.C / kBlock16; block++) {
-      const int64_t rows0 = block * r.S * kBlock16, ch = block * kBlock16;
-      gradBlock(r, p[0] + rows0, p[1] + rows0, p[2] + ch, p[3] + ch, p[4] + ch, p[5] + rows0, p[6] + ch, p[7] + ch);
+    const int threads = r.parallel() ? omp_get_max_threads() : 1;
+    const int64_t C = r.C;
+    std::vector<double> sumGy(threads * C, 0.0), sumGyCentered(threads * C, 0.0);
+    std::vector<float> k(C), shift(C), slope(C);
+    overBatch(r, threads, [&](int64_t t, int64_t b0, int64_t b1) {
+      for (int64_t ch = 0; ch < C; ch += kBlock16) blockGradSums(r, p[0] + ch * r.S, p[1] + ch * r.S, b0, b1, p[2] + ch, &sumGy[t * C + ch], &sumGyCentered[t * C + ch]);
+    });
+    const double n = static_cast<double>(r.B * r.S);
+    for (int64_t ch = 0; ch < C; ch++) {
+      // As gradChannel.
+      const double gySum = total(sumGy, threads, C, ch), sumGyXhat = total(sumGyCentered, threads, C, ch) * p[3][ch];
+      k[ch] = p[4][ch] * p[3][ch];
+      shift[ch] = static_cast<float>(k[ch] * gySum / n);
+      slope[ch] = static_cast<float>(k[ch] * p[3][ch] * sumGyXhat / n);
+      p[6][ch] = static_cast<float>(sumGyXhat);
+      p[7][ch] = static_cast<float>(gySum);
     }
+    overBatch(r, threads, [&](int64_t, int64_t b0, int64_t b1) {
+      for (int64_t ch = 0; ch < C; ch += kBlock16) {
+        blockGradApply(r, p[0] + ch * r.S, p[1] + ch * r.S, b0, b1, p[2] + ch, &k[ch], &shift[ch], &slope[ch], p[5] + ch * r.S);
+      }
+    });
     return c.undefined();
   }
 #pragma omp parallel for if (r.parallel())
