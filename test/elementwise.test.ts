@@ -102,6 +102,14 @@ test('gradcheck casts between float32 and float64', () => {
   checkGrad((x) => st.to(st.to(x, 'float32'), 'float64').mul(x), [randn64([2, 3], 30, true)], { eps: 1e-2 });
 });
 
+test('addcmul refuses shapes that do not broadcast and integer tensors, naming itself and the shapes', () => {
+  assert.throws(() => st.addcmul(st.ones(2, 3), st.ones(4), st.ones(3)), (e: Error) =>
+    e instanceof st.ShapeError && /addcmul/.test(e.message) && /\[2, 3\]/.test(e.message) && /\[4\]/.test(e.message));
+  assert.throws(() => st.addcmul(st.ones(3), st.ones(3, { dtype: 'int32' }), st.ones(3)), (e: Error) =>
+    e instanceof st.DTypeError && /addcmul/.test(e.message) && /int32/.test(e.message));
+  assertValues(st.addcmul(st.tensor([1, 2]), st.tensor([3, 4]), st.tensor([5, 6]), 0.5), [8.5, 14], 'input + 0.5·t1·t2');
+});
+
 test('gradcheck addcmul, broadcasting all three operands, with and without a value', () => {
   checkGrad((x, a, b) => st.addcmul(x, a, b), [randn64([1, 3, 1], 23, true), randn64([2, 3, 4], 24, true), randn64([3, 1], 25, true)]);
   checkGrad((x, a, b) => st.addcmul(x.t(), a, b, -0.25), [randn64([4, 3], 26, true), randn64([3, 4], 27, true), randn64([4], 28, true)]);
