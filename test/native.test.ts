@@ -206,6 +206,35 @@ describe('native backend', { skip }, () => {
     }
   });
 
+  test('reductions split the outermost dim over threads and fold the parts in thread order: sums, products, max and min (NaN kept) match the reference', () => {
+    const saved = nativeStatus().threads!;
+    const close = (a: Tensor, e: Tensor, what: string) => assertMatch(Array.from(a.dataSync()), Array.from(e.dataSync()), what, 'scaled');
+    const on = { backend: 'native' } as const;
+    // A bias gradient (the outermost dim reduced: every thread folds into all the accumulators),
+    // a blocked one, rows reduced whole (the outermost dim kept: threads fill disjoint ones), and
+    // a NaN that only the second thread's part holds.
+    const gy = randn([64, 6, 28, 28], on), rows = randn([4, 70000], on).mul(1e-4).add(1), withNaN = randn([8, 3, 100, 100], on);
+    (withNaN.buffer as Float32Array)[6 * 30000 + 12345] = NaN;
+    const conv = (x: Tensor) => conv2d(x, tensor(Array.from({ length: 16 * 6 * 9 }, (_, i) => Math.sin(i)), { backend: x.device }).reshape([16, 6, 3, 3]));
+    const cases: [string, (g: Tensor, r: Tensor, n: Tensor) => Tensor[]][] = [
+      ['per-channel sums', (g) => [sum(g, [0, 2, 3]), sum(g, [0, 2, 3], true)]],
+      ['a per-channel sum of a blocked activation', (g) => [sum(conv(narrow(g, 2, 0, 20)), [0, 2, 3])]],
+      ['row sums and products', (_, r) => [sum(r, 1), r.prod(1), r.prod(0)]],
+      ['max and min with a NaN in the second half', (_, __, n) => [n.amax([0, 2, 3]), n.amin([0, 2, 3]), n.amax(), n.amin([1, 2, 3])]],
+    ];
+    try {
+      for (const [what, f] of cases) {
+        const expected = no_grad(() => f(gy.to('reference'), rows.to('reference'), withNaN.to('reference')));
+        for (const threads of [1, 2]) {
+          setThreads(threads);
+          no_grad(() => f(gy, rows, withNaN)).forEach((t, i) => close(t, expected[i]!, `${what}, ${threads} thread(s), result ${i}`));
+        }
+      }
+    } finally {
+      setThreads(saved);
+    }
+  });
+
   test('an elementwise op joins a blocked activation with per-channel operands as they are, blocks a whole plain operand varying by position, and runs plain with a part of one', () => {
     const on = { backend: 'native' } as const;
     const x = randn([2, 16, 5, 4], on), w = randn([32, 16, 3, 3], on).mul(0.1);

@@ -1,4 +1,5 @@
 // Reductions over float32 (accumulated in float64 like the reference), gather and scatter_add.
+#include <algorithm>
 #include <limits>
 #include <vector>
 
@@ -105,10 +106,30 @@ void runReduce(Call& c) {
   }
   std::vector<double> acc(size, Op::kInit);
   s.coalesce();
-  // Rows of different x positions may fold into one accumulator.
-  forRows(s, [&](const int64_t* off, int64_t n, const int64_t* st) {
-    reduceRow<Op>(n, x.as<float>() + off[0], st[0], acc.data() + off[1], st[1]);
-  }, kSerial);
+  int64_t elements = 1;
+  for (int d = 0; d < s.nd; d++) elements *= s.shape[d];
+  // Rows of different x positions may fold into one accumulator, so threads split the outermost
+  // dim, each folding its part into accumulators of its own (a convolution's bias gradient, gy
+  // summed over the batch and the plane, ran on one thread), added up in thread order.
+  const int threads = elements >= kCheapGrain && s.nd >= 2 ? static_cast<int>(std::min<int64_t>(omp_get_max_threads(), s.shape[0])) : 1;
+  std::vector<double> partials(static_cast<size_t>(threads - 1) * size, Op::kInit);
+
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    const int t = omp_get_thread_num();
+    Strided<2> part = s;
+    const int64_t begin = s.shape[0] * t / threads;
+    part.shape[0] = s.shape[0] * (t + 1) / threads - begin;
+    for (int k = 0; k < 2; k++) part.offset[k] += begin * s.strides[k][0];
+    double* into = t == 0 ? acc.data() : partials.data() + (t - 1) * size;
+    forRows(part, [&](const int64_t* off, int64_t n, const int64_t* st) {
+      reduceRow<Op>(n, x.as<float>() + off[0], st[0], into + off[1], st[1]);
+    }, kSerial);
+  }
+  for (int t = 1; t < threads; t++) {
+    const double* from = partials.data() + (t - 1) * size;
+    for (int64_t i = 0; i < size; i++) acc[i] = Op::step(acc[i], from[i]);
+  }
   o.coalesce();
   int64_t pos = 0;
   forRows(o, [&](const int64_t* off, int64_t n, const int64_t* st) {
