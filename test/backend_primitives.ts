@@ -451,6 +451,9 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
         const a = view([n, n], { strides: [1, 0], values: special });
         const b = view([n, n], { strides: [0, 1], values: special });
         compare(op, [view([n, n], { dtype })], (be, [o], v) => be.binary(op, v(a), v(b), o!), how);
+        // Both contiguous (the loops over whole vectors, and a tail), special values on both sides.
+        const p = view([3, 2 * n + 3], { values: (i) => special(i % (2 * n)) }), q = view([3, 2 * n + 3], { values: (i) => special((i * 7) % n) });
+        compare(`${op} contiguous`, [view([3, 2 * n + 3], { dtype })], (be, [o], v) => be.binary(op, v(p), v(q), o!), how);
         const m = view([5, 7], { values: (i) => (i % 3 === 0 ? 2 : special(i)) });
         const scalar = view([5, 7], { strides: [0, 0], values: () => -1.5 });
         compare(`${op} scalar`, [view([5, 7], { dtype })], (be, [o], v) => be.binary(op, v(m), v(scalar), o!), how);
