@@ -264,6 +264,7 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
         }
         compare('input gradient', [view(c.x, { offset: 1 })], (b, [gx], v) => b.conv2dInputGrad(v(gy), v(w), gx!, p));
         compare('weight gradient', [view(c.w, { offset: 4 })], (b, [gw], v) => b.conv2dWeightGrad(v(x), v(gy), gw!, p));
+        compare('weight and bias gradients', [view(c.w, { offset: 4 }), view([O], { offset: 3 })], (b, [gw, gb], v) => b.conv2dWeightGrad(v(x), v(gy), gw!, p, gb));
       });
     }
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadAddon, type Addon } from '../src/backend/native/addon.js';
 import { nativeBackend, nativeStatus, setThreads, setWinograd } from '../src/backend/native/index.js';
-import { add, addcmul, autograd, batch_norm, conv2d, max_pool2d, max_pool2d_with_indices, mul, narrow, no_grad, permute, randn, relu, sum, tensor, type Backend, type Tensor, type TypedArray } from '../src/index.js';
+import { add, addcmul, autograd, batch_norm, conv2d, referenceBackend, max_pool2d, max_pool2d_with_indices, mul, narrow, no_grad, permute, randn, relu, sum, tensor, type Backend, type Tensor, type TypedArray } from '../src/index.js';
 import type { Conv2dParams } from '../src/backend/backend.js';
 import { assertMatch, elements, harness, literal, primitiveSuite } from './backend_primitives.js';
 
@@ -204,6 +204,38 @@ describe('native backend', { skip }, () => {
     } finally {
       setThreads(saved);
     }
+  });
+
+  test('bias gradients taken with the weight gradient from a blocked gy match the reference, also when no window reaches the input', () => {
+    const close = (a: Tensor, e: Tensor, what: string) => assertMatch(Array.from(a.dataSync()), Array.from(e.dataSync()), what, 'scaled');
+    const on = { backend: 'native' } as const;
+    // 16 output channels: the convolution's output, ReLU's and so gy are blocked (oneDNN's
+    // diff_bias reads them so); then windows that all lie in the padding (oneDNN still runs).
+    for (const [xs, ws, p] of [[[4, 8, 9, 9], [16, 8, 3, 3], { padding: 1 }], [[2, 3, 2, 2], [16, 3, 1, 1], { stride: 5, padding: 2 }]] as const) {
+      const x = randn([...xs], on), w = randn([...ws], on), b = randn([16], on);
+      const grads = (backend: 'native' | 'reference') => {
+        const [xb, wb, bb] = [x, w, b].map((t) => t.detach().to(backend).requires_grad_());
+        const y = relu(conv2d(xb!, wb!, bb!, p));
+        sum(mul(y, y)).backward();
+        return [wb!.grad!, bb!.grad!];
+      };
+      const [native, reference] = [grads('native'), grads('reference')];
+      close(native[0]!, reference[0]!, `weight gradient, x ${xs.join('x')}`);
+      close(native[1]!, reference[1]!, `bias gradient, x ${xs.join('x')}`);
+    }
+    // The primitive with a blocked gy (a 16-channel convolution's output) and every window in the
+    // top padding (an output of 1x4): oneDNN is not called, the addon sums the blocked gy itself.
+    const gy = conv2d(randn([2, 8, 1, 4], on), randn([16, 8, 1, 1], on));
+    const x = randn([2, 3, 2, 4], on), p: Conv2dParams = { stride: [5, 1], padding: [1, 0], dilation: [1, 1], groups: 1 };
+    const run = (b: Backend<unknown>, xv: Tensor, gyv: Tensor) => {
+      const [gw, gb] = [randn([16, 3, 1, 1], { backend: xv.device }), randn([16], { backend: xv.device })];
+      b.conv2dWeightGrad(xv, gyv, gw, p, gb);
+      return [gw, gb];
+    };
+    // Native first: reading gy (to copy it) turns its buffer back to nchw.
+    const mine = run(nativeBackend as Backend<unknown>, x, gy);
+    const expected = run(referenceBackend, x.to('reference'), gy.to('reference'));
+    mine.forEach((t, i) => close(t, expected[i]!, `every window in the padding, blocked gy: ${['weight', 'bias'][i]} gradient`));
   });
 
   test('reductions split the outermost dim over threads and fold the parts in thread order: sums, products, max and min (NaN kept) match the reference', () => {

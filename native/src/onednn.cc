@@ -262,7 +262,8 @@ enum ConvKind : int64_t { kForward = 1, kBackwardData, kBackwardWeights };
  * sh, sw, ph, pw, dh, dw, groups], the element offsets of its three buffers, the weights'
  * buffer id and stamp (see KeptWeights; 0 and 0 when not kept), for each buffer whether it
  * holds (an input) or may take (the output) the blocked nChw16c layout instead of nchw, and the
- * forward's bias [O] offset in its own buffer (-1: no bias).
+ * offset of a bias [O] in its own buffer (-1: none): the forward's bias, or the weight gradient's
+ * second output, the bias gradient (gy summed over N, H and W).
  */
 struct ConvGeometry {
   int64_t N, C, H, W, O, Cg, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, G;
@@ -397,8 +398,9 @@ dnnl::convolution_forward::primitive_desc forwardPd(const Context& c, const Conv
 
 std::shared_ptr<Prepared> prepareConv(const Context& c, const ConvGeometry& g, ConvKind kind, dnnl::algorithm algorithm) {
   const Tag act = activationTag(kind, g);
-  // The backward passes are described from a forward without bias: its gradient is a plain sum.
-  const bool bias = kind == kForward && g.hasBias();
+  // The input gradient is described from a forward without bias; the weight gradient from one
+  // with a bias when it also gives the bias gradient.
+  const bool bias = kind != kBackwardData && g.hasBias();
   const auto fwd = forwardPd(c, g, act, algorithm, bias);
   auto p = std::make_shared<Prepared>();
   const auto& e = c.engine;
@@ -417,19 +419,35 @@ std::shared_ptr<Prepared> prepareConv(const Context& c, const ConvGeometry& g, C
     p->add(DNNL_ARG_WEIGHTS, Operand(e, 1, false, g.weights(Tag::oihw), pd.weights_desc()));
     p->add(DNNL_ARG_DIFF_SRC, Operand(e, 2, true, g.userSrc(g.blocked[2]), pd.diff_src_desc()));
   } else {
-    const dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, g.src(act), g.weights(Tag::any),
-                                                     g.dst(act), g.strides(), g.dilates(), g.padL(), g.padR());
+    using Desc = dnnl::convolution_backward_weights::desc;
+    const auto direct = dnnl::algorithm::convolution_direct;
+    const Desc d = bias ? Desc(direct, g.src(act), g.weights(Tag::any), g.bias(), g.dst(act), g.strides(), g.dilates(), g.padL(), g.padR())
+                        : Desc(direct, g.src(act), g.weights(Tag::any), g.dst(act), g.strides(), g.dilates(), g.padL(), g.padR());
     const dnnl::convolution_backward_weights::primitive_desc pd(d, e, fwd);
     p->primitive = dnnl::convolution_backward_weights(pd);
     p->add(DNNL_ARG_SRC, Operand(e, 0, false, g.userSrc(g.blocked[0]), pd.src_desc()));
     p->add(DNNL_ARG_DIFF_DST, Operand(e, 1, false, g.userDst(g.blocked[1]), pd.diff_dst_desc()));
     p->add(DNNL_ARG_DIFF_WEIGHTS, Operand(e, 2, true, g.weights(Tag::oihw), pd.diff_weights_desc()));
+    if (bias) p->add(DNNL_ARG_DIFF_BIAS, Operand(e, 3, true, g.bias(), pd.diff_bias_desc()));
   }
   return p;
 }
 
+/** gb[o] = gy summed over images and positions (in float64), gy [N, O, plane] nchw or blocked nChw16c. */
+void channelSums(const float* gy, int64_t N, int64_t O, int64_t plane, bool blocked, float* gb) {
+  std::vector<double> sums(O, 0.0);
+  for (int64_t n = 0; n < N; n++) {
+    for (int64_t o = 0; o < O; o++) {
+      const float* p = blocked ? gy + ((n * (O / kBlock16) + o / kBlock16) * plane) * kBlock16 + o % kBlock16 : gy + (n * O + o) * plane;
+      const int64_t step = blocked ? kBlock16 : 1;
+      for (int64_t i = 0; i < plane; i++) sums[o] += p[i * step];
+    }
+  }
+  for (int64_t o = 0; o < O; o++) gb[o] = static_cast<float>(sums[o]);
+}
+
 // (a, b, out, geometry[, bias]): forward x, w → y (+ bias); backward data gy, w → gx; backward
-// weights x, gy → gw.
+// weights x, gy → gw (and the bias gradient into `bias` when given).
 napi_value runConv(Call& c, ConvKind kind) {
   Array arrays[3];
   for (int i = 0; i < 3; i++) arrays[i] = c.array(i, napi_float32_array, "a convolution operand");
@@ -437,17 +455,18 @@ napi_value runConv(Call& c, ConvKind kind) {
   const double* meta = c.meta(3, &count);
   Meta m(meta, count);
   const ConvGeometry g(m);
-  if (g.hasBias() && kind != kForward) throw Error("a bias was given to a " + g.describe(kind));
-  const float* bias = nullptr;
+  if (g.hasBias() && kind == kBackwardData) throw Error("a bias was given to a " + g.describe(kind));
+  // The forward's bias, or the weight gradient's bias gradient (an output).
+  float* bias = nullptr;
   if (g.hasBias()) {
-    const Array b = c.array(4, napi_float32_array, "a convolution bias");
-    checkBlock(b, g.biasOffset, g.O, "a convolution bias");
+    const Array b = c.array(4, napi_float32_array, kind == kForward ? "a convolution bias" : "a convolution's bias gradient");
+    checkBlock(b, g.biasOffset, g.O, kind == kForward ? "a convolution bias" : "a convolution's bias gradient");
     bias = b.as<float>() + g.biasOffset;
   }
   const int64_t sizes[3][3] = {{g.srcSize(), g.weightsSize(), g.dstSize()},
                                {g.dstSize(), g.weightsSize(), g.srcSize()},
                                {g.srcSize(), g.dstSize(), g.weightsSize()}};
-  void* data[4] = {nullptr, nullptr, nullptr, const_cast<float*>(bias)};
+  void* data[4] = {nullptr, nullptr, nullptr, bias};
   for (int i = 0; i < 3; i++) {
     checkBlock(arrays[i], g.offsets[i], sizes[kind - 1][i], "a convolution operand");
     data[i] = arrays[i].as<float>() + g.offsets[i];
@@ -461,8 +480,12 @@ napi_value runConv(Call& c, ConvKind kind) {
   // Whether the output was left blocked, as the JS side asked (it is plain after stride's own kernels).
   const auto wroteBlocked = [&](bool b) { return c.boolean(b); };
   if (!g.reachesInput()) {
-    if (bias) g.fillBias(bias, static_cast<float*>(data[2]));
-    else std::fill_n(static_cast<float*>(data[2]), sizes[kind - 1][2], 0.0f);
+    if (bias && kind == kForward) {
+      g.fillBias(bias, static_cast<float*>(data[2]));
+    } else {
+      std::fill_n(static_cast<float*>(data[2]), sizes[kind - 1][2], 0.0f);
+      if (bias) channelSums(static_cast<const float*>(data[1]), g.N, g.O, g.OH * g.OW, g.blocked[1], bias);
+    }
     return wroteBlocked(false);
   }
   try {
@@ -487,7 +510,7 @@ napi_value runConv(Call& c, ConvKind kind) {
       }
       float* out = static_cast<float*>(data[2]);
       if (small && kind == kForward) smallConvForward(shape, in[0], in[1], bias, out);
-      else if (small) smallConvWeightGrad(shape, in[0], in[1], out);
+      else if (small) smallConvWeightGrad(shape, in[0], in[1], out, bias);
       else if (kind == kForward) batchConvForward(shape, in[0], in[1], bias, out);
       else batchConvInputGrad(shape, in[0], in[1], out);
       return wroteBlocked(false);

@@ -132,7 +132,14 @@ STRIDE_INLINE void weightGradImage(const ConvShape& g, const Padded& p, const fl
   for (; o < g.O; o++) weightGradBlock<1, KW>(g, p, xp, gyp, gwv, o);
 }
 
-STRIDE_CLONES void weightGradImageAnyWidth(const ConvShape& g, const Padded& p, const float* xp, const float* gyp, float* gwv) {
+STRIDE_CLONES void weightGradImageAnyWidth(const ConvShape& g, const Padded& p, const float* xp, const float* gyp, float* gwv, double* sums) {
+  // The bias gradient's part: each channel's rows of gy (zero-padded to whole strips) added up.
+  for (int64_t o = 0; sums && o < g.O; o++) {
+    v16 acc = {};
+    const float* rows = gyp + o * g.OH * p.OWr;
+    for (int64_t i = 0; i < g.OH * p.OWr; i += kLanes) acc += load(rows + i);
+    for (int l = 0; l < kLanes; l++) sums[o] += acc[l];
+  }
   switch (g.KW) {
 #define STRIDE_CASE(n) \
   case n: weightGradImage<n>(g, p, xp, gyp, gwv); break;
@@ -158,13 +165,15 @@ void smallConvForward(const ConvShape& g, const float* x, const float* w, const 
   }
 }
 
-void smallConvWeightGrad(const ConvShape& g, const float* x, const float* gy, float* gw) {
+void smallConvWeightGrad(const ConvShape& g, const float* x, const float* gy, float* gw, float* gb) {
   const Padded p(g);
   const int threads = omp_get_max_threads();
   const int64_t xSize = p.size(g), gySize = g.O * g.OH * p.OWr, gwSize = g.O * g.C * g.KH * g.KW;
   // Per thread: the padded image, the padded gy, the lanes of gw.
   const int64_t perThread = xSize + gySize + gwSize * kLanes;
   std::vector<float> buffers(threads * perThread, 0.0f);
+  // Per thread and output channel: the bias gradient's sum, taken from the padded copy of gy.
+  std::vector<double> sums(gb ? threads * g.O : 0, 0.0);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t n = 0; n < g.N; n++) {
     const int t = omp_get_thread_num();
@@ -173,7 +182,7 @@ void smallConvWeightGrad(const ConvShape& g, const float* x, const float* gy, fl
     p.fill(g, x + n * g.C * g.H * g.W, xp);
     const float* gyn = gy + n * g.O * g.OH * g.OW;
     for (int64_t r = 0; r < g.O * g.OH; r++) std::memcpy(gyp + r * p.OWr, gyn + r * g.OW, g.OW * sizeof(float));
-    weightGradImageAnyWidth(g, p, xp, gyp, gyp + gySize);
+    weightGradImageAnyWidth(g, p, xp, gyp, gyp + gySize, gb ? sums.data() + t * g.O : nullptr);
   }
   for (int64_t i = 0; i < gwSize; i++) {
     float s = 0;
@@ -182,6 +191,11 @@ void smallConvWeightGrad(const ConvShape& g, const float* x, const float* gy, fl
       for (int64_t l = 0; l < kLanes; l++) s += lanes[l];
     }
     gw[i] = s;
+  }
+  for (int64_t o = 0; gb && o < g.O; o++) {
+    double s = 0;
+    for (int t = 0; t < threads; t++) s += sums[t * g.O + o];
+    gb[o] = static_cast<float>(s);
   }
 }
 

@@ -19,7 +19,7 @@ inline bool smallConvApplies(const ConvShape& g) {
 /** y = conv(x, w) + bias (per output channel, or null), all contiguous NCHW / OIHW. */
 void smallConvForward(const ConvShape& g, const float* x, const float* w, const float* bias, float* y);
 
-/** gw = the gradient of the loss with respect to w, given x and gy. */
-void smallConvWeightGrad(const ConvShape& g, const float* x, const float* gy, float* gw);
+/** gw = the gradient of the loss with respect to w, given x and gy; gb (or null) = gy summed over N, H and W, the bias gradient. */
+void smallConvWeightGrad(const ConvShape& g, const float* x, const float* gy, float* gw, float* gb);
 
 }  // namespace stride

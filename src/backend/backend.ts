@@ -112,8 +112,11 @@ export interface Backend<B = unknown> {
   conv2d(x: View<B>, w: View<B>, bias: View<B> | null, out: View<B>, p: Conv2dParams): void;
   /** Gradient of conv2d w.r.t. x (also the transposed convolution): gy, w → gx. */
   conv2dInputGrad(gy: View<B>, w: View<B>, gx: View<B>, p: Conv2dParams): void;
-  /** Gradient of conv2d w.r.t. w: x, gy → gw. */
-  conv2dWeightGrad(x: View<B>, gy: View<B>, gw: View<B>, p: Conv2dParams): void;
+  /**
+   * Gradient of conv2d w.r.t. w: x, gy → gw; with gb [O], also the bias gradient, gy summed over
+   * N, H and W (fast backends take it from the same pass over gy).
+   */
+  conv2dWeightGrad(x: View<B>, gy: View<B>, gw: View<B>, p: Conv2dParams, gb?: View<B> | null): void;
   /** Max over each window of x [N, C, H, W]; indices (int32) are flat h*W+w within the plane. */
   maxPool2d(x: View<B>, out: View<B>, indices: View<B>, p: Pool2dParams): void;
   /**

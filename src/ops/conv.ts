@@ -1,4 +1,5 @@
 import type { Conv2dParams } from '../backend/backend.js';
+import { is_grad_enabled } from '../autograd/grad_mode.js';
 import { DTypeError, ShapeError } from '../tensor/errors.js';
 import { formatShape, type Shape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -134,13 +135,31 @@ const conv2dOp: Op<[Tensor, Tensor], Conv2dParams> = defineOp<[Tensor, Tensor], 
   backward: (gy, { inputs: [x, w], attrs, needs }) => convGrads(gy, x, w, attrs, needs),
 });
 
+/**
+ * The weight and bias gradients from one primitive call, which takes the bias gradient (gy summed
+ * over N, H and W) from its pass over gy. Not differentiable: for backward without create_graph.
+ */
+function convWeightAndBiasGrads(x: Tensor, gy: Tensor, w: Tensor, attrs: Conv2dParams): [Tensor, Tensor] {
+  const gw = emptyLike(x, w.shape);
+  const gb = emptyLike(x, [w.shape[0]!]);
+  x.backend.conv2dWeightGrad(contiguous(x), contiguous(gy), gw, geometry(attrs), gb);
+  return [gw, gb];
+}
+
 /** conv2d plus a bias [O] per output channel, added by the backend's primitive (no separate pass over y). */
 const conv2dBiasOp: Op<[Tensor, Tensor, Tensor], Conv2dParams> = defineOp<[Tensor, Tensor, Tensor], Conv2dParams>({
   name: 'conv2d',
   shape: ([x, w], p) => convShape(x, w, p),
   forward: ([x, w, b], p, shape) => convForward(x, w, b, p, shape),
   save: 'inputs',
-  backward: (gy, { inputs: [x, w], attrs, needs }) => [...convGrads(gy, x, w, attrs, needs), needs[2] ? sum(gy, [0, 2, 3]) : null],
+  backward: (gy, { inputs: [x, w], attrs, needs }) => {
+    // Gradients that will not be differentiated again: the bias gradient comes with the weights'.
+    if (needs[1] && needs[2] && !is_grad_enabled()) {
+      const [gx] = convGrads(gy, x, w, attrs, [needs[0]!, false]);
+      return [gx, ...convWeightAndBiasGrads(x, gy, w, attrs)];
+    }
+    return [...convGrads(gy, x, w, attrs, needs), needs[2] ? sum(gy, [0, 2, 3]) : null];
+  },
 });
 
 /** gy, w → gx: the gradient of conv2d w.r.t. its input, which is also the transposed convolution. */

@@ -36,7 +36,8 @@ export interface Addon {
   /** Convolutions return whether they left the output blocked (nChw16c), as the geometry allowed. */
   conv2d(x: TypedArray, w: TypedArray, out: TypedArray, geometry: Float64Array, bias?: TypedArray): boolean;
   conv2dInputGrad(gy: TypedArray, w: TypedArray, gx: TypedArray, geometry: Float64Array): boolean;
-  conv2dWeightGrad(x: TypedArray, gy: TypedArray, gw: TypedArray, geometry: Float64Array): boolean;
+  /** With gb, also the bias gradient into it (geometry's bias offset). */
+  conv2dWeightGrad(x: TypedArray, gy: TypedArray, gw: TypedArray, geometry: Float64Array, gb?: TypedArray): boolean;
   /** In place, [N, C, S] plain <-> [N, C/16, S, 16] blocked (toBlocked 1); geometry [N, C, S, toBlocked]. */
   relayout(buffer: TypedArray, geometry: Float64Array): void;
   matmul(a: TypedArray, c: TypedArray, out: TypedArray, geometry: Float64Array): void;

@@ -62,7 +62,8 @@ function packView(i: number, v: NView): number {
 
 /**
  * [x shape, w shape, OH, OW, stride, padding, dilation, groups, the three offsets, the weights'
- * id and stamp (0, 0: none), the three operands' blocked flags (Layouts.convFlags)].
+ * id and stamp (0, 0: none), the three operands' blocked flags (Layouts.convFlags), the offset of
+ * the forward's bias or the weight gradient's bias gradient (-1: none)].
  */
 function packConv(x: readonly number[], w: readonly number[], y: readonly number[], p: Conv2dParams, offsets: readonly [number, number, number], weights: readonly [number, number], blocked: readonly [number, number, number], biasOffset = -1): Float64Array {
   geometry.set(x);
@@ -92,10 +93,10 @@ function weightsKey(w: NView): [number, number] {
   return [id, stamps.get(w.buffer) ?? 0];
 }
 
-/** The argument positions of each primitive's outputs, stamped after every call. */
+/** The argument positions of each primitive's outputs (optional ones may be absent), stamped after every call. */
 const OUTPUTS = {
   copy: [1], fill: [0], unary: [2], binary: [3], where: [3], mulAdd: [3], reduce: [2], argreduce: [3], matmul: [2], gather: [3], scatterAdd: [0],
-  conv2d: [3], conv2dInputGrad: [2], conv2dWeightGrad: [2], maxPool2d: [1, 2], maxPool2dGrad: [2], avgPool2d: [1], avgPool2dGrad: [1],
+  conv2d: [3], conv2dInputGrad: [2], conv2dWeightGrad: [2, 4], maxPool2d: [1, 2], maxPool2dGrad: [2], avgPool2d: [1], avgPool2dGrad: [1],
   batchNormStats: [1, 2], batchNormGrad: [5, 6, 7],
 } as const satisfies Record<Exclude<keyof Backend, 'name' | 'externalMemory' | 'alloc' | 'free' | 'read' | 'write'>, readonly number[]>;
 
@@ -106,7 +107,10 @@ function stamped(b: Backend<TypedArray>): Backend<TypedArray> {
     const f = (b as unknown as Record<string, (...args: unknown[]) => void>)[name]!;
     out[name] = (...args: unknown[]) => {
       f(...args);
-      for (const i of positions) stamp((args[i] as NView).buffer);
+      for (const i of positions) {
+        const v = args[i] as NView | null | undefined;
+        if (v) stamp(v.buffer);
+      }
     };
   }
   out['write'] = (buffer: TypedArray, dtype: DType, offset: number, data: ArrayLike<number>) => {
@@ -284,10 +288,15 @@ function makeBackend(addon: Addon, layouts: Layouts): Backend<TypedArray> {
       const blocked = layouts.convFlags([gy, w, gx], [true, false, true]);
       layouts.wrote(gx, addon.conv2dInputGrad(gy.buffer, w.buffer, gx.buffer, packConv(gx.shape, w.shape, gy.shape, p, [gy.offset, w.offset, gx.offset], weightsKey(w), blocked)));
     },
-    conv2dWeightGrad(x, gy, gw, p) {
-      if (!(f32(x, gy, gw) && nonEmpty(x, gy, gw))) return plainly(() => ref.conv2dWeightGrad(x, gy, gw, p), x, gy, gw);
+    // The bias gradient, when asked for, comes from the same pass (oneDNN's diff_bias, or the sums
+    // of gy's rows as stride's kernel copies them); the addon takes it with unit stride.
+    conv2dWeightGrad(x, gy, gw, p, gb = null) {
+      const gbFits = !gb || (f32(gb) && (gb.shape[0]! <= 1 || gb.strides[0] === 1));
+      if (!(f32(x, gy, gw) && gbFits && nonEmpty(x, gy, gw))) return plainly(() => ref.conv2dWeightGrad(x, gy, gw, p, gb), x, gy, gw, ...(gb ? [gb] : []));
+      if (gb) layouts.plain(gb);
       const blocked = layouts.convFlags([x, gy, gw], [true, true, false]);
-      layouts.wrote(gw, addon.conv2dWeightGrad(x.buffer, gy.buffer, gw.buffer, packConv(x.shape, gw.shape, gy.shape, p, [x.offset, gy.offset, gw.offset], [0, 0], blocked)));
+      const g = packConv(x.shape, gw.shape, gy.shape, p, [x.offset, gy.offset, gw.offset], [0, 0], blocked, gb ? gb.offset : -1);
+      layouts.wrote(gw, gb ? addon.conv2dWeightGrad(x.buffer, gy.buffer, gw.buffer, g, gb.buffer) : addon.conv2dWeightGrad(x.buffer, gy.buffer, gw.buffer, g));
     },
     // Max pooling reads a blocked input as it is and leaves its output blocked (see layout.ts).
     maxPool2d(x, out, indices, p) {

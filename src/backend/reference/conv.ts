@@ -113,10 +113,21 @@ export function conv2dInputGrad(gy: View, w: View, gx: View, p: Conv2dParams): v
   buf(gx).set(acc, gx.offset);
 }
 
-export function conv2dWeightGrad(x: View, gy: View, gw: View, p: Conv2dParams): void {
+export function conv2dWeightGrad(x: View, gy: View, gw: View, p: Conv2dParams, gb: View | null = null): void {
   const g = geometry(x.shape, gw.shape, gy.shape, p.groups);
   const xs = buf(x);
   const ys = buf(gy);
+  if (gb) {
+    const plane = g.OH * g.OW;
+    for (let o = 0; o < g.O; o++) {
+      let s = 0;
+      for (let n = 0; n < g.N; n++) {
+        const row = gy.offset + (n * g.O + o) * plane;
+        for (let i = 0; i < plane; i++) s += ys[row + i]!;
+      }
+      buf(gb)[gb.offset + o * gb.strides[0]!] = s;
+    }
+  }
   const acc = new Float64Array(g.O * g.Cg * g.KH * g.KW);
   const [sh, sw] = p.stride;
   forEachTap(g, p, (t) => {

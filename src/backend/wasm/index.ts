@@ -325,8 +325,10 @@ function makeBackend(impl: WasmBackendImpl, k: Exports, kernels: Record<string, 
       const items = k.convItems(ARGS, 1);
       impl.pool.run('conv2dInputGrad', ARGS, items, Math.ceil(FLOP_GRAIN / (perImage * (N / items))), k.convScratch(ARGS, 1));
     },
-    conv2dWeightGrad(x, gy, gw, p) {
-      if (!(f32(x, gy, gw) && nonEmpty(x, gy, gw))) return ref.conv2dWeightGrad(refView(x), refView(gy), refView(gw), p);
+    conv2dWeightGrad(x, gy, gw, p, gb = null) {
+      if (!(f32(x, gy, gw) && nonEmpty(x, gy, gw))) return ref.conv2dWeightGrad(refView(x), refView(gy), refView(gw), p, gb && refView(gb));
+      // The bias gradient: gy summed over N, H and W into gb seen as [1, O, 1, 1].
+      if (gb) backend.reduce('sum', gy, { buffer: gb.buffer, dtype: gb.dtype, shape: [1, gb.shape[0]!, 1, 1], strides: [0, gb.strides[0]!, 0, 0], offset: gb.offset });
       const args = convArgs(x.shape, gw.shape, gy.shape, p, [addr(x), addr(gy), addr(gw)], impl.pool.threads);
       impl.packArgs(args);
       const N = x.shape[0]!;
