@@ -589,6 +589,12 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       compare('sum along the last dim', [view([4, 1])], (b, [o], v) => b.reduce('sum', v(x), o!), 'scaled');
       const planes = view([3, 5, 21, 19]);
       compare('sum over dims 0, 2, 3 (a bias gradient)', [view([1, 5, 1, 1])], (b, [o], v) => b.reduce('sum', v(planes), o!), 'scaled');
+      // Large enough to be split over threads (wasm: each share into accumulators of its own),
+      // an Infinity in the first half and a NaN in the second; rows kept, and a bias gradient.
+      const many = view([2, 70000], { values: (i) => (i === 123 ? Infinity : i === 70000 + 456 ? NaN : rand() - 0.5) });
+      compare('sum along the last dim, split', [view([2, 1])], (b, [o], v) => b.reduce('sum', v(many), o!), 'scaled');
+      const batch = view([40, 5, 30, 30]);
+      compare('sum over dims 0, 2, 3, split', [view([1, 5, 1, 1])], (b, [o], v) => b.reduce('sum', v(batch), o!), 'scaled');
     });
 
     test('argmax and argmin along each dim, first of ties, NaN wins', () => {

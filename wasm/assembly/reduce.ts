@@ -30,11 +30,16 @@ function sumContiguous(px: usize, n: i32): f64 {
 }
 
 /**
- * [op, -, -, geometry over x's shape of x (float32) and acc (float64, stride 0 along reduced
- * dims)]: folds every element of x into its accumulator. NaN wins max and min.
+ * [op, k, -, geometry over x's shape of x (float32) and acc (float64, stride 0 along reduced
+ * dims)]: folds every element of x into its accumulator. NaN wins max and min. With k > 0 (sums
+ * split over threads), acc's addresses are offsets into this share's scratch, whose k
+ * accumulators are zeroed first.
  */
 export function reduce(g: usize, scratch: usize, begin: i32, end: i32): void {
   const op = argi(g, 0);
+  const own = argi(g, 1);
+  if (own > 0) fillF64(scratch, own, 0);
+  const base: usize = own > 0 ? scratch : 0;
   const inner = innerOf(g);
   const sx = <usize>stepOf(g, 0) << 2;
   const sa = <usize>stepOf(g, 1) << 3;
@@ -42,7 +47,7 @@ export function reduce(g: usize, scratch: usize, begin: i32, end: i32): void {
   while (e < end) {
     const n = min(inner - e % inner, end - e);
     let px = addrOf(g, 0, e, 2);
-    let pa = addrOf(g, 1, e, 3);
+    let pa = base + addrOf(g, 1, e, 3);
     if (sa == 0) {
       let acc = load<f64>(pa);
       if (op == SUM && sx == 4) acc += sumContiguous(px, n);

@@ -260,10 +260,25 @@ function makeBackend(impl: WasmBackendImpl, k: Exports, kernels: Record<string, 
         target[d] = out.shape[d] === 1 ? 0 : s;
         s *= out.shape[d]!;
       }
-      const accView = { buffer: new WasmBuffer(state, acc, 'float64', size), dtype: 'float64' as const, shape, strides: target, offset: 0 };
-      const n = impl.packWalk(REDUCE.indexOf(op), 0, 0, shape, [{ v: x }, { v: accView }]);
-      // One thread: the accumulators are shared by every thread's elements.
-      if (n > 0) kernels['reduce']!(ARGS, 0, 0, n);
+      const total = numel(shape);
+      if (op === 'sum' && total >= 4 * GRAIN && size * 64 <= total) {
+        // A sum into few accumulators (a bias gradient: gy over N, H and W) splits the positions
+        // over threads, each share folding into accumulators of its own in its scratch (the
+        // view's addresses are offsets there; share 0's are acc), added up in share order.
+        const own = { buffer: new WasmBuffer(state, 0, 'float64', size), dtype: 'float64' as const, shape, strides: target, offset: 0 };
+        const n = impl.packWalk(REDUCE.indexOf(op), size, 0, shape, [{ v: x }, { v: own }]);
+        const shares = impl.pool.run('reduce', ARGS, n, GRAIN, size * 8);
+        const sums = new Float64Array(impl.memory.buffer as ArrayBuffer, acc, size);
+        for (const part of impl.pool.scratchFor(size * 8).slice(1, shares)) {
+          const p = new Float64Array(impl.memory.buffer as ArrayBuffer, part, size);
+          for (let i = 0; i < size; i++) sums[i]! += p[i]!;
+        }
+      } else {
+        const accView = { buffer: new WasmBuffer(state, acc, 'float64', size), dtype: 'float64' as const, shape, strides: target, offset: 0 };
+        const n = impl.packWalk(REDUCE.indexOf(op), 0, 0, shape, [{ v: x }, { v: accView }]);
+        // One thread: the accumulators are shared by every thread's elements.
+        if (n > 0) kernels['reduce']!(ARGS, 0, 0, n);
+      }
       if (copies > 1 && op === 'sum') {
         const a = new Float64Array(impl.memory.buffer as ArrayBuffer, acc, size);
         for (let i = 0; i < size; i++) a[i]! *= copies;
