@@ -47,6 +47,11 @@ describe('native backend', { skip }, () => {
       /stride native conv2d: convolution forward of x \[1, 2, 5, 5\] and w \[3, 2, 3, 3\].*oneDNN invalid arguments/);
     // Groups that do not divide the channels are refused before oneDNN sees them.
     assert.throws(() => native.conv2d(x, w, null, y, { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 3 }), /inconsistent geometry/);
+    // A bias gradient whose buffer is shorter than its 3 channels (past the view the JS side made).
+    const p: Conv2dParams = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 };
+    const gb = { ...view([3]), buffer: new Float32Array(2) };
+    assert.throws(() => native.conv2dWeightGrad(x, y, view([3, 2, 3, 3]), p, gb),
+      /stride native conv2dWeightGrad: a convolution's bias gradient needs elements \[0, 3\) of a buffer of 2/);
   });
 
   test('one thread gives the same results; bad thread counts are refused', () => {
