@@ -148,6 +148,9 @@ describe('stride studio in headless Chromium', { skip }, () => {
     await page.click('#copy-test');
     await until(page, (s, id) => (s.drawing?.id ?? 0) > id, before);
     const copied = (await studio(page)).drawing!;
+    // The pad gives back the test image's own values (its bytes / 255), so the model sees what it saw in the test.
+    const image = Array.from((await bundledSubset()).test.images.dataSync().subarray(0, 784), (v) => Math.fround(v / 255));
+    assert.deepEqual(copied.pixels, image);
     assert.equal(argmax(copied.probabilities), trained.predictions![0]);
 
     await page.click('#clear');

@@ -79,16 +79,46 @@ export class DrawingPad {
     this.notify();
   }
 
-  /** The drawing at size x size, grey in [0, 1], row-major. */
+  /**
+   * The drawing at size x size, grey in [0, 1], row-major. Each value is the mean of the pad's
+   * pixels under it (a box filter, which also smooths the strokes): a picture enlarged as squares
+   * reads back exactly as itself, where the canvas's own downscaling blurs it.
+   */
   pixels(): Float32Array {
-    const small = new OffscreenCanvas(this.size, this.size);
-    const ctx = small.getContext('2d')!;
-    ctx.imageSmoothingEnabled = true;
-    ctx.imageSmoothingQuality = 'high';
-    ctx.drawImage(this.canvas, 0, 0, this.size, this.size);
-    const rgba = ctx.getImageData(0, 0, this.size, this.size).data;
-    const out = new Float32Array(this.size * this.size);
-    for (let i = 0; i < out.length; i++) out[i] = (rgba[4 * i]! + rgba[4 * i + 1]! + rgba[4 * i + 2]!) / (3 * 255);
+    const { width: W, height: H } = this.canvas;
+    const rgba = this.ctx.getImageData(0, 0, W, H).data;
+    const n = this.size;
+    const cols = coverage(W, n);
+    const rows = coverage(H, n);
+    // Weighted sums of r + g + b in whole numbers, exact: one division per value rounds once.
+    const sums = new Float64Array(n * n);
+    for (let y = 0; y < H; y++) {
+      for (const [oy, wy] of rows[y]!) {
+        for (let x = 0; x < W; x++) {
+          const grey = rgba[4 * (y * W + x)]! + rgba[4 * (y * W + x) + 1]! + rgba[4 * (y * W + x) + 2]!;
+          for (const [ox, wx] of cols[x]!) sums[oy * n + ox]! += wy * wx * grey;
+        }
+      }
+    }
+    const out = new Float32Array(n * n);
+    for (let i = 0; i < out.length; i++) out[i] = sums[i]! / (3 * 255 * W * H);
     return out;
   }
+}
+
+/**
+ * For each of `length` pixels in a row, the cells of `n` it overlaps and by how much, measured
+ * where a pixel is n long and a cell `length` long (whole numbers): a cell's weights sum to `length`.
+ */
+function coverage(length: number, n: number): Array<Array<[number, number]>> {
+  const out: Array<Array<[number, number]>> = [];
+  for (let p = 0; p < length; p++) {
+    const parts: Array<[number, number]> = [];
+    for (let c = Math.floor((p * n) / length); c < n && c * length < (p + 1) * n; c++) {
+      const overlap = Math.min((p + 1) * n, (c + 1) * length) - Math.max(p * n, c * length);
+      if (overlap > 0) parts.push([c, overlap]);
+    }
+    out.push(parts);
+  }
+  return out;
 }

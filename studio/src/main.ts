@@ -235,6 +235,8 @@ function showEvaluation(e: Evaluation): void {
 let predictionId = 0;
 let awaiting = false;
 let dirty = false;
+/** The values of the drawing in flight, for the probe. */
+let sentPixels: number[] = [];
 
 const pad = new DrawingPad($<HTMLCanvasElement>('pad'), 28, () => requestPrediction());
 
@@ -248,6 +250,7 @@ function requestPrediction(): void {
   awaiting = true;
   dirty = false;
   const pixels = pad.pixels();
+  sentPixels = Array.from(pixels);
   send({ type: 'predict', id: ++predictionId, pixels }, [pixels.buffer]);
 }
 
@@ -428,7 +431,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       }
       let nonzero = 0;
       for (let i = 0; i < m.saliency.data.length; i += 4) if (m.saliency.data[i] !== m.saliency.data[0]) nonzero++;
-      probe.drawing = { id: m.id, probabilities: m.probabilities, saliency_nonzero: nonzero, gradcam: m.gradcam !== null };
+      probe.drawing = { id: m.id, pixels: sentPixels, probabilities: m.probabilities, saliency_nonzero: nonzero, gradcam: m.gradcam !== null };
       if (dirty) requestPrediction();
       return;
     }

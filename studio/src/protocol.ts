@@ -116,8 +116,8 @@ export interface StudioProbe {
   evaluations: { step: number; val_accuracy: number | null; test_accuracy: number; test_loss: number }[];
   /** The test set's predicted classes at the last evaluation. */
   predictions: number[] | null;
-  /** The drawing's last prediction; saliency_nonzero counts the saliency map's pixels unlike its first. */
-  drawing: { id: number; probabilities: number[]; saliency_nonzero: number; gradcam: boolean } | null;
+  /** The drawing's last prediction, with the values sent; saliency_nonzero counts the saliency map's pixels unlike its first. */
+  drawing: { id: number; pixels: number[]; probabilities: number[]; saliency_nonzero: number; gradcam: boolean } | null;
   inspections: number;
   saved: { name: string; bytes: number } | null;
   errors: string[];
