@@ -21,9 +21,9 @@ demo: node_modules/.package-lock.json native
 # The suite runs on the reference backend, then on the native and the wasm backends, which
 # test/setup_backend.ts makes the default (all but test/native.test.ts and test/wasm.test.ts,
 # which compare a backend with the reference directly, and the browser tests, which run in
-# Chromium). A backend that cannot run here is skipped with a NOTICE. bench/'s pinned peers are
-# installed too: the interop tests run exported models in their onnxruntime-node and imported
-# ones in their TF.js.
+# Chromium), and test/wasm.test.ts once more on the wasm backend's plain-SIMD build. A backend
+# that cannot run here is skipped with a NOTICE. bench/'s pinned peers are installed too: the
+# interop tests run exported models in their onnxruntime-node and imported ones in their TF.js.
 BACKEND_SUITE = $(filter-out test/native.test.ts test/wasm.test.ts test/browser_%,$(wildcard test/*.test.ts))
 test: node_modules/.package-lock.json native bench/node_modules/.package-lock.json chromium libonnx-testdata
 	npx tsc -p tsconfig.json --noEmit
@@ -37,6 +37,8 @@ test: node_modules/.package-lock.json native bench/node_modules/.package-lock.js
 	fi
 	@echo "== the test suite on the wasm backend =="
 	STRIDE_BACKEND=wasm $(NODE_TEST) --import ./test/setup_backend.ts $(BACKEND_SUITE)
+	@echo "== the wasm backend's plain-SIMD build (engines without relaxed SIMD: Safari, older Firefox) =="
+	STRIDE_WASM_BUILD=simd $(NODE_TEST) test/wasm.test.ts
 
 # The native backend (optional): an N-API addon over oneDNN, built with node-gyp when a C++
 # compiler and oneDNN are present (libdnnl-dev is installed with apt when run as root: only here,

@@ -2,9 +2,10 @@
  * The wasm backend: tensors live in one WebAssembly.Memory (externalMemory: buffers are blocks
  * of it, freed through dispose/tidy or the finalizer), and the primitives run as WebAssembly
  * SIMD128 kernels compiled from wasm/assembly/ by AssemblyScript, split over a pool of workers
- * sharing the memory. A relaxed-SIMD build is chosen when the engine validates it. Primitives or
- * dtypes the kernels do not cover (float64 and integer maths, dtype conversions) run on the
- * reference code, over typed arrays viewing the same memory, so nothing is copied either way.
+ * sharing the memory. A relaxed-SIMD build is chosen when the engine validates it (Node 20 and 21
+ * once V8's flag is set, which the backend does). Primitives or dtypes the kernels do not cover
+ * (float64 and integer maths, dtype conversions) run on the reference code, over typed arrays
+ * viewing the same memory, so nothing is copied either way.
  *
  * Runs in Node and browsers. Importing this module loads it (a top-level await) and registers
  * it as 'wasm' when WebAssembly SIMD is there; wasmStatus() says which build and how many threads,
@@ -452,11 +453,27 @@ function threadCount(platform: Platform): number {
   return n;
 }
 
+/**
+ * Whether to load the relaxed-SIMD build: where the engine validates it (in Node 20 and 21 once
+ * allowed: 10-15% off a LeNet-5 training step), unless STRIDE_WASM_BUILD=simd asks for the plain one.
+ */
+async function chooseRelaxed(platform: Platform): Promise<boolean> {
+  const wanted = platform.envBuild();
+  if (wanted !== undefined && wanted !== '' && wanted !== 'simd' && wanted !== 'relaxed') {
+    throw new Error(`STRIDE_WASM_BUILD must be 'simd' or 'relaxed', got '${wanted}'`);
+  }
+  if (wanted === 'simd') return false;
+  if (!WebAssemblyApi.validate(RELAXED_PROBE)) await platform.allowRelaxedSimd();
+  const relaxed = WebAssemblyApi.validate(RELAXED_PROBE);
+  if (wanted === 'relaxed' && !relaxed) throw new Error('STRIDE_WASM_BUILD=relaxed, but this engine does not validate relaxed SIMD');
+  return relaxed;
+}
+
 async function load(): Promise<Loaded> {
   const platform = await currentPlatform();
   const threads = threadCount(platform);
   const shared = platform.sharedMemory && threads > 1;
-  const relaxed = WebAssemblyApi.validate(RELAXED_PROBE);
+  const relaxed = await chooseRelaxed(platform);
   const file = `stride-${relaxed ? 'relaxed' : 'simd'}${shared ? '' : '-unshared'}.wasm`;
   const bytes = await platform.readBytes(new URL(`./bin/${file}`, import.meta.url));
   const module = await WebAssemblyApi.compile(bytes);

@@ -20,6 +20,14 @@ export interface Platform {
   startWorker(source: string, init: unknown): Promise<WorkerHandle>;
   /** The STRIDE_THREADS setting in Node. */
   envThreads(): string | undefined;
+  /** The STRIDE_WASM_BUILD setting in Node ('simd' asks for the plain-SIMD build). */
+  envBuild(): string | undefined;
+  /**
+   * Lets the engine take relaxed SIMD where it has it behind a flag: Node 20 and 21 (V8 11.3 to
+   * 11.8; on by default from Node 22). The flag only admits the relaxed opcodes; nothing else
+   * changes. Browsers have no such switch.
+   */
+  allowRelaxedSimd(): Promise<void>;
 }
 
 const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
@@ -52,6 +60,12 @@ async function nodePlatform(): Promise<Platform> {
         w.postMessage(init);
       }),
     envThreads: () => process.env['STRIDE_THREADS'],
+    envBuild: () => process.env['STRIDE_WASM_BUILD'],
+    allowRelaxedSimd: async () => {
+      const v8Name = 'node:v8';
+      const v8 = (await import(/* @vite-ignore */ v8Name)) as typeof import('node:v8');
+      v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    },
   };
 }
 
@@ -89,6 +103,8 @@ function browserPlatform(): Platform {
         w.postMessage(init);
       }),
     envThreads: () => undefined,
+    envBuild: () => undefined,
+    allowRelaxedSimd: async () => {},
   };
 }
 
