@@ -100,18 +100,21 @@ clean:
 	rm -rf dist out
 
 # Benchmarks stride against PyTorch, onnxruntime-node, TF.js and ConvNetJS (bench/run.ts), after
-# installing what is missing: bench/'s npm packages and, as root with apt, Debian's PyTorch.
-# QUICK=1 runs the short version (< 15 minutes on two cores). Results go to bench/results/.
+# installing what is missing: bench/'s npm packages and, as root with apt, Debian's PyTorch with
+# OpenBLAS (without it Debian's torch runs on the reference netlib BLAS: W1 40% slower; the
+# harness notes which BLAS PyTorch loaded). QUICK=1 runs the short version (< 15 minutes on two
+# cores). Results go to bench/results/.
 .PHONY: bench
 bench/node_modules/.package-lock.json: bench/package.json bench/package-lock.json
 	cd bench && npm ci --ignore-scripts --no-audit --no-fund
 
+BENCH_APT = python3-torch python3-torchvision libopenblas0-pthread
 bench: node_modules/.package-lock.json bench/node_modules/.package-lock.json
-	@if ! /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null; then \
+	@if ! /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null || ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get install -y -q python3-torch python3-torchvision || { apt-get update -q && apt-get install -y -q python3-torch python3-torchvision; }; \
+	    apt-get install -y -q $(BENCH_APT) || { apt-get update -q && apt-get install -y -q $(BENCH_APT); }; \
 	  else \
-	    echo "NOTICE: python3-torch is not installed and apt is unavailable; PyTorch and onnxruntime are reported as unavailable."; \
+	    echo "NOTICE: $(BENCH_APT) are not all installed and apt is unavailable; without torch PyTorch and onnxruntime are reported as unavailable, without OpenBLAS PyTorch runs slower."; \
 	  fi; \
 	fi
 	node --import tsx bench/run.ts $(if $(QUICK),--quick)

@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/wasm_micro.ts [--seconds S]
  *
- * Node runs the plain-SIMD build; add --experimental-wasm-relaxed-simd for the relaxed one.
+ * Node runs the relaxed-SIMD build; STRIDE_WASM_BUILD=simd runs the plain one.
  * GFLOP/s counts 2 per multiply-add. Timings are medians of repeated runs, so a busy machine
  * shows as spread rather than as a lower mean.
  */
