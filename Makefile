@@ -101,7 +101,7 @@ clean:
 
 # Benchmarks stride against PyTorch, onnxruntime-node, TF.js and ConvNetJS (bench/run.ts), after
 # installing what is missing: bench/'s npm packages and, as root with apt, Debian's PyTorch with
-# OpenBLAS (without it Debian's torch runs on the reference netlib BLAS: W1 40% slower; the
+# OpenBLAS (without it Debian's torch runs on the reference netlib BLAS: W1 at 44% speed; the
 # harness notes which BLAS PyTorch loaded). QUICK=1 runs the short version (< 15 minutes on two
 # cores). Results go to bench/results/.
 .PHONY: bench
