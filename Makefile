@@ -37,7 +37,7 @@ test: node_modules/.package-lock.json native bench/node_modules/.package-lock.js
 	fi
 	@echo "== the test suite on the wasm backend =="
 	STRIDE_BACKEND=wasm $(NODE_TEST) --import ./test/setup_backend.ts $(BACKEND_SUITE)
-	@echo "== the wasm backend's plain-SIMD build (engines without relaxed SIMD: Safari, older Firefox) =="
+	@echo "== the wasm backend's plain-SIMD build (what engines without relaxed SIMD run) =="
 	STRIDE_WASM_BUILD=simd $(NODE_TEST) test/wasm.test.ts
 
 # The native backend (optional): an N-API addon over oneDNN, built with node-gyp when a C++
