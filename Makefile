@@ -12,8 +12,8 @@ STRIDE = node --import tsx src/cli/bin.ts
 
 # Trains LeNet-5 on Fashion-MNIST (the bundled subset, or the full set when installed) for 3
 # epochs and leaves the checkpoint, the model and the report in out/demo. On the native backend
-# when it builds here (all 60,000 training images: ~20 s), else on the wasm one (Node 20 always
-# has WebAssembly SIMD: ~40 s).
+# when it builds here (all 60,000 training images: ~13 s), else on the wasm one (Node 20 always
+# has WebAssembly SIMD: ~15 s).
 demo: node_modules/.package-lock.json native
 	$(STRIDE) train --model lenet5 --dataset fashion-mnist --epochs $(or $(EPOCHS),3) \
 	  --limit $(or $(LIMIT),60000) --out out/demo
