@@ -15,7 +15,6 @@ import {
   registerBackend, type AvgPoolOptions, type Backend, type BinaryOp, type Conv2dParams, type Pool2dParams, type UnaryOp, type View,
 } from '../backend.js';
 import { referenceBackend } from '../reference/index.js';
-import { coalesce } from '../reference/strided.js';
 import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { numel } from '../../tensor/shape.js';
 import { WebAssemblyApi, type WasmGlobal, type WasmMemory } from './api.js';
@@ -110,12 +109,22 @@ function addr(v: WView, shape: readonly number[] = v.shape, strides: readonly nu
   return v.buffer.ptr + v.offset * (1 << SHIFT[v.dtype]);
 }
 const describeBuffer = (b: unknown): string => (b === null || typeof b !== 'object' ? String(b) : `a ${b.constructor.name}`);
-const f32 = (...vs: WView[]): boolean => vs.every((v) => v.dtype === 'float32');
+/** Whether every operand given is float32 (fixed parameters: rest arguments allocated on every call). */
+const f32 = (a: WView, b?: WView, c?: WView, d?: WView): boolean =>
+  a.dtype === 'float32' && (b === undefined || b.dtype === 'float32') && (c === undefined || c.dtype === 'float32') && (d === undefined || d.dtype === 'float32');
 const isBool = (v: WView): boolean => v.dtype === 'bool';
+
+/** A view's stride along dim d, or the one it is walked with. */
+const strideOf = (x: { v: WView; strides?: readonly number[] }, d: number): number => (x.strides ?? x.v.strides)[d]!;
+/** Operands of an elementwise walk: at most where's four. */
+const MAX_WALK_VIEWS = 4;
 
 class WasmBackendImpl {
   readonly heap: Heap;
   private args: Float64Array;
+  /** packWalk's merged shape and strides, reused. */
+  private readonly walkShape = new Float64Array(MAX_RANK);
+  private readonly walkStrides = new Float64Array(MAX_RANK * MAX_WALK_VIEWS);
 
   constructor(
     readonly memory: WasmMemory,
@@ -136,24 +145,42 @@ class WasmBackendImpl {
    * or returns -1 when the merged rank exceeds what the block holds. Returns the element count.
    */
   packWalk(op: number, p1: number, p2: number, shape: readonly number[], views: readonly { v: WView; strides?: readonly number[] }[]): number {
-    const strides: (readonly number[])[] = [];
-    for (const x of views) strides.push(x.strides ?? x.v.strides);
-    const c = coalesce(shape, strides);
-    const r = c.shape.length;
-    if (r > MAX_RANK) return -1;
+    // The reference's coalesce, into reused scratch: every elementwise primitive comes here, and
+    // its arrays were a sixth of the garbage of a LeNet-5 training step.
+    const k = views.length;
+    const dims = this.walkShape;
+    const steps = this.walkStrides;
+    let r = 0;
+    let count = 1;
+    for (let d = 0; d < shape.length; d++) {
+      const size = shape[d]!;
+      count *= size;
+      if (size === 1) continue;
+      let merge = r > 0;
+      for (let j = 0; j < k && merge; j++) merge = steps[j * MAX_RANK + r - 1] === strideOf(views[j]!, d) * size;
+      if (merge) {
+        dims[r - 1]! *= size;
+        for (let j = 0; j < k; j++) steps[j * MAX_RANK + r - 1] = strideOf(views[j]!, d);
+        continue;
+      }
+      if (r === MAX_RANK) return -1;
+      dims[r] = size;
+      for (let j = 0; j < k; j++) steps[j * MAX_RANK + r] = strideOf(views[j]!, d);
+      r++;
+    }
     const a = this.argBlock();
     a[0] = op;
     a[1] = p1;
     a[2] = p2;
     a[3] = r;
     let i = 4;
-    for (let d = 0; d < r; d++) a[i++] = c.shape[d]!;
-    for (let k = 0; k < views.length; k++) {
-      a[i++] = addr(views[k]!.v, shape, strides[k]);
-      const merged = c.strides[k]!;
-      for (let d = 0; d < r; d++) a[i++] = merged[d]!;
+    for (let d = 0; d < r; d++) a[i++] = dims[d]!;
+    for (let j = 0; j < k; j++) {
+      const x = views[j]!;
+      a[i++] = addr(x.v, shape, x.strides ?? x.v.strides);
+      for (let d = 0; d < r; d++) a[i++] = steps[j * MAX_RANK + d]!;
     }
-    return numel(c.shape);
+    return count;
   }
 
   /** Runs an elementwise kernel over the packed walk of `count` elements. */
@@ -325,7 +352,7 @@ function makeBackend(impl: WasmBackendImpl, k: Exports, kernels: Record<string, 
       if (n < 0 || (n > 0 && k.scatterAdd(ARGS, n) !== 0)) ref.scatterAdd(refView(out), dim, refView(index), refView(src));
     },
     conv2d(x, w, bias, out, p) {
-      if (!(f32(x, w, out, ...(bias ? [bias] : [])) && nonEmpty(x, w, out))) return ref.conv2d(refView(x), refView(w), bias && refView(bias), refView(out), p);
+      if (!(f32(x, w, out, bias ?? undefined) && nonEmpty(x, w, out))) return ref.conv2d(refView(x), refView(w), bias && refView(bias), refView(out), p);
       const args = convArgs(x.shape, w.shape, out.shape, p, [addr(x), addr(w), addr(out)], impl.pool.threads, bias);
       impl.packArgs(args);
       const [N, , , , , , , OH, OW] = args as number[] as [number, number, number, number, number, number, number, number, number];
