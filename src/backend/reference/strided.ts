@@ -10,29 +10,45 @@ export function buf(v: View): Buf {
 
 /**
  * Merges adjacent dims that are laid out contiguously in every view and drops size-1 dims, so
- * that loops over e.g. two contiguous tensors become one flat loop. (The wasm backend packs its
- * kernels' walks with it too.)
+ * that loops over e.g. two contiguous tensors become one flat loop: the merged sizes go to
+ * dims[0, r) and view k's steps to steps[k * rowLength + d]. Returns r, or -1 when it would pass
+ * rowLength. The wasm backend packs its kernels' walks with it into reused scratch (every
+ * elementwise primitive comes here; arrays per call were a sixth of a training step's garbage).
  */
-export function coalesce(shape: readonly number[], strides: (readonly number[])[]): { shape: number[]; strides: number[][] } {
-  const outShape: number[] = [];
-  const outStrides: number[][] = [];
-  for (let k = 0; k < strides.length; k++) outStrides.push([]);
-  // Loops, not every/forEach with closures: every elementwise primitive of the fast backends comes here.
+export function coalesceInto<V>(
+  shape: readonly number[], views: readonly V[], strideOf: (v: V, d: number) => number,
+  dims: { [i: number]: number }, steps: { [i: number]: number }, rowLength: number,
+): number {
+  let r = 0;
+  // Loops, not every/forEach with closures.
   for (let d = 0; d < shape.length; d++) {
     const size = shape[d]!;
     if (size === 1) continue;
-    const last = outShape.length - 1;
-    let merge = last >= 0;
-    for (let k = 0; k < strides.length && merge; k++) merge = outStrides[k]![last] === strides[k]![d]! * size;
+    let merge = r > 0;
+    for (let k = 0; k < views.length && merge; k++) merge = steps[k * rowLength + r - 1] === strideOf(views[k]!, d) * size;
     if (merge) {
-      outShape[last]! *= size;
-      for (let k = 0; k < strides.length; k++) outStrides[k]![last] = strides[k]![d]!;
-    } else {
-      outShape.push(size);
-      for (let k = 0; k < strides.length; k++) outStrides[k]!.push(strides[k]![d]!);
+      dims[r - 1]! *= size;
+      for (let k = 0; k < views.length; k++) steps[k * rowLength + r - 1] = strideOf(views[k]!, d);
+      continue;
     }
+    if (r === rowLength) return -1;
+    dims[r] = size;
+    for (let k = 0; k < views.length; k++) steps[k * rowLength + r] = strideOf(views[k]!, d);
+    r++;
   }
-  return { shape: outShape, strides: outStrides };
+  return r;
+}
+
+const strideAt = (strides: readonly number[], d: number): number => strides[d]!;
+
+/** coalesceInto for the reference: the merged shape and each view's strides as arrays. */
+export function coalesce(shape: readonly number[], strides: (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const rank = shape.length;
+  const dims = new Array<number>(rank);
+  const steps = new Array<number>(strides.length * rank);
+  const r = coalesceInto(shape, strides, strideAt, dims, steps, rank);
+  dims.length = r;
+  return { shape: dims, strides: strides.map((_, k) => steps.slice(k * rank, k * rank + r)) };
 }
 
 /**

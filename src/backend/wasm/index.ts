@@ -15,6 +15,7 @@ import {
   registerBackend, type AvgPoolOptions, type Backend, type BinaryOp, type Conv2dParams, type Pool2dParams, type UnaryOp, type View,
 } from '../backend.js';
 import { referenceBackend } from '../reference/index.js';
+import { coalesceInto } from '../reference/strided.js';
 import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { numel } from '../../tensor/shape.js';
 import { WebAssemblyApi, type WasmGlobal, type WasmMemory } from './api.js';
@@ -145,29 +146,11 @@ class WasmBackendImpl {
    * or returns -1 when the merged rank exceeds what the block holds. Returns the element count.
    */
   packWalk(op: number, p1: number, p2: number, shape: readonly number[], views: readonly { v: WView; strides?: readonly number[] }[]): number {
-    // The reference's coalesce, into reused scratch: every elementwise primitive comes here, and
-    // its arrays were a sixth of the garbage of a LeNet-5 training step.
     const k = views.length;
     const dims = this.walkShape;
     const steps = this.walkStrides;
-    let r = 0;
-    let count = 1;
-    for (let d = 0; d < shape.length; d++) {
-      const size = shape[d]!;
-      count *= size;
-      if (size === 1) continue;
-      let merge = r > 0;
-      for (let j = 0; j < k && merge; j++) merge = steps[j * MAX_RANK + r - 1] === strideOf(views[j]!, d) * size;
-      if (merge) {
-        dims[r - 1]! *= size;
-        for (let j = 0; j < k; j++) steps[j * MAX_RANK + r - 1] = strideOf(views[j]!, d);
-        continue;
-      }
-      if (r === MAX_RANK) return -1;
-      dims[r] = size;
-      for (let j = 0; j < k; j++) steps[j * MAX_RANK + r] = strideOf(views[j]!, d);
-      r++;
-    }
+    const r = coalesceInto(shape, views, strideOf, dims, steps, MAX_RANK);
+    if (r < 0) return -1;
     const a = this.argBlock();
     a[0] = op;
     a[1] = p1;
@@ -180,7 +163,7 @@ class WasmBackendImpl {
       a[i++] = addr(x.v, shape, x.strides ?? x.v.strides);
       for (let d = 0; d < r; d++) a[i++] = steps[j * MAX_RANK + d]!;
     }
-    return count;
+    return numel(shape);
   }
 
   /** Runs an elementwise kernel over the packed walk of `count` elements. */
