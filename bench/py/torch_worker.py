@@ -188,7 +188,7 @@ def capability():
 
 def blas_library():
     """The BLAS torch loaded (Debian's torch calls whichever libblas.so.3 the alternatives
-    system points at: the reference netlib BLAS unless OpenBLAS is installed, 40% slower on W1)."""
+    system points at: the reference netlib BLAS unless OpenBLAS is installed, W1 then at 44% speed)."""
     with open('/proc/self/maps') as f:
         paths = {line.split()[-1] for line in f if os.path.basename(line.split()[-1]).startswith('libblas')}
     return ', '.join(sorted(paths)) or 'unknown'
