@@ -12,7 +12,8 @@
         "src/onednn.cc",
         "src/pool.cc",
         "src/reduce.cc",
-        "src/small_conv.cc"
+        "src/small_conv.cc",
+        "src/winograd_wgrad.cc"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags_cc!": ["-fno-exceptions"],

@@ -18,6 +18,7 @@
 #include "layout.h"
 #include "ops.h"
 #include "small_conv.h"
+#include "winograd_wgrad.h"
 #include "strided.h"
 
 #if DNNL_VERSION_MAJOR != 2
@@ -119,7 +120,9 @@ struct Context {
   // KeptWeights: a network's convolution weights twice over (ResNet-50's are 94 MB), but not
   // every network a long-lived process ever ran.
   Lru weights{256, size_t{256} << 20};
-  // Winograd convolutions where they pay (ConvGeometry::winogradPays); setWinograd(false) turns them off.
+  // Winograd convolutions where they pay (oneDNN's forward and input gradient where
+  // ConvGeometry::winogradPays, stride's weight gradient where winogradWeightGradApplies);
+  // setWinograd(false) turns them off.
   bool winograd = true;
 };
 
@@ -348,7 +351,8 @@ struct ConvGeometry {
    * gradient, one and two threads): 1.7-2.2x faster with >= 32 channels in and out and >= 32 output
    * tiles of 4x4 over the batch (ResNet-18's 56x56x64 and 28x28x128 at batch 1, ResNet-20's 16x16x32
    * and 8x8x64 at batch 32); slower with 16 channels or fewer tiles (14x14 and 7x7 at batch 1, up
-   * to 3.4x). oneDNN 2.6 has no Winograd weight gradient on this ISA.
+   * to 3.4x). oneDNN 2.6 has no Winograd weight gradient on this ISA: stride's own
+   * (winograd_wgrad.h) takes it.
    */
   bool winogradPays(ConvKind kind) const {
     const int64_t tiles = N * ((OH + 3) / 4) * ((OW + 3) / 4);
@@ -516,6 +520,13 @@ napi_value runConv(Call& c, ConvKind kind) {
       return wroteBlocked(false);
     }
     Context& ctx = context();
+    if (kind == kBackwardWeights && ctx.winograd && winogradWeightGradApplies(shape)) {
+      // Reads blocked inputs as they are: no reorder to nhwc.
+      winogradWeightGrad(shape, static_cast<const float*>(data[0]), g.blocked[0], static_cast<const float*>(data[1]), g.blocked[1],
+                         static_cast<float*>(data[2]));
+      if (bias) channelSums(static_cast<const float*>(data[1]), g.N, g.O, g.OH * g.OW, g.blocked[1], bias);
+      return wroteBlocked(false);
+    }
     const bool winograd = ctx.winograd && g.winogradPays(kind);
     const Lru::Key key = g.key(kind, team.size(), winograd);
     Prepared& p = ctx.cache.get<Prepared>(key, [&] {

@@ -404,19 +404,20 @@ export function nativeStatus(): NativeStatus {
 }
 
 /**
- * Threads for oneDNN and the addon's loops (default: the core count, or STRIDE_THREADS). oneDNN
- * follows it when built on OpenMP, as Debian's is; small ops always run on the calling thread.
- */
-/**
- * Whether this JS thread's convolutions may use oneDNN's Winograd kernels where they pay (3x3,
- * stride 1, >= 32 channels; default on). Off gives direct convolutions only, whose rounding is
- * a little tighter (see native/README.md, Numerics).
+ * Whether this JS thread's convolutions may use Winograd's algorithm where it pays (3x3, stride
+ * 1, >= 32 channels; default on): oneDNN's forward and input gradient, stride's weight gradient.
+ * Off gives direct convolutions only, whose rounding is a little tighter (see native/README.md,
+ * Numerics).
  */
 export function setWinograd(on: boolean): void {
   if (!('addon' in state)) throw new Error(`setWinograd: the native backend is unavailable: ${state.reason}`);
   state.addon.setWinograd(on ? 1 : 0);
 }
 
+/**
+ * Threads for oneDNN and the addon's loops (default: the core count, or STRIDE_THREADS). oneDNN
+ * follows it when built on OpenMP, as Debian's is; small ops always run on the calling thread.
+ */
 export function setThreads(n: number): void {
   if (!('addon' in state)) throw new Error(`setThreads: the native backend is unavailable: ${state.reason}`);
   if (!Number.isInteger(n) || n < 1) throw new Error(`setThreads: expected a positive integer, got ${n}`);
