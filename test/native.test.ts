@@ -131,9 +131,10 @@ describe('native backend', { skip }, () => {
   });
 
   test('the Winograd weight gradient agrees with the reference, from plain and blocked activations', () => {
-    // 3x3, stride 1, channels in sixteens (>= 32) and >= 32 output tiles of 4x4: odd planes whose
-    // last tiles hang over the edge, no padding, and padding 2 (an output larger than the input).
-    for (const [N, C, O, H, W, pad] of [[8, 32, 48, 7, 9, 1], [8, 64, 32, 10, 11, 0], [8, 32, 32, 6, 5, 2]] as const) {
+    // 3x3, stride 1, channels in sixteens and >= 32 output tiles of 4x4: odd planes whose last
+    // tiles hang over the edge, no padding, and padding 2 (an output larger than the input); 16,
+    // 32 and 64 input channels take the three shapes of register blocking.
+    for (const [N, C, O, H, W, pad] of [[8, 32, 48, 7, 9, 1], [8, 64, 32, 10, 11, 0], [8, 32, 32, 6, 5, 2], [8, 16, 16, 8, 8, 1]] as const) {
       const p: Conv2dParams = { stride: [1, 1], padding: [pad, pad], dilation: [1, 1], groups: 1 };
       const x = view([N, C, H, W]), gy = view([N, O, H + 2 * pad - 2, W + 2 * pad - 2]);
       const what = `x [${N}, ${C}, ${H}, ${W}], padding ${pad}`;
