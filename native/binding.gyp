@@ -13,7 +13,7 @@
         "src/pool.cc",
         "src/reduce.cc",
         "src/small_conv.cc",
-        "src/winograd_wgrad.cc"
+        "src/winograd.cc"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags_cc!": ["-fno-exceptions"],

@@ -130,37 +130,52 @@ describe('native backend', { skip }, () => {
     assert.ok(gx!.some((v, i) => v !== gxDirect![i]), 'the input gradients do not depend on setWinograd');
   });
 
-  test('the Winograd weight gradient agrees with the reference, from plain and blocked activations', () => {
+  test("stride's Winograd kernels agree with the reference: weight gradients, and 16-channel forwards and input gradients", () => {
     // 3x3, stride 1, channels in sixteens and >= 32 output tiles of 4x4: odd planes whose last
     // tiles hang over the edge, no padding, and padding 2 (an output larger than the input); 16,
-    // 32 and 64 input channels take the three shapes of register blocking.
-    for (const [N, C, O, H, W, pad] of [[8, 32, 48, 7, 9, 1], [8, 64, 32, 10, 11, 0], [8, 32, 32, 6, 5, 2], [8, 16, 16, 8, 8, 1]] as const) {
+    // 32 and 64 input channels take the three shapes of register blocking. The forward and input
+    // gradient are stride's where a side has 16 channels (oneDNN's Winograd takes 32 and more).
+    const cases = [[8, 32, 48, 7, 9, 1], [8, 64, 32, 10, 11, 0], [8, 32, 32, 6, 5, 2], [8, 16, 16, 8, 8, 1], [8, 16, 32, 7, 9, 1], [8, 16, 16, 10, 11, 0], [8, 32, 16, 6, 5, 2]] as const;
+    for (const [N, C, O, H, W, pad] of cases) {
       const p: Conv2dParams = { stride: [1, 1], padding: [pad, pad], dilation: [1, 1], groups: 1 };
       const x = view([N, C, H, W]), gy = view([N, O, H + 2 * pad - 2, W + 2 * pad - 2]);
-      const what = `x [${N}, ${C}, ${H}, ${W}], padding ${pad}`;
-      const [gw] = compare(`weight gradient of ${what}`, [view([O, C, 3, 3])], (b, [o], v) => b.conv2dWeightGrad(v(x), v(gy), o!, p));
-      compare(`weight and bias gradients of ${what}`, [view([O, C, 3, 3]), view([O])], (b, [o, gb], v) => b.conv2dWeightGrad(v(x), v(gy), o!, p, gb!));
-      // The direct gradient rounds otherwise: equal results would mean Winograd was not used.
+      const w = view([O, C, 3, 3], { values: () => (rand() - 0.5) / 6 }), bias = view([O]);
+      const what = `x [${N}, ${C}, ${H}, ${W}], ${O} out, padding ${pad}`;
+      const results = () => [
+        compare(`weight gradient of ${what}`, [view([O, C, 3, 3])], (b, [o], v) => b.conv2dWeightGrad(v(x), v(gy), o!, p))[0]!,
+        compare(`weight and bias gradients of ${what}`, [view([O, C, 3, 3]), view([O])], (b, [o, gb], v) => b.conv2dWeightGrad(v(x), v(gy), o!, p, gb!))[0]!,
+        compare(`forward of ${what}`, [like(gy)], (b, [o], v) => b.conv2d(v(x), v(w), v(bias), o!, p))[0]!,
+        compare(`input gradient of ${what}`, [like(x)], (b, [o], v) => b.conv2dInputGrad(v(gy), v(w), o!, p))[0]!,
+      ].map(elements);
+      const winograd = results();
+      // Direct convolutions round otherwise: equal results would mean Winograd was not used.
       setWinograd(false);
       try {
-        const [direct] = compare(`direct weight gradient of ${what}`, [view([O, C, 3, 3])], (b, [o], v) => b.conv2dWeightGrad(v(x), v(gy), o!, p));
-        assert.ok(elements(gw!).some((v, i) => v !== elements(direct!)[i]), `the weight gradient of ${what} does not depend on setWinograd`);
+        const direct = results();
+        const ours = Math.min(C, O) < 32 ? ['weight gradient', 'forward', 'input gradient'] : ['weight gradient'];
+        for (const [i, name] of ['weight gradient', '', 'forward', 'input gradient'].entries()) {
+          if (ours.includes(name)) assert.ok(winograd[i]!.some((v, j) => v !== direct[i]![j]), `the ${name} of ${what} does not depend on setWinograd`);
+        }
       } finally {
         setWinograd(true);
       }
     }
     // In training the convolutions' inputs and output gradients arrive in oneDNN's blocked layout.
     const on = { backend: 'native' } as const;
-    const x = randn([8, 16, 12, 12], on), r = randn([8, 32, 12, 12], on);
-    const ws = [randn([32, 16, 3, 3], on), randn([32, 32, 3, 3], on), randn([32, 32, 3, 3], on)].map((w) => w.mul(0.1));
-    const grads = (b: 'native' | 'reference') => {
-      const [w1, w2, w3] = ws.map((w) => w.detach().to(b).requires_grad_());
-      const h = relu(conv2d(relu(conv2d(x.to(b), w1!, null, { padding: 1 })), w2!, null, { padding: 1 }));
-      sum(mul(conv2d(h, w3!, null, { padding: 1 }), r.to(b))).backward();
-      return [w1!, w2!, w3!].map((w) => Array.from(w.grad!.dataSync()));
-    };
-    const [mine, theirs] = [grads('native'), grads('reference')];
-    ['w1', 'w2', 'w3'].forEach((name, i) => assertMatch(mine[i]!, theirs[i]!, `the gradient of ${name} through blocked activations`, 'scaled'));
+    for (const C of [16, 32]) {
+      const x = randn([8, 16, 12, 12], on), r = randn([8, C, 12, 12], on);
+      const ws = [randn([C, 16, 3, 3], on), randn([C, C, 3, 3], on), randn([C, C, 3, 3], on)].map((w) => w.mul(0.1));
+      const grads = (b: 'native' | 'reference') => {
+        const [xb, w1, w2, w3] = [x, ...ws].map((t) => t.detach().to(b).requires_grad_());
+        const h = relu(conv2d(relu(conv2d(xb!, w1!, null, { padding: 1 })), w2!, null, { padding: 1 }));
+        const y = conv2d(h, w3!, null, { padding: 1 });
+        sum(mul(y, r.to(b))).backward();
+        return [y, xb!.grad!, w1!.grad!, w2!.grad!, w3!.grad!].map((t) => Array.from(t.dataSync()));
+      };
+      const [mine, theirs] = [grads('native'), grads('reference')];
+      ['the output', 'the gradient of x', 'the gradient of w1', 'the gradient of w2', 'the gradient of w3'].forEach((name, i) =>
+        assertMatch(mine[i]!, theirs[i]!, `${name} of a ${C}-channel chain through blocked activations`, 'scaled'));
+    }
   });
 
   test('activations stay blocked from a convolution through elementwise ops and batch norm, and read back plain', () => {

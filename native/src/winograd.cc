@@ -1,12 +1,16 @@
+// Winograd's minimal filtering F(4x4, 3x3) (Lavin and Gray, 2015) for 3x3 stride-1 convolutions,
+// with vectors over 16 channels (the blocked layout's inner dimension). Per 4x4 tile of the
+// output, the 6x6 patch d of the input under it and the 3x3 kernel g give
+//   y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A,
+// and summed over input channels that is, per point of the 6x6 transform domain, a matrix product
+// [tiles x C] · [C x O]: 36 products with 4x fewer multiply-adds than the direct convolution.
+// The input gradient is the same correlation of gy with the kernels turned 180° and transposed.
 // The weight gradient gw[o, c, u, v] = Σ gy[n, o, i, j] · x[n, c, i + u - ph, j + v - pw] is, per
 // 4x4 tile of gy, a correlation of the 6x6 patch of x under it with that tile, giving 3x3: the
-// transpose of Winograd's F(4x4, 3x3) (Lavin and Gray, 2015) computes it as
+// transpose of F(4x4, 3x3) computes it as
 //   gw = Gᵀ [ Σ_tiles (A gy Aᵀ) ⊙ (Bᵀ x B) ] G,
-// with F(4x4, 3x3)'s matrices: B for the input, A (6x4, the output transform's transpose) for the
-// tile of gy, G for the result. The sum over tiles and images is, per point of the 6x6 transform
-// domain, a matrix product [O x tiles] · [tiles x C]: 36 products with 4x fewer multiply-adds than
-// the direct gradient. Vectors run over 16 channels, the blocked layout's inner dimension.
-#include "winograd_wgrad.h"
+// per point a product [O x tiles] · [tiles x C].
+#include "winograd.h"
 
 #include <omp.h>
 
@@ -19,7 +23,7 @@
 
 namespace stride {
 
-bool winogradWeightGradApplies(const ConvShape& g) {
+bool winogradApplies(const ConvShape& g) {
   const int64_t tiles = g.N * ((g.OH + 3) / 4) * ((g.OW + 3) / 4);
   return g.G == 1 && g.KH == 3 && g.KW == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.ph <= 2 && g.pw <= 2 &&
          g.OH == g.H + 2 * g.ph - 2 && g.OW == g.W + 2 * g.pw - 2 && g.C % kLanes == 0 && g.O % kLanes == 0 &&
@@ -90,6 +94,26 @@ STRIDE_INLINE void resultTransform(const v16* m, v16* o) {
   o[0] = 0.25f * m[0] - sixth * (m[1] + m[2]) + twentyfourth * (m[3] + m[4]);
   o[1] = sixth * (m[2] - m[1]) + twelfth * (m[3] - m[4]);
   o[2] = sixth * (m[3] + m[4] - m[1] - m[2]) + m[5];
+}
+
+// Aᵀ m for a column of 6: F(4x4, 3x3)'s output transform.
+STRIDE_INLINE void outputTransform(const v16* m, v16* o) {
+  const v16 sum12 = m[1] + m[2], diff12 = m[1] - m[2], sum34 = m[3] + m[4], diff34 = m[3] - m[4];
+  o[0] = m[0] + sum12 + sum34;
+  o[1] = diff12 + 2.0f * diff34;
+  o[2] = sum12 + 4.0f * sum34;
+  o[3] = diff12 + 8.0f * diff34 + m[5];
+}
+
+// G g for a column of 3: F(4x4, 3x3)'s kernel transform.
+STRIDE_INLINE void kernelTransform(const v16* g, v16* o) {
+  constexpr float sixth = 1.0f / 6, twelfth = 1.0f / 12, twentyfourth = 1.0f / 24;
+  o[0] = 0.25f * g[0];
+  o[1] = -sixth * (g[0] + g[1] + g[2]);
+  o[2] = -sixth * (g[0] - g[1] + g[2]);
+  o[3] = twentyfourth * g[0] + twelfth * g[1] + sixth * g[2];
+  o[4] = twentyfourth * g[0] - twelfth * g[1] + sixth * g[2];
+  o[5] = g[2];
 }
 
 /** Where tile k of the batch starts: its image and the top-left of its 4x4 block of gy. */
@@ -234,15 +258,152 @@ STRIDE_CLONES void transformResult(const ConvShape& g, const double* M, int thre
   }
 }
 
+/**
+ * Uw[p][ci][co] = (G k Gᵀ)[p] for the correlation's kernels k [co][ci]: the forward's w [O][C],
+ * or for the input gradient w turned 180° with in and out swapped (w [ci][co], flipped).
+ */
+STRIDE_CLONES void transformKernels(const ConvShape& cs, const float* w, bool flipped, float* Uw) {
+  for (int64_t ci = 0; ci < cs.C; ci++) {
+    for (int64_t co0 = 0; co0 < cs.O; co0 += kLanes) {
+      v16 k[3][3];
+      for (int u = 0; u < 3; u++) {
+        for (int v = 0; v < 3; v++) {
+          for (int l = 0; l < kLanes; l++) {
+            const int64_t co = co0 + l;
+            k[u][v][l] = flipped ? w[(ci * cs.O + co) * 9 + (2 - u) * 3 + (2 - v)] : w[(co * cs.C + ci) * 9 + u * 3 + v];
+          }
+        }
+      }
+      v16 rows[6][3], col[3], out[6];
+      for (int v = 0; v < 3; v++) {
+        for (int u = 0; u < 3; u++) col[u] = k[u][v];
+        kernelTransform(col, out);
+        for (int a = 0; a < 6; a++) rows[a][v] = out[a];
+      }
+      for (int a = 0; a < 6; a++) {
+        kernelTransform(rows[a], out);
+        for (int b = 0; b < 6; b++) store(Uw + ((a * 6 + b) * cs.C + ci) * cs.O + co0, out[b]);
+      }
+    }
+  }
+}
+
+/** Y [tiles][Co] = V [tiles][Ci] · Uw [Ci][Co] at one point: R tiles by VS vectors of outputs in registers. */
+template <int R, int VS>
+STRIDE_INLINE void multiplyTiles(const ConvShape& cs, int64_t t0, const float* V, const float* Uw, float* Y) {
+  for (int64_t co = 0; co < cs.O; co += VS * kLanes) {
+    v16 acc[R][VS] = {};
+    for (int64_t ci = 0; ci < cs.C; ci++) {
+      v16 w[VS];
+      for (int s = 0; s < VS; s++) w[s] = load(Uw + ci * cs.O + co + s * kLanes);
+      for (int r = 0; r < R; r++) {
+        const float v = V[(t0 + r) * cs.C + ci];
+        for (int s = 0; s < VS; s++) acc[r][s] += v * w[s];
+      }
+    }
+    for (int r = 0; r < R; r++) {
+      for (int s = 0; s < VS; s++) store(Y + (t0 + r) * cs.O + co + s * kLanes, acc[r][s]);
+    }
+  }
+}
+
+template <int R, int VS>
+STRIDE_INLINE void multiplyPoint(const ConvShape& cs, int64_t tiles, const float* V, const float* Uw, float* Y) {
+  int64_t t = 0;
+  for (; t + R <= tiles; t += R) multiplyTiles<R, VS>(cs, t, V, Uw, Y);
+  for (; t < tiles; t++) multiplyTiles<1, VS>(cs, t, V, Uw, Y);
+}
+
+/** The 36 products of a chunk: Y[p] = V[p] · Uw[p]. */
+STRIDE_CLONES void multiplyChunk(const ConvShape& cs, const Chunk& ch, int64_t tiles, const float* V, const float* Uw, float* Y) {
+  for (int p = 0; p < kPoints; p++) {
+    const float* v = V + p * ch.vPitch;
+    const float* uw = Uw + p * cs.C * cs.O;
+    float* y = Y + p * ch.uPitch;
+    if (cs.O % 64 == 0) multiplyPoint<6, 4>(cs, tiles, v, uw, y);
+    else if (cs.O % 32 == 0) multiplyPoint<12, 2>(cs, tiles, v, uw, y);
+    else multiplyPoint<16, 1>(cs, tiles, v, uw, y);
+  }
+}
+
+/** Tile k's 4x4 block of the output from Y[p][k][co] (+ bias), into nchw or nChw16c; the parts past the plane are dropped. */
+STRIDE_CLONES void transformOutput(const ConvShape& cs, const Tiles& t, const Chunk& ch, const float* Y, int64_t tile, int64_t k, const float* bias,
+                                   float* y, bool blocked) {
+  int64_t n, i, j;
+  t.locate(tile, &n, &i, &j);
+  const int64_t rows = std::min<int64_t>(4, cs.OH - i), cols = std::min<int64_t>(4, cs.OW - j);
+  for (int64_t co0 = 0; co0 < cs.O; co0 += kLanes) {
+    v16 m[6][6], half[4][6], col[6], out[4];
+    for (int a = 0; a < 6; a++) {
+      for (int b = 0; b < 6; b++) m[a][b] = load(Y + (a * 6 + b) * ch.uPitch + k * cs.O + co0);
+    }
+    for (int b = 0; b < 6; b++) {
+      for (int a = 0; a < 6; a++) col[a] = m[a][b];
+      outputTransform(col, out);
+      for (int a = 0; a < 4; a++) half[a][b] = out[a];
+    }
+    const v16 shift = bias ? load(bias + co0) : v16{};
+    for (int a = 0; a < rows; a++) {
+      outputTransform(half[a], out);
+      for (int b = 0; b < cols; b++) {
+        const v16 value = out[b] + shift;
+        if (blocked) {
+          store(y + (((n * (cs.O / kLanes) + co0 / kLanes) * cs.OH + i + a) * cs.OW + j + b) * kLanes, value);
+        } else {
+          float* p = y + ((n * cs.O + co0) * cs.OH + i + a) * cs.OW + j + b;
+          for (int l = 0; l < kLanes; l++) p[l * cs.OH * cs.OW] = value[l];
+        }
+      }
+    }
+  }
+}
+
 /** A grow-only buffer per thread, so a training step does not map fresh pages per call. */
 template <class T>
-T* scratch(int64_t size) {
-  thread_local std::vector<T> buffer;
-  if (static_cast<int64_t>(buffer.size()) < size) buffer.resize(size);
-  return buffer.data();
+T* scratch(int64_t size, int slot = 0) {
+  thread_local std::vector<T> buffers[2];
+  if (static_cast<int64_t>(buffers[slot].size()) < size) buffers[slot].resize(size);
+  return buffers[slot].data();
+}
+
+/** The correlation cs (C in, O out, padding ph/pw) of x with kernels Uw (transformed), + bias, into y. */
+void correlate(const ConvShape& cs, const Activation& xs, const float* Uw, const float* bias, float* y, bool yBlocked) {
+  const Tiles t(cs);
+  const int threads = static_cast<int>(std::min<int64_t>(omp_get_max_threads(), cs.N));
+  const Chunk ch(cs, t, threads);
+  // Allocated before the parallel region: nothing may throw inside it.
+  float* chunks = scratch<float>(threads * ch.floats());
+#pragma omp parallel num_threads(threads)
+  {
+    const int th = omp_get_thread_num(), size = omp_get_num_threads();
+    float* V = chunks + th * ch.floats();
+    float* Y = V + kPoints * ch.vPitch;
+    const int64_t first = cs.N * th / size, last = cs.N * (th + 1) / size;
+    for (int64_t n0 = first; n0 < last; n0 += ch.images) {
+      const int64_t tiles = std::min(ch.images, last - n0) * t.perImage;
+      for (int64_t k = 0; k < tiles; k++) transformInput(cs, t, xs, n0 * t.perImage + k, k, ch.vPitch, V);
+      multiplyChunk(cs, ch, tiles, V, Uw, Y);
+      for (int64_t k = 0; k < tiles; k++) transformOutput(cs, t, ch, Y, n0 * t.perImage + k, k, bias, y, yBlocked);
+    }
+  }
 }
 
 }  // namespace
+
+void winogradForward(const ConvShape& g, const float* x, bool xBlocked, const float* w, const float* bias, float* y, bool yBlocked) {
+  float* Uw = scratch<float>(kPoints * g.C * g.O, 1);
+  transformKernels(g, w, false, Uw);
+  correlate(g, Activation{x, g.C, g.H, g.W, xBlocked}, Uw, bias, y, yBlocked);
+}
+
+void winogradInputGrad(const ConvShape& g, const float* gy, bool gyBlocked, const float* w, float* gx, bool gxBlocked) {
+  // gx = gy correlated with w turned 180° and transposed, padded so that gx gets x's size.
+  ConvShape cs = g;
+  cs.C = g.O, cs.H = g.OH, cs.W = g.OW, cs.O = g.C, cs.OH = g.H, cs.OW = g.W, cs.ph = 2 - g.ph, cs.pw = 2 - g.pw;
+  float* Uw = scratch<float>(kPoints * g.C * g.O, 1);
+  transformKernels(cs, w, true, Uw);
+  correlate(cs, Activation{gy, cs.C, cs.H, cs.W, gyBlocked}, Uw, nullptr, gx, gxBlocked);
+}
 
 void winogradWeightGrad(const ConvShape& g, const float* x, bool xBlocked, const float* gy, bool gyBlocked, float* gw) {
   const Tiles t(g);
