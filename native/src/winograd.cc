@@ -34,34 +34,34 @@ namespace {
 
 constexpr int kPoints = 36;  // the 6x6 transform domain
 
-/** 16 channels of an activation at one position, nchw or nChw16c; zero outside the plane. */
+/** An activation, nchw or nChw16c, read 16 channels at a time. */
 struct Activation {
   const float* data;
   int64_t C, H, W;
   bool blocked;
 
-  STRIDE_INLINE v16 at(int64_t n, int64_t c0, int64_t h, int64_t w) const {
-    if (h < 0 || h >= H || w < 0 || w >= W) return v16{};
-    if (blocked) return load(data + (((n * (C / kLanes) + c0 / kLanes) * H + h) * W + w) * kLanes);
-    v16 v;
-    const float* p = data + ((n * C + c0) * H + h) * W + w;
-    for (int l = 0; l < kLanes; l++) v[l] = p[l * H * W];
-    return v;
-  }
-
-  /** The rows x cols patch at (h, w) into d (row-major, `cols` per row), zero outside the plane. */
+  /** The ROWS x COLS patch at (h, w) into d (row-major), zero outside the plane. */
   template <int ROWS, int COLS>
   STRIDE_INLINE void patch(int64_t n, int64_t c0, int64_t h, int64_t w, v16* d) const {
-    if (blocked && h >= 0 && h + ROWS <= H && w >= 0 && w + COLS <= W) {
-      // Inside the plane (most tiles): the rows of a blocked patch are runs of COLS vectors.
+    // The part inside the plane: all of it but at the edges (a whole 8x8 plane of 4x4 tiles is edge).
+    const int64_t a0 = std::max<int64_t>(0, -h), a1 = std::min<int64_t>(ROWS, H - h);
+    const int64_t b0 = std::max<int64_t>(0, -w), b1 = std::min<int64_t>(COLS, W - w);
+    if (a0 > 0 || a1 < ROWS || b0 > 0 || b1 < COLS) {
+      for (int i = 0; i < ROWS * COLS; i++) d[i] = v16{};
+    }
+    if (blocked) {
+      // A blocked patch's rows are runs of vectors.
       const float* p = data + (((n * (C / kLanes) + c0 / kLanes) * H + h) * W + w) * kLanes;
-      for (int a = 0; a < ROWS; a++) {
-        for (int b = 0; b < COLS; b++) d[a * COLS + b] = load(p + (a * W + b) * kLanes);
+      for (int64_t a = a0; a < a1; a++) {
+        for (int64_t b = b0; b < b1; b++) d[a * COLS + b] = load(p + (a * W + b) * kLanes);
       }
       return;
     }
-    for (int a = 0; a < ROWS; a++) {
-      for (int b = 0; b < COLS; b++) d[a * COLS + b] = at(n, c0, h + a, w + b);
+    const float* p = data + ((n * C + c0) * H + h) * W + w;
+    for (int64_t a = a0; a < a1; a++) {
+      for (int64_t b = b0; b < b1; b++) {
+        for (int l = 0; l < kLanes; l++) d[a * COLS + b][l] = p[l * H * W + a * W + b];
+      }
     }
   }
 };
