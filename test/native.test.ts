@@ -178,6 +178,27 @@ describe('native backend', { skip }, () => {
     }
   });
 
+  test("a first layer's 16 output channels (few input channels: stride's direct kernel) are left blocked for the ops after it", () => {
+    const on = { backend: 'native' } as const;
+    const x = randn([4, 3, 9, 10], on), w = randn([16, 3, 3, 3], on), b = randn([16], on), r = randn([4, 16, 9, 10], on);
+    no_grad(() => {
+      const y = conv2d(x, w, b, { padding: 1 });
+      const e = Array.from(conv2d(x.to('reference'), w.to('reference'), b.to('reference'), { padding: 1 }).dataSync());
+      // nChw16c: [n][c / 16][h][w][c % 16], one block of 16 channels.
+      const raw = y.buffer as Float32Array;
+      assertMatch(e.map((_, i) => raw[(Math.floor(i / (16 * 90)) * 90 + (i % 90)) * 16 + (Math.floor(i / 90) % 16)]!), e, 'the blocked buffer', 'scaled');
+      assertMatch(Array.from(y.dataSync()), e, 'read back', 'scaled');
+    });
+    const grads = (be: 'native' | 'reference') => {
+      const [xb, wb, bb] = [x, w, b].map((t) => t.detach().to(be).requires_grad_());
+      const h = relu(conv2d(xb!, wb!, bb!, { padding: 1 }));
+      sum(mul(add(h, mul(h, h)), r.to(be))).backward();
+      return [h, wb!.grad!, bb!.grad!].map((t) => Array.from(t.dataSync()));
+    };
+    const [mine, theirs] = [grads('native'), grads('reference')];
+    ['the activation', 'the weight gradient', 'the bias gradient'].forEach((name, i) => assertMatch(mine[i]!, theirs[i]!, name, 'scaled'));
+  });
+
   test('activations stay blocked from a convolution through elementwise ops and batch norm, and read back plain', () => {
     const on = { backend: 'native' } as const;
     const ref = (t: Tensor) => t.to('reference');
