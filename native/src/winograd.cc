@@ -66,54 +66,90 @@ struct Activation {
   }
 };
 
-// Bᵀ d for a column of 6: F(4x4, 3x3)'s input transform.
-STRIDE_INLINE void inputTransform(const v16* d, v16* o) {
-  o[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
-  o[1] = d[3] + d[4] - 4.0f * (d[1] + d[2]);
-  o[2] = 4.0f * (d[1] - d[2]) - d[3] + d[4];
-  o[3] = 2.0f * (d[3] - d[1]) - d[2] + d[4];
-  o[4] = 2.0f * (d[1] - d[3]) - d[2] + d[4];
-  o[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
-}
+// F(4x4, 3x3)'s transforms of one column (vectors over 16 channels); each is applied to a
+// patch's columns and then to its rows (Transform2d).
 
-// A g for a column of 4, A = the transpose of F(4x4, 3x3)'s output transform Aᵀ.
-STRIDE_INLINE void gradTransform(const v16* g, v16* o) {
-  const v16 even = g[0] + g[2], odd = g[1] + g[3];
-  const v16 even4 = g[0] + 4.0f * g[2], odd8 = 2.0f * g[1] + 8.0f * g[3];
-  o[0] = g[0];
-  o[1] = even + odd;
-  o[2] = even - odd;
-  o[3] = even4 + odd8;
-  o[4] = even4 - odd8;
-  o[5] = g[3];
-}
+/** Bᵀ d: the input's 6x6 patch. */
+struct InputTransform {
+  static constexpr int kIn = 6, kOut = 6;
+  STRIDE_INLINE static void column(const v16* d, v16* o) {
+    o[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
+    o[1] = d[3] + d[4] - 4.0f * (d[1] + d[2]);
+    o[2] = 4.0f * (d[1] - d[2]) - d[3] + d[4];
+    o[3] = 2.0f * (d[3] - d[1]) - d[2] + d[4];
+    o[4] = 2.0f * (d[1] - d[3]) - d[2] + d[4];
+    o[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
+  }
+};
 
-// Gᵀ m for a column of 6: F(4x4, 3x3)'s filter transform, transposed.
-STRIDE_INLINE void resultTransform(const v16* m, v16* o) {
-  constexpr float sixth = 1.0f / 6, twelfth = 1.0f / 12, twentyfourth = 1.0f / 24;
-  o[0] = 0.25f * m[0] - sixth * (m[1] + m[2]) + twentyfourth * (m[3] + m[4]);
-  o[1] = sixth * (m[2] - m[1]) + twelfth * (m[3] - m[4]);
-  o[2] = sixth * (m[3] + m[4] - m[1] - m[2]) + m[5];
-}
+/** G g: a 3x3 kernel. */
+struct KernelTransform {
+  static constexpr int kIn = 3, kOut = 6;
+  STRIDE_INLINE static void column(const v16* g, v16* o) {
+    constexpr float sixth = 1.0f / 6, twelfth = 1.0f / 12, twentyfourth = 1.0f / 24;
+    o[0] = 0.25f * g[0];
+    o[1] = -sixth * (g[0] + g[1] + g[2]);
+    o[2] = -sixth * (g[0] - g[1] + g[2]);
+    o[3] = twentyfourth * g[0] + twelfth * g[1] + sixth * g[2];
+    o[4] = twentyfourth * g[0] - twelfth * g[1] + sixth * g[2];
+    o[5] = g[2];
+  }
+};
 
-// Aᵀ m for a column of 6: F(4x4, 3x3)'s output transform.
-STRIDE_INLINE void outputTransform(const v16* m, v16* o) {
-  const v16 sum12 = m[1] + m[2], diff12 = m[1] - m[2], sum34 = m[3] + m[4], diff34 = m[3] - m[4];
-  o[0] = m[0] + sum12 + sum34;
-  o[1] = diff12 + 2.0f * diff34;
-  o[2] = sum12 + 4.0f * sum34;
-  o[3] = diff12 + 8.0f * diff34 + m[5];
-}
+/** Aᵀ m: the products back to a 4x4 tile of the output. */
+struct OutputTransform {
+  static constexpr int kIn = 6, kOut = 4;
+  STRIDE_INLINE static void column(const v16* m, v16* o) {
+    const v16 sum12 = m[1] + m[2], diff12 = m[1] - m[2], sum34 = m[3] + m[4], diff34 = m[3] - m[4];
+    o[0] = m[0] + sum12 + sum34;
+    o[1] = diff12 + 2.0f * diff34;
+    o[2] = sum12 + 4.0f * sum34;
+    o[3] = diff12 + 8.0f * diff34 + m[5];
+  }
+};
 
-// G g for a column of 3: F(4x4, 3x3)'s kernel transform.
-STRIDE_INLINE void kernelTransform(const v16* g, v16* o) {
-  constexpr float sixth = 1.0f / 6, twelfth = 1.0f / 12, twentyfourth = 1.0f / 24;
-  o[0] = 0.25f * g[0];
-  o[1] = -sixth * (g[0] + g[1] + g[2]);
-  o[2] = -sixth * (g[0] - g[1] + g[2]);
-  o[3] = twentyfourth * g[0] + twelfth * g[1] + sixth * g[2];
-  o[4] = twentyfourth * g[0] - twelfth * g[1] + sixth * g[2];
-  o[5] = g[2];
+/** A g (A = Aᵀ's transpose): a 4x4 tile of gy, for the weight gradient. */
+struct GradTransform {
+  static constexpr int kIn = 4, kOut = 6;
+  STRIDE_INLINE static void column(const v16* g, v16* o) {
+    const v16 even = g[0] + g[2], odd = g[1] + g[3];
+    const v16 even4 = g[0] + 4.0f * g[2], odd8 = 2.0f * g[1] + 8.0f * g[3];
+    o[0] = g[0];
+    o[1] = even + odd;
+    o[2] = even - odd;
+    o[3] = even4 + odd8;
+    o[4] = even4 - odd8;
+    o[5] = g[3];
+  }
+};
+
+/** Gᵀ m (G's transpose): the summed products back to a 3x3 weight gradient. */
+struct ResultTransform {
+  static constexpr int kIn = 6, kOut = 3;
+  STRIDE_INLINE static void column(const v16* m, v16* o) {
+    constexpr float sixth = 1.0f / 6, twelfth = 1.0f / 12, twentyfourth = 1.0f / 24;
+    o[0] = 0.25f * m[0] - sixth * (m[1] + m[2]) + twentyfourth * (m[3] + m[4]);
+    o[1] = sixth * (m[2] - m[1]) + twelfth * (m[3] - m[4]);
+    o[2] = sixth * (m[3] + m[4] - m[1] - m[2]) + m[5];
+  }
+};
+
+/**
+ * T d Tᵀ for the kIn x kIn patch d (row-major), handing each of its kOut rows to row(a, values)
+ * as it is made (stored straight from registers rather than through another array).
+ */
+template <class T, class Row>
+STRIDE_INLINE void transform2d(const v16* d, const Row& row) {
+  v16 rows[T::kOut][T::kIn], col[T::kIn], out[T::kOut];
+  for (int b = 0; b < T::kIn; b++) {
+    for (int a = 0; a < T::kIn; a++) col[a] = d[a * T::kIn + b];
+    T::column(col, out);
+    for (int a = 0; a < T::kOut; a++) rows[a][b] = out[a];
+  }
+  for (int a = 0; a < T::kOut; a++) {
+    T::column(rows[a], out);
+    row(a, out);
+  }
 }
 
 /** Where tile k of the batch starts: its image and the top-left of its 4x4 block of gy. */
@@ -153,42 +189,35 @@ struct Chunk {
   int64_t floats() const { return kPoints * (vPitch + uPitch); }
 };
 
-/** V[p][k][c] = (Bᵀ d B)[p] for tile k's 6x6 patch d of x, every channel; k counts from the chunk's first tile. */
-STRIDE_CLONES void transformInput(const ConvShape& g, const Tiles& t, const Activation& x, int64_t tile, int64_t k, int64_t pitch, float* V) {
-  int64_t n, i, j;
-  t.locate(tile, &n, &i, &j);
-  for (int64_t c0 = 0; c0 < g.C; c0 += kLanes) {
-    v16 d[36], rows[6][6], col[6], out[6];
-    x.patch<6, 6>(n, c0, i - g.ph, j - g.pw, d);
-    for (int b = 0; b < 6; b++) {
-      for (int a = 0; a < 6; a++) col[a] = d[a * 6 + b];
-      inputTransform(col, out);
-      for (int a = 0; a < 6; a++) rows[a][b] = out[a];
-    }
-    for (int a = 0; a < 6; a++) {
-      inputTransform(rows[a], out);
-      for (int b = 0; b < 6; b++) store(V + (a * 6 + b) * pitch + k * g.C + c0, out[b]);
-    }
+/**
+ * Tile k's patch of an activation (`channels` of them) at (h, w) transformed by T, as T's 36
+ * points: out[p][k][c] (a point's matrix `pitch` floats from the next); k counts from the chunk's
+ * first tile. The input's 6x6 patch under a 4x4 tile of the output (Bᵀ d B), or a 4x4 tile of gy
+ * (A gy Aᵀ).
+ */
+template <class T>
+STRIDE_INLINE void transformTile(const Activation& a, int64_t n, int64_t h, int64_t w, int64_t k, int64_t pitch, float* out) {
+  for (int64_t c0 = 0; c0 < a.C; c0 += kLanes) {
+    v16 d[T::kIn * T::kIn];
+    a.patch<T::kIn, T::kIn>(n, c0, h, w, d);
+    transform2d<T>(d, [&](int r, const v16* values) {
+      for (int b = 0; b < 6; b++) store(out + (r * 6 + b) * pitch + k * a.C + c0, values[b]);
+    });
   }
 }
 
-/** U[p][k][o] = (A gy Aᵀ)[p] for tile k of gy, every channel. */
-STRIDE_CLONES void transformGrad(const ConvShape& g, const Tiles& t, const Activation& gy, int64_t tile, int64_t k, int64_t pitch, float* U) {
+/** V[p][k][c] = (Bᵀ d B)[p] for tile k's 6x6 patch d of x (padding cs.ph, cs.pw). */
+STRIDE_CLONES void transformInput(const ConvShape& cs, const Tiles& t, const Activation& x, int64_t tile, int64_t k, int64_t pitch, float* V) {
   int64_t n, i, j;
   t.locate(tile, &n, &i, &j);
-  for (int64_t o0 = 0; o0 < g.O; o0 += kLanes) {
-    v16 d[16], rows[6][4], col[4], out[6];
-    gy.patch<4, 4>(n, o0, i, j, d);
-    for (int b = 0; b < 4; b++) {
-      for (int a = 0; a < 4; a++) col[a] = d[a * 4 + b];
-      gradTransform(col, out);
-      for (int a = 0; a < 6; a++) rows[a][b] = out[a];
-    }
-    for (int a = 0; a < 6; a++) {
-      gradTransform(rows[a], out);
-      for (int b = 0; b < 6; b++) store(U + (a * 6 + b) * pitch + k * g.O + o0, out[b]);
-    }
-  }
+  transformTile<InputTransform>(x, n, i - cs.ph, j - cs.pw, k, pitch, V);
+}
+
+/** U[p][k][o] = (A gy Aᵀ)[p] for tile k of gy. */
+STRIDE_CLONES void transformGrad(const Tiles& t, const Activation& gy, int64_t tile, int64_t k, int64_t pitch, float* U) {
+  int64_t n, i, j;
+  t.locate(tile, &n, &i, &j);
+  transformTile<GradTransform>(gy, n, i, j, k, pitch, U);
 }
 
 /**
@@ -236,25 +265,20 @@ STRIDE_CLONES void accumulateChunk(const ConvShape& g, const Chunk& ch, int64_t 
 STRIDE_CLONES void transformResult(const ConvShape& g, const double* M, int threads, int64_t o, float* gw) {
   const int64_t size = kPoints * g.O * g.C;
   for (int64_t c0 = 0; c0 < g.C; c0 += kLanes) {
-    v16 rows[3][6], col[6], out[3];
-    for (int b = 0; b < 6; b++) {
-      for (int a = 0; a < 6; a++) {
-        const double* m = M + (o * kPoints + a * 6 + b) * g.C + c0;
-        for (int l = 0; l < kLanes; l++) {
-          double sum = m[l];
-          for (int th = 1; th < threads; th++) sum += m[th * size + l];
-          col[a][l] = static_cast<float>(sum);
-        }
+    v16 sums[kPoints];
+    for (int p = 0; p < kPoints; p++) {
+      const double* m = M + (o * kPoints + p) * g.C + c0;
+      for (int l = 0; l < kLanes; l++) {
+        double sum = m[l];
+        for (int th = 1; th < threads; th++) sum += m[th * size + l];
+        sums[p][l] = static_cast<float>(sum);
       }
-      resultTransform(col, out);
-      for (int u = 0; u < 3; u++) rows[u][b] = out[u];
     }
-    for (int u = 0; u < 3; u++) {
-      resultTransform(rows[u], out);
+    transform2d<ResultTransform>(sums, [&](int u, const v16* values) {
       for (int v = 0; v < 3; v++) {
-        for (int l = 0; l < kLanes; l++) gw[((o * g.C + c0 + l) * 3 + u) * 3 + v] = out[v][l];
+        for (int l = 0; l < kLanes; l++) gw[(o * g.C + c0 + l) * 9 + u * 3 + v] = values[v][l];
       }
-    }
+    });
   }
 }
 
@@ -265,25 +289,16 @@ STRIDE_CLONES void transformResult(const ConvShape& g, const double* M, int thre
 STRIDE_CLONES void transformKernels(const ConvShape& cs, const float* w, bool flipped, float* Uw) {
   for (int64_t ci = 0; ci < cs.C; ci++) {
     for (int64_t co0 = 0; co0 < cs.O; co0 += kLanes) {
-      v16 k[3][3];
-      for (int u = 0; u < 3; u++) {
-        for (int v = 0; v < 3; v++) {
-          for (int l = 0; l < kLanes; l++) {
-            const int64_t co = co0 + l;
-            k[u][v][l] = flipped ? w[(ci * cs.O + co) * 9 + (2 - u) * 3 + (2 - v)] : w[(co * cs.C + ci) * 9 + u * 3 + v];
-          }
+      v16 k[9];
+      for (int uv = 0; uv < 9; uv++) {
+        for (int l = 0; l < kLanes; l++) {
+          const int64_t co = co0 + l;
+          k[uv][l] = flipped ? w[(ci * cs.O + co) * 9 + 8 - uv] : w[(co * cs.C + ci) * 9 + uv];
         }
       }
-      v16 rows[6][3], col[3], out[6];
-      for (int v = 0; v < 3; v++) {
-        for (int u = 0; u < 3; u++) col[u] = k[u][v];
-        kernelTransform(col, out);
-        for (int a = 0; a < 6; a++) rows[a][v] = out[a];
-      }
-      for (int a = 0; a < 6; a++) {
-        kernelTransform(rows[a], out);
-        for (int b = 0; b < 6; b++) store(Uw + ((a * 6 + b) * cs.C + ci) * cs.O + co0, out[b]);
-      }
+      transform2d<KernelTransform>(k, [&](int a, const v16* values) {
+        for (int b = 0; b < 6; b++) store(Uw + ((a * 6 + b) * cs.C + ci) * cs.O + co0, values[b]);
+      });
     }
   }
 }
@@ -333,20 +348,13 @@ STRIDE_CLONES void transformOutput(const ConvShape& cs, const Tiles& t, const Ch
   t.locate(tile, &n, &i, &j);
   const int64_t rows = std::min<int64_t>(4, cs.OH - i), cols = std::min<int64_t>(4, cs.OW - j);
   for (int64_t co0 = 0; co0 < cs.O; co0 += kLanes) {
-    v16 m[6][6], half[4][6], col[6], out[4];
-    for (int a = 0; a < 6; a++) {
-      for (int b = 0; b < 6; b++) m[a][b] = load(Y + (a * 6 + b) * ch.uPitch + k * cs.O + co0);
-    }
-    for (int b = 0; b < 6; b++) {
-      for (int a = 0; a < 6; a++) col[a] = m[a][b];
-      outputTransform(col, out);
-      for (int a = 0; a < 4; a++) half[a][b] = out[a];
-    }
+    v16 m[kPoints];
+    for (int p = 0; p < kPoints; p++) m[p] = load(Y + p * ch.uPitch + k * cs.O + co0);
     const v16 shift = bias ? load(bias + co0) : v16{};
-    for (int a = 0; a < rows; a++) {
-      outputTransform(half[a], out);
+    transform2d<OutputTransform>(m, [&](int a, const v16* values) {
+      if (a >= rows) return;
       for (int b = 0; b < cols; b++) {
-        const v16 value = out[b] + shift;
+        const v16 value = values[b] + shift;
         if (blocked) {
           store(y + (((n * (cs.O / kLanes) + co0 / kLanes) * cs.OH + i + a) * cs.OW + j + b) * kLanes, value);
         } else {
@@ -354,7 +362,7 @@ STRIDE_CLONES void transformOutput(const ConvShape& cs, const Tiles& t, const Ch
           for (int l = 0; l < kLanes; l++) p[l * cs.OH * cs.OW] = value[l];
         }
       }
-    }
+    });
   }
 }
 
@@ -428,7 +436,7 @@ void winogradWeightGrad(const ConvShape& g, const float* x, bool xBlocked, const
       const int64_t tiles = std::min(ch.images, last - n0) * t.perImage;
       for (int64_t k = 0; k < tiles; k++) {
         transformInput(g, t, xs, n0 * t.perImage + k, k, ch.vPitch, V);
-        transformGrad(g, t, gys, n0 * t.perImage + k, k, ch.uPitch, U);
+        transformGrad(t, gys, n0 * t.perImage + k, k, ch.uPitch, U);
       }
       accumulateChunk(g, ch, tiles, U, V, n0 == first, m);
     }
