@@ -63,10 +63,11 @@ bool parallel(int64_t elements) { return elements >= kCheapGrain && omp_get_max_
 // innermost instead wrote one float per line and took longer than the convolution.
 
 /**
- * t[(r * cols + q) * pitch + c * lanes + n] = a[n, c, r - pr, q - pq] for a [N, C, H, W]; positions
- * outside a and lanes past N are zeroed first when there are any.
+ * t[(r * cols + q) * pitch + c * lanes + n] = a[n, c, r - pr, q - pq] for a [N, C, H, W], nchw or
+ * (blocked, C in sixteens) nChw16c; positions outside a and lanes past N are zeroed first when
+ * there are any.
  */
-STRIDE_CLONES void toLanes(const float* a, int64_t N, int64_t C, int64_t H, int64_t W, float* t, int64_t lanes, int64_t pitch, int64_t rows, int64_t cols, int64_t pr, int64_t pq) {
+STRIDE_CLONES void toLanes(const float* a, bool blocked, int64_t N, int64_t C, int64_t H, int64_t W, float* t, int64_t lanes, int64_t pitch, int64_t rows, int64_t cols, int64_t pr, int64_t pq) {
   if (lanes != N || rows != H || cols != W || pr != 0 || pq != 0) std::fill_n(t, rows * cols * pitch, 0.0f);
   const int64_t h0 = std::max<int64_t>(0, -pr), h1 = std::min(H, rows - pr), w0 = std::max<int64_t>(0, -pq), w1 = std::min(W, cols - pq);
   const int64_t image = C * H * W;
@@ -74,7 +75,7 @@ STRIDE_CLONES void toLanes(const float* a, int64_t N, int64_t C, int64_t H, int6
   for (int64_t c = 0; c < C; c++) {
     for (int64_t h = h0; h < h1; h++) {
       for (int64_t w = w0; w < w1; w++) {
-        const float* src = a + (c * H + h) * W + w;
+        const float* src = a + (blocked ? ((c / kLanes * H + h) * W + w) * kLanes + c % kLanes : (c * H + h) * W + w);
         float* dst = t + ((h + pr) * cols + w + pq) * pitch + c * lanes;
         for (int64_t n = 0; n < N; n++) dst[n] = src[n * image];
       }
@@ -251,7 +252,7 @@ const float* tapMajor(const ConvShape& g, const float* w, bool outputsInner) {
 void batchConvForward(const ConvShape& g, const float* x, const float* w, const float* bias, float* y) {
   const Layout l(g);
   float* xT = buffer(0, l.Hp * l.Wp * l.xPitch);
-  toLanes(x, g.N, g.C, g.H, g.W, xT, l.lanes, l.xPitch, l.Hp, l.Wp, g.ph, g.pw);
+  toLanes(x, false, g.N, g.C, g.H, g.W, xT, l.lanes, l.xPitch, l.Hp, l.Wp, g.ph, g.pw);
   const float* wT = tapMajor(g, w, true);
   float* yT = buffer(2, g.OH * g.OW * l.yPitch);
   const Blocks ob(g.O);
@@ -260,10 +261,10 @@ void batchConvForward(const ConvShape& g, const float* x, const float* w, const 
   fromLanes(yT, g.N, g.O, g.OH, g.OW, l.lanes, l.yPitch, y);
 }
 
-void batchConvInputGrad(const ConvShape& g, const float* gy, const float* w, float* gx) {
+void batchConvInputGrad(const ConvShape& g, const float* gy, bool gyBlocked, const float* w, float* gx) {
   const Layout l(g);
   float* gyT = buffer(0, g.OH * g.OW * l.yPitch);
-  toLanes(gy, g.N, g.O, g.OH, g.OW, gyT, l.lanes, l.yPitch, g.OH, g.OW, 0, 0);
+  toLanes(gy, gyBlocked, g.N, g.O, g.OH, g.OW, gyT, l.lanes, l.yPitch, g.OH, g.OW, 0, 0);
   const float* wT = tapMajor(g, w, false);
   const Reach rows(g.H, g.KH, g.OH, g.sh, g.dh, g.ph), cols(g.W, g.KW, g.OW, g.sw, g.dw, g.pw);
   float* gxT = buffer(2, g.H * g.W * l.xPitch);

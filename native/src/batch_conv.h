@@ -22,7 +22,10 @@ bool batchConvApplies(const ConvShape& g, int64_t channels);
 /** y = conv(x, w) + bias (per output channel, or null), all contiguous NCHW / OIHW. */
 void batchConvForward(const ConvShape& g, const float* x, const float* w, const float* bias, float* y);
 
-/** gx = the gradient with respect to x, given gy and w (every input row and column, reached or not). */
-void batchConvInputGrad(const ConvShape& g, const float* gy, const float* w, float* gx);
+/**
+ * gx = the gradient with respect to x, given gy (nchw, or nChw16c when gyBlocked) and w (every
+ * input row and column, reached or not).
+ */
+void batchConvInputGrad(const ConvShape& g, const float* gy, bool gyBlocked, const float* w, float* gx);
 
 }  // namespace stride

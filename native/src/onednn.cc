@@ -501,11 +501,13 @@ napi_value runConv(Call& c, ConvKind kind) {
     const bool small = kind != kBackwardData && smallConvApplies(shape);
     const bool batch = (kind == kForward && batchConvApplies(shape, shape.O)) || (kind == kBackwardData && batchConvApplies(shape, shape.C));
     if (small || batch) {
-      // These kernels read nchw: blocked inputs are copied back first.
+      // These kernels read nchw: blocked inputs are copied back first, but for the input
+      // gradient's gy, which its own transpose reads blocked as it is (LeNet-5's 16 channels).
+      const bool gyBlocked = batch && kind == kBackwardData && g.blocked[0];
       const float* in[2];
       for (int i = 0; i < 2; i++) {
         in[i] = static_cast<const float*>(data[i]);
-        if (!g.blocked[i]) continue;
+        if (!g.blocked[i] || (i == 0 && gyBlocked)) continue;
         thread_local std::vector<float> plain[2];
         const auto [channels, plane] = g.activation(kind, i);
         plain[i].resize(g.N * channels * plane);
@@ -524,7 +526,7 @@ napi_value runConv(Call& c, ConvKind kind) {
       if (small && kind == kForward) smallConvForward(shape, in[0], in[1], bias, to);
       else if (small) smallConvWeightGrad(shape, in[0], in[1], out, bias);
       else if (kind == kForward) batchConvForward(shape, in[0], in[1], bias, out);
-      else batchConvInputGrad(shape, in[0], in[1], out);
+      else batchConvInputGrad(shape, in[0], gyBlocked, in[1], out);
       if (block) relayoutCopy(to, out, g.N, g.O, g.OH * g.OW, true);
       return wroteBlocked(block);
     }
