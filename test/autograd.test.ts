@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as st from '../src/index.js';
 import type { Tensor } from '../src/index.js';
+import { defineOpWithExtras } from '../src/ops/define.js';
 import { assertValues } from './helpers.js';
 import { checkGrad, randn64 } from './gradcheck_util.js';
 
@@ -355,6 +356,41 @@ test('gradcheck reports the worst element of a deliberately wrong backward', () 
   assert.equal(st.gradcheck((t) => st.mul(t, t), [x]).ok, true, 'the right backward passes');
   assert.throws(() => st.gradcheck((t) => t.mul(2), [st.ones(2, { requires_grad: true })]), (e: Error) =>
     e instanceof st.DTypeError && /float64/.test(e.message));
+});
+
+test("an op's backward context gives what its save mode keeps, extras after them, and names what it did not save", () => {
+  // forward returns x·y with x + y as an extra; backward checks what it is handed.
+  const seen: Record<string, unknown> = {};
+  const op = (save: 'inputs' | 'output' | 'both' | 'none', read: 'inputs' | 'out' | 'extras') => defineOpWithExtras<[Tensor, Tensor], { k: number }>({
+    name: `probe_${save}`,
+    shape: ([x]) => x.shape,
+    forward: ([x, y]) => ({ out: st.mul(x, y), extras: [st.add(x, y)] }),
+    save,
+    backward: (gy, ctx) => {
+      const v = ctx[read];
+      seen[`${save}.${read}`] = Array.isArray(v) ? v.map((t) => (t as Tensor).tolist()) : (v as Tensor).tolist();
+      assert.equal(ctx.attrs.k, 7);
+      assert.deepEqual(ctx.shapes, [[2], [2]]);
+      assert.deepEqual(ctx.needs, [true, false]);
+      return [gy, null];
+    },
+  });
+  const x = st.tensor([1, 2], { requires_grad: true }), y = st.tensor([3, 4]);
+  const run = (save: 'inputs' | 'output' | 'both' | 'none', read: 'inputs' | 'out' | 'extras') => op(save, read)([x, y], { k: 7 }).out.sum().backward();
+  run('inputs', 'inputs');
+  run('output', 'out');
+  run('both', 'out');
+  run('both', 'extras');
+  run('none', 'extras');
+  assert.deepEqual(seen, {
+    'inputs.inputs': [[1, 2], [3, 4]],
+    'output.out': [3, 8],
+    'both.out': [3, 8],
+    'both.extras': [[4, 6]],
+    'none.extras': [[4, 6]],
+  });
+  assert.throws(() => run('inputs', 'out'), (e: Error) => e instanceof st.AutogradError && /probe_inputs: backward reads its output, which the op does not save \(save: 'inputs'\)/.test(e.message));
+  assert.throws(() => run('output', 'inputs'), (e: Error) => e instanceof st.AutogradError && /probe_output: backward reads its inputs, which the op does not save \(save: 'output'\)/.test(e.message));
 });
 
 // ---------------------------------------------------------------- double backward
