@@ -108,17 +108,6 @@ class Context<I extends readonly Tensor[], A> implements BackwardContext<I, A> {
   }
 }
 
-function makeContext<I extends readonly Tensor[], A>(
-  def: DifferentiableOp<I, A>,
-  saved: readonly Tensor[],
-  nInputs: number,
-  attrs: A,
-  shapes: readonly Shape[],
-  needs: readonly boolean[],
-): BackwardContext<I, A> {
-  return new Context(def, saved, nInputs, attrs, shapes as BackwardContext<I, A>['shapes'], needs);
-}
-
 /** Sees every op applied while set (an exporter tracing a forward pass): its name, inputs, attributes and output. */
 export type OpTracer = (name: string, inputs: readonly Tensor[], attrs: unknown, out: Tensor) => void;
 let tracer: OpTracer | null = null;
@@ -179,7 +168,7 @@ export function applyOp<I extends readonly Tensor[], A>(def: OpDef<I, A>, inputs
       shapes,
       saved,
       (gy, s) => {
-        const grads = diff.backward(gy, makeContext(diff, s, inputs.length, attrs, shapes, needs));
+        const grads = diff.backward(gy, new Context(diff, s, inputs.length, attrs, shapes as BackwardContext<I, A>['shapes'], needs));
         return grads.map((g, i) => (g && needs[i] && g.dtype !== dtypes[i] ? castTo!(g, dtypes[i]!) : needs[i] ? g : null));
       },
     );
