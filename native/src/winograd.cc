@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <vector>
 
-#include "napi.h"
 #include "strided.h"
 #include "v16.h"
 
