@@ -327,6 +327,11 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
     mm('row vector times matrix', view([1, 1, 9]), view([1, 9, 7]));
     // A Linear layer at batch 1, x w^T: native computes (w x^T)^T, which needs no copy of w.
     mm('row vectors times transposed matrices', view([2, 1, 300]), view([2, 300, 40], { strides: [12000, 1, 300] }));
+    // Single products whose operands are matrices or transposes with rows apart (native: sgemm).
+    mm('one product of transposed operands, rows apart', view([1, 6, 5], { strides: [0, 1, 8], offset: 2 }), view([1, 5, 7], { strides: [0, 1, 9] }));
+    mm('one product into a transposed out', view([1, 7, 4]), view([1, 4, 5], { strides: [20, 1, 4] }), view([1, 7, 5], { strides: [35, 1, 7] }));
+    mm('one product into rows apart', view([1, 3, 4], { strides: [0, 6, 1] }), view([1, 4, 5]), view([1, 3, 5], { strides: [0, 8, 1], offset: 1 }));
+    mm('both broadcast, transposed (one product copied)', view([3, 6, 4], { strides: [0, 1, 6] }), view([3, 4, 5], { strides: [0, 1, 4] }));
     mm('infinities and NaN propagate (0 * inf is NaN)', view([1, 4, 4], { values: (i) => [0, Infinity, NaN, 1][i % 4]! }), view([1, 4, 9]));
     test('K = 0 gives zeros', () => {
       const [a, c] = [view([2, 3, 0]), view([2, 0, 4])];

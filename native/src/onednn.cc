@@ -607,6 +607,17 @@ struct Matrix {
 
   Matrix transposed() const { return {{dims[0], dims[2], dims[1]}, offset, {strides[0], strides[2], strides[1]}}; }
 
+  /**
+   * How dnnl_sgemm (row-major) reads one matrix of it: 'N' with rows `ld` floats apart, 'T' (the
+   * transpose of a row-major matrix) with columns `ld` apart, or neither (false).
+   */
+  bool gemmForm(char* op, int64_t* ld) const {
+    const Dims s = normalStrides();
+    if (s[2] == 1 && s[1] >= std::max<int64_t>(1, dims[2])) return *op = 'N', *ld = s[1], true;
+    if (s[1] == 1 && s[2] >= std::max<int64_t>(1, dims[1])) return *op = 'T', *ld = s[2], true;
+    return false;
+  }
+
   memory::desc desc() const { return {{dims[0], dims[1], dims[2]}, kF32, normalStrides()}; }
 
   memory::desc contiguous() const { return {{dims[0], dims[1], dims[2]}, kF32, Tag::abc}; }
@@ -657,6 +668,71 @@ std::shared_ptr<PreparedMatmul> prepareMatmul(const Context& ctx, const Matrix* 
   return p;
 }
 
+/** The product on oneDNN's matmul primitive (batches, or operands sgemm cannot read), through row-major copies where it needs them. */
+void matmulPrimitive(Matrix& a, Matrix& c, Matrix& out, float** ptr, int64_t B, int64_t M, int64_t K, int64_t N) {
+  Matrix* ms[3] = {&a, &c, &out};
+  // out^T = c^T a^T when it needs fewer copies: a Linear layer's x w^T at batch 1 becomes w x^T,
+  // with every operand row-major (copying ResNet-18's 1000x512 w took 1.3 ms, the product 0.05).
+  if (c.transposed().copyCost() + a.transposed().copyCost() + out.transposed().copyCost() < a.copyCost() + c.copyCost() + out.copyCost()) {
+    const Matrix at = a.transposed();
+    a = c.transposed();
+    c = at;
+    out = out.transposed();
+    std::swap(ptr[0], ptr[1]);
+  }
+  try {
+    const SignalsDeferred deferred;
+    const Team team(2.0 * out.dims[0] * M * N * K);
+    Context& ctx = context();
+    const Lru::Key key = {4, team.size(), B, a.dims[1], a.dims[2], c.dims[2], a.dims[0], c.dims[0], out.dims[0], a.strides[0], a.strides[1], a.strides[2],
+                          c.strides[0], c.strides[1], c.strides[2], out.strides[0], out.strides[1], out.strides[2]};
+    PreparedMatmul& p = ctx.cache.get<PreparedMatmul>(key, [&] { return prepareMatmul(ctx, ms); });
+    int64_t contiguous[3][3];
+    for (int i = 0; i < 3; i++) {
+      const int64_t* d = ms[i]->dims;
+      contiguous[i][0] = d[1] * d[2], contiguous[i][1] = d[2], contiguous[i][2] = 1;
+      float* data = ptr[i];
+      if (p.packed[i]) {
+        data = static_cast<float*>(ctx.scratch.get(i, d[0] * contiguous[i][0] * sizeof(float)));
+        if (i < 2) copyMatrix(ptr[i], ms[i]->strides, data, contiguous[i], d);
+      }
+      p.operands[i].set_data_handle(data);
+    }
+    p.primitive.execute(ctx.stream, {{DNNL_ARG_SRC, p.operands[0]}, {DNNL_ARG_WEIGHTS, p.operands[1]}, {DNNL_ARG_DST, p.operands[2]}});
+    ctx.stream.wait();
+    if (p.packed[2]) copyMatrix(static_cast<float*>(p.operands[2].get_data_handle()), contiguous[2], ptr[2], out.strides, out.dims);
+  } catch (const dnnl::error& e) {
+    throw Error("matmul of " + list({B, M, K}) + " and " + list({B, K, N}) + ": oneDNN " + statusName(e.status) + ": " + e.what());
+  }
+}
+
+/**
+ * One product whose operands are matrices or their transposes, on oneDNN's sgemm, which reads
+ * them as they are; false when it cannot. The matmul primitive wanted row-major copies of
+ * Linear's w^T and of the gradients' transposes: LeNet-5's 64x400x120 products took 41-127 us on
+ * two threads against 34-51 for sgemm, and its small ones 2-6x longer.
+ */
+bool sgemm(Matrix a, Matrix c, Matrix out, float* const* ptr) {
+  if (a.dims[0] != 1 || c.dims[0] != 1 || out.dims[0] != 1) return false;
+  char opOut, opA, opC;
+  int64_t ldOut, ldA, ldC;
+  const float *pa = ptr[0], *pc = ptr[1];
+  if (out.gemmForm(&opOut, &ldOut) && opOut == 'T') {
+    // out^T = c^T a^T, with out^T row-major.
+    const Matrix at = a.transposed();
+    a = c.transposed();
+    c = at;
+    out = out.transposed();
+    std::swap(pa, pc);
+  }
+  if (!(out.gemmForm(&opOut, &ldOut) && a.gemmForm(&opA, &ldA) && c.gemmForm(&opC, &ldC))) return false;
+  const SignalsDeferred deferred;
+  const Team team(2.0 * a.dims[1] * a.dims[2] * c.dims[2]);
+  const dnnl_status_t s = dnnl_sgemm(opA, opC, a.dims[1], c.dims[2], a.dims[2], 1.0f, pa, ldA, pc, ldC, 0.0f, ptr[2], ldOut);
+  if (s != dnnl_success) throw Error("matmul of " + list({a.dims[1], a.dims[2]}) + " and " + list({c.dims[1], c.dims[2]}) + ": oneDNN's sgemm: " + statusName(s));
+  return true;
+}
+
 }  // namespace
 
 napi_value conv2d(Call& c) { return runConv(c, kForward); }
@@ -700,39 +776,7 @@ napi_value matmul(Call& call) {
   if (c.strides[0] == 0) c.dims[0] = 1;
   const bool replicate = a.dims[0] == 1 && c.dims[0] == 1 && B > 1;
   if (replicate) out.dims[0] = 1;
-  // out^T = c^T a^T when it needs fewer copies: a Linear layer's x w^T at batch 1 becomes w x^T,
-  // with every operand row-major (copying ResNet-18's 1000x512 w took 1.3 ms, the product 0.05).
-  if (c.transposed().copyCost() + a.transposed().copyCost() + out.transposed().copyCost() < a.copyCost() + c.copyCost() + out.copyCost()) {
-    const Matrix at = a.transposed();
-    a = c.transposed();
-    c = at;
-    out = out.transposed();
-    std::swap(ptr[0], ptr[1]);
-  }
-  try {
-    const SignalsDeferred deferred;
-    const Team team(2.0 * out.dims[0] * M * N * K);
-    Context& ctx = context();
-    const Lru::Key key = {4, team.size(), B, a.dims[1], a.dims[2], c.dims[2], a.dims[0], c.dims[0], out.dims[0], a.strides[0], a.strides[1], a.strides[2],
-                          c.strides[0], c.strides[1], c.strides[2], out.strides[0], out.strides[1], out.strides[2]};
-    PreparedMatmul& p = ctx.cache.get<PreparedMatmul>(key, [&] { return prepareMatmul(ctx, ms); });
-    int64_t contiguous[3][3];
-    for (int i = 0; i < 3; i++) {
-      const int64_t* d = ms[i]->dims;
-      contiguous[i][0] = d[1] * d[2], contiguous[i][1] = d[2], contiguous[i][2] = 1;
-      float* data = ptr[i];
-      if (p.packed[i]) {
-        data = static_cast<float*>(ctx.scratch.get(i, d[0] * contiguous[i][0] * sizeof(float)));
-        if (i < 2) copyMatrix(ptr[i], ms[i]->strides, data, contiguous[i], d);
-      }
-      p.operands[i].set_data_handle(data);
-    }
-    p.primitive.execute(ctx.stream, {{DNNL_ARG_SRC, p.operands[0]}, {DNNL_ARG_WEIGHTS, p.operands[1]}, {DNNL_ARG_DST, p.operands[2]}});
-    ctx.stream.wait();
-    if (p.packed[2]) copyMatrix(static_cast<float*>(p.operands[2].get_data_handle()), contiguous[2], ptr[2], out.strides, out.dims);
-  } catch (const dnnl::error& e) {
-    throw Error("matmul of " + list({B, M, K}) + " and " + list({B, K, N}) + ": oneDNN " + statusName(e.status) + ": " + e.what());
-  }
+  if (!sgemm(a, c, out, ptr)) matmulPrimitive(a, c, out, ptr, B, M, K, N);
   for (int64_t b = 1; replicate && b < B; b++) {
     copyMatrix(ptr[2], out.strides, ptr[2] + b * out.strides[0], out.strides, out.dims);
   }
