@@ -33,13 +33,17 @@ const list = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 
 const QUICK = flag('--quick');
 
 /**
- * How long things run. Full: ≥ 20 s of steady state per measurement after a 5 s warm-up, 3
- * repetitions, up to 3 retries of a disturbed one. QUICK keeps the method but shortens every
+ * How long things run. Full: 12 repetitions of ≥ 5 s of steady state per system after a 5 s
+ * warm-up, up to 3 retries of a disturbed one. Many short interleaved windows rather than three
+ * of 20 s: these shared machines change speed by up to 2x for minutes at a time (memory-bound
+ * work most), and three windows let one system meet a fast spell and another a slow one (W1's
+ * native two-thread windows of 2026-12-07 ran 22,100, 23,900 and 34,400 images/s). Each median
+ * now spans the same stretch of the machine's weather. QUICK keeps the method but shortens every
  * window so that the whole run fits in ~10 minutes on two cores.
  */
 const PLAN = QUICK
   ? { warmup: 1, window: 1.5, reps: 3, retries: 1, quietWait: 3, iterCap: 8, microWindow: 0.3, peakSeconds: 1, t1: flag('--t1') }
-  : { warmup: 5, window: 20, reps: 3, retries: 3, quietWait: 30, iterCap: 120, microWindow: 2, peakSeconds: 3, t1: !flag('--no-t1') };
+  : { warmup: 5, window: 5, reps: 12, retries: 3, quietWait: 30, iterCap: 120, microWindow: 2, peakSeconds: 3, t1: !flag('--no-t1') };
 /** A measurement is disturbed when other processes kept more than this many cores busy. */
 const DISTURBED = 0.3;
 /** Training-time budget per system for T1 (PyTorch needs ~1-2 minutes). */
