@@ -205,6 +205,8 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       // 16-column strips and a partial one, the widest kernel they take; then over threads.
       { name: 'few input channels, many outputs, wide rows', x: [3, 3, 7, 37], w: [11, 3, 3, 8], p: { padding: [1, 3] } },
       { name: 'LeNet C1 over threads', x: [16, 1, 28, 28], w: [6, 1, 5, 5], p: { padding: [2, 2] } },
+      // Rows of 33 whose 16-lane copies would pass the padded row (native copies them one by one).
+      { name: 'few input channels, rows wider than their strips', x: [2, 1, 6, 33], w: [4, 1, 5, 5], p: {} },
       // 4,761 outputs per plane: wasm's chunks of 4,096 positions split a row.
       { name: 'few input channels in chunks', x: [1, 4, 70, 70], w: [3, 4, 8, 8], p: { padding: [3, 3] } },
       { name: 'padding wider than the kernel', x: [1, 2, 4, 5], w: [3, 2, 2, 2], p: { padding: [3, 3] } },
@@ -371,6 +373,10 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       { name: 'NaN propagation', x: [1, 2, 6, 6], out: [3, 3], p: window(2, 2), nan: true },
       { name: '2x2 stride 2 over odd sizes, with NaN and -Infinity, 4 outputs at a time and a tail', x: [2, 3, 9, 19], out: [4, 9], p: window(2, 2), nan: true },
       { name: '2x2 stride 2 in ceil mode: the last window is clipped', x: [1, 2, 7, 9], out: [4, 5], p: window(2, 2) },
+      // Native splits 16 windows of a row pair at a time: a row of 21 (a whole 16 and a partial
+      // chunk, the last rows near the buffer's end one window at a time) and one of exactly 16.
+      { name: '2x2 stride 2, rows of 21 windows, with NaN', x: [2, 3, 6, 42], out: [3, 21], p: window(2, 2), nan: true },
+      { name: '2x2 stride 2, rows of 16 windows', x: [1, 2, 4, 32], out: [2, 16], p: window(2, 2) },
       { name: 'many planes over threads', x: [16, 32, 24, 24], out: [12, 12], p: window(2, 2) },
       // Strided windows read column phases (native): ResNet's stem pooling over threads, odd
       // width, with NaN and -Infinity; a stride of 3 with dilation and padding.

@@ -8,7 +8,6 @@
 #include "ops.h"
 #include "strided.h"
 #include "v16.h"
-#include "v16.h"
 
 namespace stride {
 namespace {
@@ -212,24 +211,45 @@ std::vector<ColumnTap> columnTaps(const Pool& p) {
   return taps;
 }
 
+/** Even and odd lanes of the 32 floats lo, hi: a row's left and right taps of 16 windows. */
+STRIDE_INLINE v16 evens(const v16& lo, const v16& hi) {
+  return __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+}
+STRIDE_INLINE v16 odds(const v16& lo, const v16& hi) {
+  return __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+}
+
 /**
  * The common 2x2 window with stride 2 and no padding. The plane's rows are first split into the
- * four taps' arrays (taps[k * OH * OW + o] for output o = oh * OW + ow), so the max then runs
- * over the whole plane as one loop the compiler vectorises, whatever the row width: LeNet-5's
- * poolings were one output at a time (rows of 14 and 5 outputs), 0.21 and 0.15 ms per batch.
- * `first` holds each output's first tap, the index its window defaults to.
+ * four taps' arrays (taps[k * stride + o] for output o = oh * OW + ow, stride = OH * OW + 16), so
+ * the max then runs over the whole plane as one loop the compiler vectorises, whatever the row width: LeNet-5's poolings
+ * were one output at a time (rows of 14 and 5 outputs), 0.21 and 0.15 ms per batch. The split
+ * takes 16 windows of a row pair at a time with vector shuffles (scalar copies took most of the
+ * call: 64x6x28x28 on one thread 143 -> 59 us); a row's last vector may spill into the next row's entries, which are written after it,
+ * or into the padding. `first` holds each output's first tap, the index its window defaults to;
+ * `end` is the end of x's buffer, which vector loads must not pass.
  */
-STRIDE_CLONES void maxPlane2x2(const Pool& p, const int32_t* first, const float* x, float* y, int32_t* idx, float* taps) {
-  const int64_t n = p.OH * p.OW;
+STRIDE_CLONES void maxPlane2x2(const Pool& p, const int32_t* first, const float* x, const float* end, float* y, int32_t* idx, float* taps) {
+  const int64_t n = p.OH * p.OW, stride = n + kLanes;
   for (int64_t oh = 0; oh < p.OH; oh++) {
     const float* r0 = x + 2 * oh * p.W;
     const float* r1 = r0 + p.W;
     float* t = taps + oh * p.OW;
-    for (int64_t ow = 0; ow < p.OW; ow++) {
-      t[ow] = r0[2 * ow];
-      t[n + ow] = r0[2 * ow + 1];
-      t[2 * n + ow] = r1[2 * ow];
-      t[3 * n + ow] = r1[2 * ow + 1];
+    for (int64_t ow = 0; ow < p.OW; ow += kLanes) {
+      if (r1 + 2 * ow + 2 * kLanes <= end) {
+        const v16 a = load(r0 + 2 * ow), b = load(r0 + 2 * ow + kLanes), c = load(r1 + 2 * ow), d = load(r1 + 2 * ow + kLanes);
+        store(t + ow, evens(a, b));
+        store(t + stride + ow, odds(a, b));
+        store(t + 2 * stride + ow, evens(c, d));
+        store(t + 3 * stride + ow, odds(c, d));
+        continue;
+      }
+      for (int64_t j = ow; j < std::min(p.OW, ow + kLanes); j++) {
+        t[j] = r0[2 * j];
+        t[stride + j] = r0[2 * j + 1];
+        t[2 * stride + j] = r1[2 * j];
+        t[3 * stride + j] = r1[2 * j + 1];
+      }
     }
   }
   const int32_t below = static_cast<int32_t>(p.W);
@@ -237,9 +257,9 @@ STRIDE_CLONES void maxPlane2x2(const Pool& p, const int32_t* first, const float*
     float best = taps[o];
     int32_t at = first[o];
     // Later taps in the general loop's order: a NaN first tap stays unless a later NaN replaces it.
-    keepMax(taps[n + o], first[o] + 1, best, at);
-    keepMax(taps[2 * n + o], first[o] + below, best, at);
-    keepMax(taps[3 * n + o], first[o] + below + 1, best, at);
+    keepMax(taps[stride + o], first[o] + 1, best, at);
+    keepMax(taps[2 * stride + o], first[o] + below, best, at);
+    keepMax(taps[3 * stride + o], first[o] + below + 1, best, at);
     y[o] = best;
     idx[o] = at;
   }
@@ -350,7 +370,7 @@ napi_value maxPool2d(Call& c) {
   // Per thread, a plane's taps or column phases, allocated here: nothing may throw inside the
   // parallel region.
   const int threads = p.parallel() ? omp_get_max_threads() : 1;
-  const int64_t perThread = halving ? 4 * p.outPlane() : split ? p.H * p.aw.stride * ((p.W + p.aw.stride - 1) / p.aw.stride) : 0;
+  const int64_t perThread = halving ? 4 * (p.outPlane() + kLanes) : split ? p.H * p.aw.stride * ((p.W + p.aw.stride - 1) / p.aw.stride) : 0;
   std::vector<float> scratch(threads * perThread);
   const std::vector<ColumnTap> taps = p.adaptive ? std::vector<ColumnTap>() : columnTaps(p);
   std::vector<int32_t> first(halving ? p.outPlane() : 0);
@@ -364,7 +384,7 @@ napi_value maxPool2d(Call& c) {
     if (p.adaptive) {
       maxPlaneAdaptive(p, xp, yp, ip);
     } else if (halving) {
-      maxPlane2x2(p, first.data(), xp, yp, ip, mine);
+      maxPlane2x2(p, first.data(), xp, x.as<float>() + x.length, yp, ip, mine);
     } else if (split) {
       splitPhases(p, xp, mine);
       maxPlaneWindow(p, taps.data(), mine, yp, ip);
