@@ -60,6 +60,13 @@ test('matmul worked examples and output shapes', () => {
   assertValues(st.linear(st.tensor([[1, 2]]), st.tensor([[1, 0], [1, 1], [0, -1]]), st.tensor([10, 20, 30])), [[11, 23, 28]], 'linear');
 });
 
+test('a product of two matrices is one mm node whose edges lead straight to the leaves', () => {
+  const a = st.randn([3, 4]).requires_grad_(), b = st.randn([4, 2]).requires_grad_();
+  const node = st.matmul(a, b).grad_fn as unknown as { name: string; edges: readonly unknown[] };
+  assert.equal(node.name, 'mm');
+  assert.deepEqual(node.edges, [a, b]);
+});
+
 test('matmul propagates inf and NaN as PyTorch: 0 * inf is NaN', () => {
   const a = st.tensor([[0, 1]]);
   const b = st.tensor([[Infinity], [1]]);

@@ -34,6 +34,28 @@ export function bmm(a: Tensor, b: Tensor): Tensor {
   return bmmOp([a, b], {});
 }
 
+/**
+ * The product of two matrices, as its own op: through matmul's batched form a 2-d product
+ * recorded five reshapes and expands around a bmm, and a Linear layer's backward fourteen.
+ */
+const mmOp: Op<[Tensor, Tensor], object> = defineOp<[Tensor, Tensor], object>({
+  name: 'mm',
+  shape: ([a, b]) => {
+    if (a.ndim !== 2 || b.ndim !== 2) throw new ShapeError(`mm: expected 2-d tensors, got shapes ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
+    if (a.shape[1] !== b.shape[0]) cannotMultiply(a, b);
+    if (a.dtype !== b.dtype) throw new DTypeError(`mm: expected both operands to have the same dtype, got ${a.dtype} and ${b.dtype}`);
+    return [a.shape[0]!, b.shape[1]!];
+  },
+  forward: ([a, b], _attrs, shape) => {
+    const [M, N] = shape as [number, number];
+    const out = emptyLike(a, shape);
+    a.backend.matmul(viewOf(a, [1, M, a.shape[1]!], [0, a.strides[0]!, a.strides[1]!]), viewOf(b, [1, b.shape[0]!, N], [0, b.strides[0]!, b.strides[1]!]), viewOf(out, [1, M, N], [0, N, 1]));
+    return out;
+  },
+  save: 'inputs',
+  backward: (gy, { inputs: [a, b], needs }) => [needs[0] ? mmOp([gy, t(b)], {}) : null, needs[1] ? mmOp([t(a), gy], {}) : null],
+});
+
 function cannotMultiply(a: Tensor, b: Tensor): never {
   throw new ShapeError(`matmul: shapes ${formatShape(a.shape)} and ${formatShape(b.shape)} cannot be multiplied (${a.shape[a.ndim - 1]} != ${b.shape[Math.max(b.ndim - 2, 0)]})`);
 }
@@ -46,6 +68,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.ndim === 0 || b.ndim === 0) {
     throw new ShapeError(`matmul: both arguments need at least 1 dimension, got shapes ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
   }
+  if (a.ndim === 2 && b.ndim === 2) return mmOp([a, b], {});
   const a2 = a.ndim === 1 ? unsqueeze(a, 0) : a;
   const b2 = b.ndim === 1 ? unsqueeze(b, 1) : b;
   const [M, K] = a2.shape.slice(-2) as [number, number];
@@ -109,13 +132,14 @@ function linearForward(x: Tensor, w: Tensor, b: Tensor | null, shape: Shape): Te
   return out;
 }
 
+/** gy and x as matrices: rows of out_features and of in_features (no reshape when already 2-d). */
+const rows = (a: Tensor, n: number): Tensor => (a.ndim === 2 ? a : reshape(a, [a.numel() / n, n]));
+
 function linearGrads(gy: Tensor, x: Tensor, w: Tensor, needs: readonly boolean[]): [Tensor | null, Tensor | null] {
   const [N, K] = w.shape as [number, number];
-  const gy2 = reshape(gy, [gy.numel() / N, N]);
-  return [
-    needs[0] ? reshape(mm(gy2, w), x.shape) : null,
-    needs[1] ? mm(t(gy2), reshape(x, [x.numel() / K, K])) : null,
-  ];
+  const gy2 = rows(gy, N);
+  const gx = needs[0] ? mmOp([gy2, w], {}) : null;
+  return [gx && x.ndim !== 2 ? reshape(gx, x.shape) : gx, needs[1] ? mmOp([t(gy2), rows(x, K)], {}) : null];
 }
 
 const linearOp = defineOp<[Tensor, Tensor], object>({
@@ -131,7 +155,7 @@ const linearBiasOp = defineOp<[Tensor, Tensor, Tensor], object>({
   shape: ([x, w]) => linearShape(x, w),
   forward: ([x, w, b], _attrs, shape) => linearForward(x, w, b, shape),
   save: 'inputs',
-  backward: (gy, { inputs: [x, w], needs }) => [...linearGrads(gy, x, w, needs), needs[2] ? sum(reshape(gy, [gy.numel() / w.shape[0]!, w.shape[0]!]), [0]) : null],
+  backward: (gy, { inputs: [x, w], needs }) => [...linearGrads(gy, x, w, needs), needs[2] ? sum(rows(gy, w.shape[0]!), [0]) : null],
 });
 
 /** y = x Wᵀ + b, as torch.nn.functional.linear (x [..., in], W [out, in], b [out]). */

@@ -166,7 +166,7 @@ export function export_onnx(model: Module, example: Tensor, opts: ExportOptions 
         attrInts('kernel_shape', w.shape.slice(2)), attrInts('strides', p.stride), attrInts('dilations', p.dilation),
         attrInts('pads', [...p.padding, ...p.padding]), attrInt('group', p.groups),
       ]);
-    } else if (op === 'bmm') emit('MatMul', [operand(inputs[0]!, out), operand(inputs[1]!, out)], out);
+    } else if (op === 'bmm' || op === 'mm') emit('MatMul', [operand(inputs[0]!, out), operand(inputs[1]!, out)], out);
     else if (op === 'linear') {
       const [, w, bias] = inputs as [Tensor, Tensor, Tensor?];
       if (x.ndim === 2) emit('Gemm', [nx, operand(w, out), ...(bias ? [operand(bias, out)] : [])], out, [attrInt('transB', 1)]);
