@@ -199,19 +199,22 @@ describe('native backend', { skip }, () => {
     ['the activation', 'the weight gradient', 'the bias gradient'].forEach((name, i) => assertMatch(mine[i]!, theirs[i]!, name, 'scaled'));
   });
 
-  test('the batch-lane input gradient (6 input channels, batch 32) reads a blocked gy as it is', () => {
-    // 6 -> 16 channels: oneDNN's forward leaves y blocked, ReLU's gradient stays blocked, and the
-    // input gradient (stride's kernel vectorised over the batch) takes that gy without a reorder.
+  test('the batch-lane input gradient (6 input channels, batches of 32 and 37) reads a blocked gy as it is', () => {
+    // 6 -> 16 and 6 -> 32 channels: oneDNN's forward leaves y blocked, ReLU's gradient stays
+    // blocked, and the input gradient (stride's kernel vectorised over the batch) takes that gy
+    // without a reorder, 16 channels of 16 images at a time (37: a partial group of images).
     const on = { backend: 'native' } as const;
-    const x = randn([32, 6, 8, 8], on), w = randn([16, 6, 3, 3], on), r = randn([32, 16, 8, 8], on);
-    const grads = (be: 'native' | 'reference') => {
-      const [xb, wb] = [x, w].map((t) => t.detach().to(be).requires_grad_());
-      sum(mul(relu(conv2d(xb!, wb!, null, { padding: 1 })), r.to(be))).backward();
-      return [xb!.grad!, wb!.grad!].map((t) => Array.from(t.dataSync()));
-    };
-    const [mine, theirs] = [grads('native'), grads('reference')];
-    assertMatch(mine[0]!, theirs[0]!, 'the input gradient', 'scaled');
-    assertMatch(mine[1]!, theirs[1]!, 'the weight gradient', 'scaled');
+    for (const [N, O] of [[32, 16], [37, 32]] as const) {
+      const x = randn([N, 6, 8, 9], on), w = randn([O, 6, 3, 3], on), r = randn([N, O, 8, 9], on);
+      const grads = (be: 'native' | 'reference') => {
+        const [xb, wb] = [x, w].map((t) => t.detach().to(be).requires_grad_());
+        sum(mul(relu(conv2d(xb!, wb!, null, { padding: 1 })), r.to(be))).backward();
+        return [xb!.grad!, wb!.grad!].map((t) => Array.from(t.dataSync()));
+      };
+      const [mine, theirs] = [grads('native'), grads('reference')];
+      assertMatch(mine[0]!, theirs[0]!, `batch ${N}, ${O} channels: the input gradient`, 'scaled');
+      assertMatch(mine[1]!, theirs[1]!, `batch ${N}, ${O} channels: the weight gradient`, 'scaled');
+    }
   });
 
   test('activations stay blocked from a convolution through elementwise ops and batch norm, and read back plain', () => {

@@ -71,11 +71,31 @@ STRIDE_CLONES void toLanes(const float* a, bool blocked, int64_t N, int64_t C, i
   if (lanes != N || rows != H || cols != W || pr != 0 || pq != 0) std::fill_n(t, rows * cols * pitch, 0.0f);
   const int64_t h0 = std::max<int64_t>(0, -pr), h1 = std::min(H, rows - pr), w0 = std::max<int64_t>(0, -pq), w1 = std::min(W, cols - pq);
   const int64_t image = C * H * W;
+  if (blocked) {
+    // A position's 16 channels of 16 images at a time: 16 whole cache lines, transposed in
+    // registers into 16 vectors of images (a float at a time, each line was read 16 times).
+#pragma omp parallel for collapse(2) if (parallel(N * C * H * W))
+    for (int64_t cb = 0; cb < C / kLanes; cb++) {
+      for (int64_t h = h0; h < h1; h++) {
+        for (int64_t w = w0; w < w1; w++) {
+          const float* src = a + ((cb * H + h) * W + w) * kLanes;
+          float* dst = t + ((h + pr) * cols + w + pq) * pitch + cb * kLanes * lanes;
+          for (int64_t n0 = 0; n0 < N; n0 += kLanes) {
+            v16 r[kLanes] = {};
+            for (int64_t j = 0; j < std::min(kLanes, N - n0); j++) r[j] = load(src + (n0 + j) * image);
+            transpose16(r);
+            for (int64_t c = 0; c < kLanes; c++) store(dst + c * lanes + n0, r[c]);
+          }
+        }
+      }
+    }
+    return;
+  }
 #pragma omp parallel for if (parallel(N * C * H * W))
   for (int64_t c = 0; c < C; c++) {
     for (int64_t h = h0; h < h1; h++) {
       for (int64_t w = w0; w < w1; w++) {
-        const float* src = a + (blocked ? ((c / kLanes * H + h) * W + w) * kLanes + c % kLanes : (c * H + h) * W + w);
+        const float* src = a + (c * H + h) * W + w;
         float* dst = t + ((h + pr) * cols + w + pq) * pitch + c * lanes;
         for (int64_t n = 0; n < N; n++) dst[n] = src[n * image];
       }
@@ -83,12 +103,24 @@ STRIDE_CLONES void toLanes(const float* a, bool blocked, int64_t N, int64_t C, i
   }
 }
 
-/** a[n, c, h, w] = t[(h * W + w) * pitch + c * lanes + n]: toLanes' inverse without padding. */
+/**
+ * a[n, c, h, w] = t[(h * W + w) * pitch + c * lanes + n]: toLanes' inverse without padding. 16
+ * positions of 16 images at a time are transposed in registers and stored as 16 runs of
+ * positions; the plane's last positions, fewer than 16, a float at a time.
+ */
 STRIDE_CLONES void fromLanes(const float* t, int64_t N, int64_t C, int64_t H, int64_t W, int64_t lanes, int64_t pitch, float* a) {
-  const int64_t image = C * H * W;
+  const int64_t image = C * H * W, whole = H * W / kLanes * kLanes;
 #pragma omp parallel for if (parallel(N * C * H * W))
   for (int64_t c = 0; c < C; c++) {
-    for (int64_t p = 0; p < H * W; p++) {
+    for (int64_t p0 = 0; p0 < whole; p0 += kLanes) {
+      for (int64_t n0 = 0; n0 < N; n0 += kLanes) {
+        v16 r[kLanes];
+        for (int64_t i = 0; i < kLanes; i++) r[i] = load(t + (p0 + i) * pitch + c * lanes + n0);
+        transpose16(r);
+        for (int64_t j = 0; j < std::min(kLanes, N - n0); j++) store(a + (n0 + j) * image + c * H * W + p0, r[j]);
+      }
+    }
+    for (int64_t p = whole; p < H * W; p++) {
       const float* src = t + p * pitch + c * lanes;
       float* dst = a + c * H * W + p;
       for (int64_t n = 0; n < N; n++) dst[n * image] = src[n];
