@@ -38,12 +38,15 @@ const QUICK = flag('--quick');
  * of 20 s: these shared machines change speed by up to 2x for minutes at a time (memory-bound
  * work most), and three windows let one system meet a fast spell and another a slow one (W1's
  * native two-thread windows of 2026-12-07 ran 22,100, 23,900 and 34,400 images/s). Each median
- * now spans the same stretch of the machine's weather. QUICK keeps the method but shortens every
- * window so that the whole run fits in ~10 minutes on two cores.
+ * now spans the same stretch of the machine's weather. Each window follows `rewarm` seconds of
+ * unmeasured steps: a system idle while the others ran starts slow (LeNet-5 on stride, two
+ * threads: its first 200 steps after 40 s idle took 2.1-2.6 ms against 1.7, V8 having compacted
+ * the heap in the meantime). QUICK keeps the method but shortens every window so that the whole
+ * run fits in ~10 minutes on two cores.
  */
 const PLAN = QUICK
-  ? { warmup: 1, window: 1.5, reps: 3, retries: 1, quietWait: 3, iterCap: 8, microWindow: 0.3, peakSeconds: 1, t1: flag('--t1') }
-  : { warmup: 5, window: 5, reps: 12, retries: 3, quietWait: 30, iterCap: 120, microWindow: 2, peakSeconds: 3, t1: !flag('--no-t1') };
+  ? { warmup: 1, rewarm: 0.3, window: 1.5, reps: 3, retries: 1, quietWait: 3, iterCap: 8, microWindow: 0.3, peakSeconds: 1, t1: flag('--t1') }
+  : { warmup: 5, rewarm: 1, window: 5, reps: 12, retries: 3, quietWait: 30, iterCap: 120, microWindow: 2, peakSeconds: 3, t1: !flag('--no-t1') };
 /** A measurement is disturbed when other processes kept more than this many cores busy. */
 const DISTURBED = 0.3;
 /** Training-time budget per system for T1 (PyTorch needs ~1-2 minutes). */
@@ -248,6 +251,7 @@ async function measure(l: Live, w: Workload, rep: number, iterS: number): Promis
     const watch = watchLoad(worker.pid);
     let r: Reply;
     try {
+      await worker.request({ op: 'warmup', id: w.id, seconds: PLAN.rewarm }, PLAN.rewarm + 3 * iterS + 120);
       r = await worker.request({ op: 'measure', id: w.id, seconds: PLAN.window }, PLAN.window + 3 * iterS + 120);
     } catch (e) {
       record({ type: 'skip', config: l.cfg.id, workload: w.id, reason: (e as Error).message });

@@ -91,8 +91,8 @@ export function render(records: Rec[], opts: { micro?: boolean } = {}): string {
   const topList = [...tops.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([n, c]) => `\`${n}\` (${c} samples)`);
 
   out.push(`Measured ${String(run.date ?? '').slice(0, 10)} on ${String(machine.cpu)} (${cores} cores, ${String(machine.memory_gib)} GiB, ${String(machine.os)}, Node ${String(machine.node)}), stride ${String(machine.git)}${machine.git_dirty ? ' with uncommitted changes' : ''}${run.quick ? '; QUICK mode (short windows: indicative only)' : ''}.`);
-  const plan = run.plan as { warmup: number; window: number; reps: number } | undefined;
-  if (plan) out.push(`Method: ${plan.warmup} s warm-up, then ${plan.reps} interleaved repetitions of ≥ ${plan.window} s each per system; median (min-max). A repetition during which other processes kept more than ${String(run.disturbed_above_cores)} cores busy was run again if the machine had been quiet when it began (a load that was already there is lasting: it is kept and flagged); the load columns are medians over the kept repetitions: the cores the measured process got, and those other processes used.`);
+  const plan = run.plan as { warmup: number; rewarm?: number; window: number; reps: number } | undefined;
+  if (plan) out.push(`Method: ${plan.warmup} s warm-up, then ${plan.reps} interleaved repetitions of ≥ ${plan.window} s each per system${plan.rewarm ? `, each after ${plan.rewarm} s of unmeasured steps` : ''}; median (min-max). A repetition during which other processes kept more than ${String(run.disturbed_above_cores)} cores busy was run again if the machine had been quiet when it began (a load that was already there is lasting: it is kept and flagged); the load columns are medians over the kept repetitions: the cores the measured process got, and those other processes used.`);
   // Recorded by the run (older runs have none): how the systems' setups differed.
   const setups = (run.setups ?? {}) as Record<string, string>;
   const measured = WORKLOADS.filter((w) => setups[w.id] && records.some((r) => r.workload === w.id));
