@@ -59,6 +59,21 @@ test('BatchNorm in eval mode folds into constants: the exported ConvNet has no B
   assert.equal(ops.filter((o) => o === 'MaxPool').length, 2);
 });
 
+test('a product of two matrices (the mm op) exports as MatMul that onnxruntime runs', { skip }, async () => {
+  manual_seed(3);
+  class Projection extends Module {
+    w = randn([5, 3]);
+    forward(x: Tensor): Tensor {
+      return x.matmul(this.w).relu();
+    }
+  }
+  const model = new Projection();
+  const x = randn([4, 5]);
+  const bytes = export_onnx(model, x);
+  assert.match(new TextDecoder('latin1').decode(bytes), /MatMul_\d+/);
+  assertSameOutputs(await runOrt(bytes, x), no_grad(() => model.call(x) as Tensor), 'x @ w');
+});
+
 test('what cannot be exported is named, with counts; an output that ignores the input is refused', () => {
   class ArgMaxNet extends Module {
     forward(x: Tensor): Tensor {
