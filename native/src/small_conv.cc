@@ -16,8 +16,8 @@ namespace {
 /**
  * Copies `rows` rows of `cols` floats (consecutive in src) to rows `step` apart in dst, 16 lanes at
  * a time, the lanes past a row's end zeroed: the caller's padding they land on stays zero. Whole
- * vectors are read past a row's end (into the next row) except where that would pass `srcEnd`. A
- * memcpy per row is a library call, which on LeNet-5's 28-float rows took longer than the copy.
+ * vectors are read past a row's end (into the next row) except where that would pass `srcEnd`,
+ * instead of a memcpy per row, a library call for a few dozen floats (LeNet-5's rows are 28).
  */
 STRIDE_INLINE void copyRows(const float* src, int64_t rows, int64_t cols, const float* srcEnd, float* dst, int64_t step) {
   const vi16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
