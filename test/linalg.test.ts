@@ -97,4 +97,7 @@ test('wrong ranks and sizes raise ShapeError naming the op and the shapes', () =
   throwsNaming(() => st.linear(st.zeros(2, 3), st.zeros(4, 3), st.zeros(3)), st.ShapeError, 'linear:', '[3]');
   assert.throws(() => st.bmm(st.zeros(1, 2, 2), st.zeros(1, 2, 2, { dtype: 'float64' })), (e: Error) =>
     e instanceof st.DTypeError && /^bmm:/.test(e.message) && /float32/.test(e.message) && /float64/.test(e.message));
+  // Two matrices go through the mm op, which refuses mixed dtypes the same way.
+  assert.throws(() => st.matmul(st.zeros(2, 3), st.zeros(3, 2, { dtype: 'float64' })), (e: Error) =>
+    e instanceof st.DTypeError && /^mm:/.test(e.message) && /float32/.test(e.message) && /float64/.test(e.message));
 });
