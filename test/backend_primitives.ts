@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { IndexError, referenceBackend, type Backend, type DType, type TypedArray, type View } from '../src/index.js';
-import type { AvgPoolOptions, BinaryOp, Conv2dParams, Pool2dParams, ReduceOp, UnaryOp } from '../src/backend/backend.js';
+import type { AvgPoolOptions, BinaryOp, Conv2dParams, Pool2dParams, ReduceOp, SgdStep, UnaryOp } from '../src/backend/backend.js';
 import { allocArray } from '../src/tensor/dtype.js';
 import { contiguousStrides } from '../src/tensor/shape.js';
 
@@ -531,6 +531,41 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       assert.deepEqual(elements(once!), [2 ** -24, 2 ** -24, 2 ** -24, 2 ** -24]);
       const long = [view([300001]), view([300001]), view([300001])];
       compare('mulAdd long row', [view([300001])], (be, [o], v) => be.mulAdd(v(long[0]!), v(long[1]!), v(long[2]!), o!), 'exact');
+    });
+
+    test('sgdStep: plain, momentum (first step and later), dampening, weight decay, Nesterov, strides, special values, long rows', () => {
+      const step = (s: Partial<SgdStep>): SgdStep => ({ alpha: -0.1, weightDecay: 0, momentum: 0, dampening: 0, nesterov: false, first: false, ...s });
+      const steps = [
+        step({ alpha: -0.01 }),
+        step({ alpha: 0.05, weightDecay: 1e-3 }),
+        step({ momentum: 0.9 }),
+        step({ momentum: 0.9, first: true }),
+        step({ momentum: 0.8, dampening: 0.1, weightDecay: 1e-3, first: true }),
+        step({ alpha: 0.05, momentum: 0.8, dampening: 0.1, weightDecay: 1e-3 }),
+        step({ alpha: -0.3, momentum: 0.7, weightDecay: 0.01, nesterov: true }),
+      ];
+      const n = specials.length;
+      for (const s of steps) {
+        const what = `sgdStep ${JSON.stringify(s)}`;
+        const g = view([9, 13]);
+        compare(what, [view([9, 13]), view([9, 13])], (be, [p, b], v) => be.sgdStep(p!, v(g), s.momentum ? b! : null, s), 'exact');
+        // A transposed parameter, a gradient at an offset, a buffer with rows apart.
+        const gs = view([13, 9], { offset: 5 });
+        compare(`${what} strided`, [view([13, 9], { strides: [1, 13] }), view([13, 9], { strides: [12, 1] })],
+          (be, [p, b], v) => be.sgdStep(p!, v(gs), s.momentum ? b! : null, s), 'exact');
+        // Every special value against every other, as parameter, gradient and buffer.
+        const sg = view([n, n], { values: (i) => special(Math.floor(i / n)) });
+        compare(`${what} specials`, [view([n, n], { values: (i) => special(i % n) }), view([n, n], { values: (i) => special((i * 7) % n) })],
+          (be, [p, b], v) => be.sgdStep(p!, v(sg), s.momentum ? b! : null, s), 'exact');
+        // Long enough to be split between threads.
+        const long = view([70001]);
+        compare(`${what} long row`, [view([70001]), view([70001])], (be, [p, b], v) => be.sgdStep(p!, v(long), s.momentum ? b! : null, s), 'exact');
+      }
+      // p = d·α + p rounded once: (1 + 2^-12)² - (1 + 2^-11) is 2^-24, where rounding α·d first gives 0.
+      const near = view([5], { values: () => 1 + 2 ** -12 });
+      const [once] = compare('sgdStep rounds once', [view([5], { values: () => -(1 + 2 ** -11) })],
+        (be, [p], v) => be.sgdStep(p!, v(near), null, step({ alpha: 1 + 2 ** -12 })), 'exact');
+      assert.deepEqual(elements(once!), [2 ** -24, 2 ** -24, 2 ** -24, 2 ** -24, 2 ** -24]);
     });
 
     test('copy keeps every dtype bit for bit and converts between them; fill writes strided views', () => {

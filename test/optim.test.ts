@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { memory, set_memory_debug, tensor, tidy, Tensor } from '../src/index.js';
+import { memory, set_memory_debug, sgd_step_, tensor, tidy, Tensor, type SgdStepOptions } from '../src/index.js';
 import { Adagrad, Adam, AdamW, LAMB, RMSprop, SGD, lr_scheduler, type Optimizer } from '../src/optim/index.js';
 import { assertClose, fromFixture, type FixtureTensor } from './helpers.js';
 
@@ -156,4 +156,40 @@ test('optimizer steps free their temporaries: after 3 steps only the state buffe
   } finally {
     set_memory_debug(false);
   }
+});
+
+test('sgd_step_ on hand-computed values: plain, momentum (first step and later), weight decay, Nesterov, maximize', () => {
+  const run = (opts: SgdStepOptions, buf: number[] | null, first = false): [number[], number[] | null] => {
+    const p = tensor([1, -2]), g = tensor([0.5, 1]);
+    const b = buf && tensor(buf);
+    sgd_step_(p, g, b, opts, first);
+    return [Array.from(p.dataSync()), b && Array.from(b.dataSync())];
+  };
+  // p - lr·g
+  assert.deepEqual(run({ lr: 0.25 }, null), [[0.875, -2.25], null]);
+  // buf = μ·buf + g = [1.5, 2]; p - lr·buf
+  assert.deepEqual(run({ lr: 0.25, momentum: 0.5 }, [2, 2]), [[0.625, -2.5], [1.5, 2]]);
+  // The first step: buf = g.
+  assert.deepEqual(run({ lr: 0.25, momentum: 0.5 }, [2, 2], true), [[0.875, -2.25], [0.5, 1]]);
+  // d = g + λp = [1, 0]; buf = μ·buf + (1-τ)·d = [1 + 0.5, 1]
+  assert.deepEqual(run({ lr: 0.25, momentum: 0.5, dampening: 0.5, weight_decay: 0.5 }, [2, 2]), [[0.625, -2.25], [1.5, 1]]);
+  // Nesterov: buf = [1.5, 2], d = g + μ·buf = [1.25, 2]
+  assert.deepEqual(run({ lr: 0.25, momentum: 0.5, nesterov: true }, [2, 2]), [[0.6875, -2.5], [1.5, 2]]);
+  // maximize climbs: p + lr·g
+  assert.deepEqual(run({ lr: 0.25, maximize: true }, null), [[1.125, -1.75], null]);
+});
+
+test('sgd_step_ refuses mismatched operands, shared memory, a buffer without momentum and integer tensors, saying which', () => {
+  const p = tensor([1, 2]);
+  assert.throws(() => sgd_step_(p, tensor([1, 2, 3]), null, { lr: 0.1 }), /sgd_step_: the gradient has shape \[3\], the parameter \[2\]/);
+  assert.throws(() => sgd_step_(p, tensor([1, 2], { dtype: 'float64' }), null, { lr: 0.1 }), /sgd_step_: the gradient is float64, the parameter float32/);
+  assert.throws(() => sgd_step_(p, tensor([1, 2]), tensor([[1, 2]]), { lr: 0.1, momentum: 0.9 }), /the momentum buffer has shape \[1, 2\], the parameter \[2\]/);
+  assert.throws(() => sgd_step_(tensor([1, 2], { dtype: 'int32' }), tensor([1, 2], { dtype: 'int32' }), null, { lr: 0.1 }), /sgd_step_: the parameter: expected a floating point tensor, got int32/);
+  assert.throws(() => sgd_step_(p, p, null, { lr: 0.1 }), /the parameter and the gradient share memory/);
+  assert.throws(() => sgd_step_(p, tensor([1, 2]), tensor([0, 0]), { lr: 0.1 }), /a momentum buffer was given without a momentum/);
+  assert.throws(() => sgd_step_(p, tensor([1, 2]), null, { lr: 0.1, momentum: 0.9 }), /momentum 0.9 needs a momentum buffer/);
+  const w = tensor([1, 2], { requires_grad: true });
+  assert.throws(() => sgd_step_(w, tensor([1, 2]), null, { lr: 0.1 }), /sgd_step_: a tensor that requires grad \(a leaf\) cannot be modified in place/);
+  // Nothing was written by the refused calls.
+  assert.deepEqual(Array.from(p.dataSync()), [1, 2]);
 });

@@ -71,6 +71,7 @@ const Export kExports[] = {
     {"binary", binary},
     {"where", where},
     {"mulAdd", mulAdd},
+    {"sgdStep", sgdStep},
     {"copy", copy},
     {"fill", fill},
     {"reduce", reduce},

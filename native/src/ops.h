@@ -20,6 +20,7 @@ napi_value unary(Call& c);
 napi_value binary(Call& c);
 napi_value where(Call& c);
 napi_value mulAdd(Call& c);
+napi_value sgdStep(Call& c);
 napi_value copy(Call& c);
 napi_value fill(Call& c);
 

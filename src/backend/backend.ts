@@ -55,6 +55,25 @@ export type Pool2dParams =
     }
   | { readonly kind: 'adaptive' };
 
+/**
+ * One step of SGD (PyTorch's formulation) on a parameter p with gradient g, each quantity computed
+ * in float64 and rounded to the dtype as its own op would round it (a·b + c once), with the
+ * scalars rounded to the dtype first:
+ *   d = weightDecay ≠ 0 ? p·weightDecay + g : g;
+ *   with a momentum buffer: buf = first ? d : d·(1 - dampening) + (buf·momentum), and then
+ *   d = nesterov ? buf·momentum + d : buf;
+ *   p = d·alpha + p (alpha is -lr, or lr when maximizing).
+ */
+export interface SgdStep {
+  readonly alpha: number;
+  readonly weightDecay: number;
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly nesterov: boolean;
+  /** The buffer's first step: it takes d as it is. */
+  readonly first: boolean;
+}
+
 export interface AvgPoolOptions {
   /** Count padded positions in the divisor (PyTorch's count_include_pad). */
   readonly countIncludePad: boolean;
@@ -95,6 +114,11 @@ export interface Backend<B = unknown> {
    * optimizers' p + α·v in one pass instead of two. out may be a or c (in-place updates).
    */
   mulAdd(a: View<B>, b: View<B>, c: View<B>, out: View<B>): void;
+  /**
+   * SGD's update in one pass (see SgdStep): p and buf (null without momentum) are written in
+   * place; p, grad and buf have one shape and one float dtype and do not overlap.
+   */
+  sgdStep(p: View<B>, grad: View<B>, buf: View<B> | null, s: SgdStep): void;
   /** Reduces x over every dim where out has size 1 and x does not (out keeps x's rank). */
   reduce(op: ReduceOp, x: View<B>, out: View<B>): void;
   /** Index (int32) of the first max/min along `dim`; out has x's shape with out.shape[dim] = 1. */

@@ -1,3 +1,4 @@
+import { sgd_step_ } from '../ops/elementwise.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { check, Optimizer, type ParamGroup, type ParamsInput, type ParamState } from './optimizer.js';
 
@@ -24,13 +25,9 @@ export class SGD extends Optimizer<SGDOptions> {
   }
 
   protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<SGDOptions>): void {
-    let d = g.weight_decay !== 0 ? grad.add(p, g.weight_decay) : grad;
-    if (g.momentum !== 0) {
-      let buf = state['momentum_buffer'] as Tensor | undefined;
-      if (!buf) buf = this.buffer(state, 'momentum_buffer', p).copy_(d);
-      else buf.mul_(g.momentum).add_(d, 1 - g.dampening);
-      d = g.nesterov ? d.add(buf, g.momentum) : buf;
-    }
-    p.add_(d, g.maximize ? g.lr : -g.lr);
+    let buf = state['momentum_buffer'] as Tensor | undefined;
+    const first = g.momentum !== 0 && !buf;
+    if (first) buf = this.buffer(state, 'momentum_buffer', p);
+    sgd_step_(p, grad, g.momentum !== 0 ? buf! : null, g, first);
   }
 }

@@ -376,6 +376,60 @@ export function mulAdd(g: usize, scratch: usize, begin: i32, end: i32): void {
   }
 }
 
+/** Four lanes of a·b + c, each rounded once (mulAdd2 on both halves). */
+@inline function mulAdd4(a: v128, b: v128, c: v128): v128 {
+  return i8x16.shuffle(mulAdd2(a, b, c), mulAdd2(high(a), high(b), high(c)), 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+}
+
+/** sgdStep's scalar form of one element (its rounding spelled out in src/backend/backend.ts). */
+@inline function sgdOne(pp: usize, pg: usize, pb: usize, flags: i32, alpha: f32, decay: f32, mu: f32, keep: f32): void {
+  const w = load<f32>(pp);
+  let d: f32 = decay != 0 ? <f32>(<f64>w * <f64>decay + <f64>load<f32>(pg)) : load<f32>(pg);
+  if (flags & 4) {
+    const v: f32 = flags & 2 ? d : <f32>(<f64>d * <f64>keep + <f64>(load<f32>(pb) * mu));
+    store<f32>(pb, v);
+    d = flags & 1 ? <f32>(<f64>v * <f64>mu + <f64>d) : v;
+  }
+  store<f32>(pp, <f32>(<f64>d * <f64>alpha + <f64>w));
+}
+
+/**
+ * [flags, -, -, geometry of p, grad, buf, then alpha, weightDecay, momentum, 1 - dampening]: SGD's
+ * update in place (flags: 1 Nesterov, 2 the buffer's first step, 4 a buffer; without one buf is p).
+ */
+export function sgdStep(g: usize, scratch: usize, begin: i32, end: i32): void {
+  const flags = argi(g, 0);
+  const r = argi(g, 3);
+  const at = 4 + r + 3 * (1 + r);
+  const alpha = <f32>argf(g, at), decay = <f32>argf(g, at + 1), mu = <f32>argf(g, at + 2), keep = <f32>argf(g, at + 3);
+  const a4 = f32x4.splat(alpha), decay4 = f32x4.splat(decay), mu4 = f32x4.splat(mu), keep4 = f32x4.splat(keep);
+  const inner = innerOf(g);
+  const dense = stepOf(g, 0) == 1 && stepOf(g, 1) == 1 && (!(flags & 4) || stepOf(g, 2) == 1);
+  const sp = <usize>stepOf(g, 0) << 2, sg = <usize>stepOf(g, 1) << 2, sb = <usize>stepOf(g, 2) << 2;
+  let e = begin;
+  while (e < end) {
+    const n = min(inner - e % inner, end - e);
+    let pp = addrOf(g, 0, e, 2);
+    let pg = addrOf(g, 1, e, 2);
+    let pb = addrOf(g, 2, e, 2);
+    let i = 0;
+    if (dense) {
+      for (; i + 4 <= n; i += 4, pp += 16, pg += 16, pb += 16) {
+        const w = v128.load(pp);
+        let d = decay != 0 ? mulAdd4(w, decay4, v128.load(pg)) : v128.load(pg);
+        if (flags & 4) {
+          const v = flags & 2 ? d : mulAdd4(d, keep4, f32x4.mul(v128.load(pb), mu4));
+          v128.store(pb, v);
+          d = flags & 1 ? mulAdd4(v, mu4, d) : v;
+        }
+        v128.store(pp, mulAdd4(d, a4, w));
+      }
+    }
+    for (; i < n; i++, pp += sp, pg += sg, pb += sb) sgdOne(pp, pg, pb, flags, alpha, decay, mu, keep);
+    e += n;
+  }
+}
+
 /** [-, log2 of the element size, -, geometry of src, dst]: a bit-for-bit copy. */
 export function copy(g: usize, scratch: usize, begin: i32, end: i32): void {
   const shift = argi(g, 1);

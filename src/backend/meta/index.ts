@@ -27,6 +27,7 @@ export const metaBackend: Backend<MetaBuffer> = {
   binary: nothing,
   where: nothing,
   mulAdd: nothing,
+  sgdStep: nothing,
   reduce: nothing,
   argreduce: nothing,
   matmul: nothing,

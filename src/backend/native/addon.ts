@@ -22,6 +22,8 @@ export interface Addon {
   binary(op: number, a: TypedArray, b: TypedArray, out: TypedArray, geometry: Float64Array): void;
   where(cond: TypedArray, a: TypedArray, b: TypedArray, out: TypedArray, geometry: Float64Array): void;
   mulAdd(a: TypedArray, b: TypedArray, c: TypedArray, out: TypedArray, geometry: Float64Array): void;
+  /** flags: 1 Nesterov, 2 the buffer's first step, 4 a buffer (without one, buf is p, unused). */
+  sgdStep(p: TypedArray, grad: TypedArray, buf: TypedArray, geometry: Float64Array, alpha: number, weightDecay: number, momentum: number, dampening: number, flags: number): void;
   copy(src: TypedArray, dst: TypedArray, geometry: Float64Array): void;
   fill(dst: TypedArray, value: number, geometry: Float64Array): void;
   reduce(op: number, x: TypedArray, out: TypedArray, geometry: Float64Array): void;

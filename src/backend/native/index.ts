@@ -98,7 +98,7 @@ function weightsKey(w: NView): [number, number] {
 
 /** The argument positions of each primitive's outputs (optional ones may be absent), stamped after every call. */
 const OUTPUTS = {
-  copy: [1], fill: [0], unary: [2], binary: [3], where: [3], mulAdd: [3], reduce: [2], argreduce: [3], matmul: [2], gather: [3], scatterAdd: [0],
+  copy: [1], fill: [0], unary: [2], binary: [3], where: [3], mulAdd: [3], sgdStep: [0, 2], reduce: [2], argreduce: [3], matmul: [2], gather: [3], scatterAdd: [0],
   conv2d: [3], conv2dInputGrad: [2], conv2dWeightGrad: [2, 4], maxPool2d: [1, 2], maxPool2dGrad: [2], avgPool2d: [1], avgPool2dGrad: [1],
   batchNormStats: [1, 2], batchNormGrad: [5, 6, 7],
 } as const satisfies Record<Exclude<keyof Backend, 'name' | 'externalMemory' | 'alloc' | 'free' | 'read' | 'write'>, readonly number[]>;
@@ -232,6 +232,12 @@ function makeBackend(addon: Addon, layouts: Layouts): Backend<TypedArray> {
       if (f32(a, b, c) && f32(out) && fits(out)) addon.mulAdd(a.buffer, b.buffer, c.buffer, out.buffer, packViews(out.shape, [a, b, c, out]));
       else ref.mulAdd(a, b, c, out);
       layouts.wrote(out0, out !== out0);
+    },
+    sgdStep(p, grad, buf, s) {
+      if (!(f32(p, grad, buf ?? p) && fits(p))) return ref.sgdStep(p, grad, buf, s);
+      const b = buf ?? p;
+      addon.sgdStep(p.buffer, grad.buffer, b.buffer, packViews(p.shape, [p, grad, b]), s.alpha, s.weightDecay, s.momentum, s.dampening,
+        (s.nesterov ? 1 : 0) | (s.first ? 2 : 0) | (buf ? 4 : 0));
     },
     // A per-channel reduction reads a blocked x as it is (see layout.ts).
     reduce(op, x0, out0) {

@@ -1,4 +1,4 @@
-import type { BinaryOp, UnaryOp, View } from '../backend.js';
+import type { BinaryOp, SgdStep, UnaryOp, View } from '../backend.js';
 import { isIntegral } from '../../tensor/dtype.js';
 import { DTypeError, StrideError } from '../../tensor/errors.js';
 import { buf, forEachRow } from './strided.js';
@@ -191,5 +191,32 @@ export function mulAdd(a: View, b: View, c: View, out: View): void {
     let oi = offs[3]!;
     const [sa, sb, sc, so] = steps as [number, number, number, number];
     for (let i = 0; i < n; i++, ai += sa, bi += sb, ci += sc, oi += so) o[oi] = as[ai]! * bs[bi]! + cs[ci]!;
+  });
+}
+
+const same = (x: number): number => x;
+
+/** SGD's update as SgdStep spells it, element by element; r rounds each quantity to the dtype. */
+export function sgdStep(p: View, grad: View, momentumBuffer: View | null, s: SgdStep): void {
+  const r = p.dtype === 'float32' ? Math.fround : same;
+  const [alpha, decay, mu, keep] = [r(s.alpha), r(s.weightDecay), r(s.momentum), r(1 - s.dampening)];
+  const ps = buf(p);
+  const gs = buf(grad);
+  const bs = momentumBuffer ? buf(momentumBuffer) : null;
+  forEachRow(p.shape, momentumBuffer ? [p, grad, momentumBuffer] : [p, grad], (offs, n, steps) => {
+    let pi = offs[0]!;
+    let gi = offs[1]!;
+    let bi = offs[2] ?? 0;
+    const [sp, sg, sb = 0] = steps as [number, number, number?];
+    for (let i = 0; i < n; i++, pi += sp, gi += sg, bi += sb) {
+      const w = ps[pi]!;
+      let d = decay !== 0 ? r(w * decay + gs[gi]!) : gs[gi]!;
+      if (bs) {
+        const b = s.first ? d : r(d * keep + r(bs[bi]! * mu));
+        bs[bi] = b;
+        d = s.nesterov ? r(b * mu + d) : b;
+      }
+      ps[pi] = r(d * alpha + w);
+    }
   });
 }

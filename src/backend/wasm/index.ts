@@ -65,7 +65,7 @@ const GRAIN_COSTLY = 1 << 12;
 const FLOP_GRAIN = 1 << 18;
 
 /** The kernels' exports the pool can run, by name. */
-const PARALLEL = ['sgemm', 'unary', 'binary', 'where', 'mulAdd', 'copy', 'fill', 'storeF64', 'reduce', 'argreduce', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxPool2d', 'maxPool2dGrad', 'avgPool2d', 'avgPool2dGrad', 'batchNormStats', 'batchNormGrad'] as const;
+const PARALLEL = ['sgemm', 'unary', 'binary', 'where', 'mulAdd', 'sgdStep', 'copy', 'fill', 'storeF64', 'reduce', 'argreduce', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxPool2d', 'maxPool2dGrad', 'avgPool2d', 'avgPool2dGrad', 'batchNormStats', 'batchNormGrad'] as const;
 
 interface Exports {
   fillF64(p: number, n: number, value: number): void;
@@ -250,6 +250,16 @@ function makeBackend(impl: WasmBackendImpl, k: Exports, kernels: Record<string, 
       const n = f32(a, b, c, out) ? impl.packWalk(0, 0, 0, out.shape, [{ v: a }, { v: b }, { v: c }, { v: out }]) : -1;
       if (n < 0) return ref.mulAdd(refView(a), refView(b), refView(c), refView(out));
       impl.runWalk('mulAdd', n);
+    },
+    sgdStep(p, grad, buf, s) {
+      const b = buf ?? p;
+      const flags = (s.nesterov ? 1 : 0) | (s.first ? 2 : 0) | (buf ? 4 : 0);
+      const n = f32(p, grad, b) ? impl.packWalk(flags, 0, 0, p.shape, [{ v: p }, { v: grad }, { v: b }]) : -1;
+      if (n < 0) return ref.sgdStep(refView(p), refView(grad), buf && refView(buf), s);
+      // The scalars follow the walk's three views (the kernel finds them from its rank).
+      const a = impl.argBlock();
+      a.set([s.alpha, s.weightDecay, s.momentum, 1 - s.dampening], 4 + a[3]! + 3 * (1 + a[3]!));
+      impl.runWalk('sgdStep', n);
     },
     reduce(op, x, out) {
       if (!f32(x, out) || x.shape.length > MAX_RANK) return ref.reduce(op, refView(x), refView(out));
