@@ -405,11 +405,15 @@ describe('native backend', { skip }, () => {
     values[1 * 330 + 2 * 110] = NaN;
     const withNaN = tensor(values, on).reshape([2, 3, 11, 10]);
     const x = randn([2, 3, 11, 10], on);
-    for (const opts of [{ stride: 2, padding: 1 }, { stride: 1, dilation: 2 }, { stride: [2, 3] as [number, number], padding: [1, 0] as [number, number], ceil_mode: true }]) {
-      const what = JSON.stringify(opts);
+    // Windows of 3 take the general loop; 2x2 at stride 2 (LeNet-5's) its own.
+    const cases: [number, { stride?: number | [number, number]; padding?: number | [number, number]; dilation?: number; ceil_mode?: boolean }][] = [
+      [3, { stride: 2, padding: 1 }], [3, { stride: 1, dilation: 2 }], [3, { stride: [2, 3], padding: [1, 0], ceil_mode: true }], [2, {}],
+    ];
+    for (const [k, opts] of cases) {
+      const what = `${k} ${JSON.stringify(opts)}`;
       no_grad(() => {
-        const pooled = max_pool2d_with_indices(conv2d(withNaN, w, null, { padding: 1 }), 3, opts);
-        const e = max_pool2d_with_indices(conv2d(ref(withNaN), ref(w), null, { padding: 1 }), 3, opts);
+        const pooled = max_pool2d_with_indices(conv2d(withNaN, w, null, { padding: 1 }), k, opts);
+        const e = max_pool2d_with_indices(conv2d(ref(withNaN), ref(w), null, { padding: 1 }), k, opts);
         // Before anything reads it, the output buffer holds nChw16c: [n][c / 16][s][c % 16].
         const [, C, OH, OW] = e.output.shape as [number, number, number, number];
         const S = OH * OW, raw = pooled.output.buffer as Float32Array, expected = Array.from(e.output.dataSync());
@@ -424,7 +428,7 @@ describe('native backend', { skip }, () => {
       // It feeds a convolution blocked, and the gradient goes back through the indices.
       const grad = (b: 'native' | 'reference') => {
         const xb = x.detach().to(b).requires_grad_();
-        sum(conv2d(max_pool2d(conv2d(xb, w.to(b), null, { padding: 1 }), 3, opts), w2.to(b))).backward();
+        sum(conv2d(max_pool2d(conv2d(xb, w.to(b), null, { padding: 1 }), k, opts), w2.to(b))).backward();
         return xb.grad!;
       };
       assertMatch(Array.from(grad('native').dataSync()), Array.from(grad('reference').dataSync()), `${what}: the input gradient`, 'scaled');
@@ -438,7 +442,7 @@ describe('native backend', { skip }, () => {
       for (const [name, head] of Object.entries(heads)) {
         const poolGrad = (b: 'native' | 'reference') => {
           const y = conv2d(x.to(b), w.to(b), null, { padding: 1 }).requires_grad_();
-          return autograd.grad(head(max_pool2d(y, 3, opts)), [y])[0]!;
+          return autograd.grad(head(max_pool2d(y, k, opts)), [y])[0]!;
         };
         const g = poolGrad('native'), e = Array.from(poolGrad('reference').dataSync());
         const [, C, H, W] = g.shape as [number, number, number, number];

@@ -334,6 +334,35 @@ STRIDE_CLONES void avgGradPlane(const Pool& p, const AvgOptions& opts, const flo
   for (int64_t i = 0; i < p.inPlane(); i++) gx[i] = static_cast<float>(acc[i]);
 }
 
+/**
+ * maxBlock16 for the common 2x2 window at stride 2 without padding (LeNet-5's second pooling):
+ * a position's four taps are four whole 16-lane rows, compared in the reference's order in loops
+ * over the lanes the compiler vectorises. 64 images of 16x10x10, one thread: 49 -> 26 us alone;
+ * in a LeNet-5 step on two threads 133-164 -> 78-103 us (interleaved steps).
+ */
+STRIDE_CLONES void maxBlock16Halving(const Pool& p, const float* x, float* y, int32_t* idx) {
+  const int64_t W = p.W, OW = p.OW, plane = p.outPlane();
+  const int32_t below = static_cast<int32_t>(W);
+  for (int64_t oh = 0; oh < p.OH; oh++) {
+    for (int64_t ow = 0; ow < OW; ow++) {
+      const int32_t i = static_cast<int32_t>(2 * oh * W + 2 * ow);
+      const float* v = x + i * kLanes;
+      const int64_t o = oh * OW + ow;
+      float best[kLanes];
+      int32_t at[kLanes];
+      for (int64_t l = 0; l < kLanes; l++) {
+        best[l] = v[l];
+        at[l] = i;
+        keepMax(v[kLanes + l], i + 1, best[l], at[l]);
+        keepMax(v[below * kLanes + l], i + below, best[l], at[l]);
+        keepMax(v[(below + 1) * kLanes + l], i + below + 1, best[l], at[l]);
+      }
+      std::memcpy(y + o * kLanes, best, sizeof best);
+      for (int64_t l = 0; l < kLanes; l++) idx[l * plane + o] = at[l];
+    }
+  }
+}
+
 }  // namespace
 
 // maxPool2d(x, out, indices, geometry + [indices offset, blocked]): blocked, x and out are
@@ -358,9 +387,14 @@ napi_value maxPool2d(Call& c) {
     const int threads = p.parallel() ? omp_get_max_threads() : 1;
     std::vector<float> rows(threads * p.OW * kBlock16);
     std::vector<int32_t> rowIndices(threads * p.OW * kBlock16);
+    const bool halving = p.isPlain2x2();
 #pragma omp parallel for num_threads(threads)
     for (int64_t b = 0; b < blocks; b++) {
       const int64_t t = omp_get_thread_num() * p.OW * kBlock16;
+      if (halving) {
+        maxBlock16Halving(p, x.as<float>() + p.inOffset + b * in, out.as<float>() + p.outOffset + b * o, indices.as<int32_t>() + idxOffset + b * o);
+        continue;
+      }
       maxBlock16(p, x.as<float>() + p.inOffset + b * in, out.as<float>() + p.outOffset + b * o, indices.as<int32_t>() + idxOffset + b * o,
                  rows.data() + t, rowIndices.data() + t);
     }
