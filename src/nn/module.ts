@@ -60,11 +60,14 @@ export abstract class Module {
   /** Runs forward-pre hooks, forward and forward hooks (PyTorch's `module(...)`). */
   call(...inputs: Parameters<this['forward']>): ReturnType<this['forward']> {
     let args: unknown[] = inputs;
-    for (const hook of this.#preHooks.values()) args = hook(this, args) ?? args;
+    // Sizes first: most modules have no hooks, and a Map iterator per call is garbage.
+    if (this.#preHooks.size > 0) for (const hook of this.#preHooks.values()) args = hook(this, args) ?? args;
     let out = (this.forward as (...a: unknown[]) => unknown)(...args);
-    for (const hook of this.#hooks.values()) {
-      const replaced = hook(this, args, out);
-      if (replaced !== undefined) out = replaced;
+    if (this.#hooks.size > 0) {
+      for (const hook of this.#hooks.values()) {
+        const replaced = hook(this, args, out);
+        if (replaced !== undefined) out = replaced;
+      }
     }
     return out as ReturnType<this['forward']>;
   }
@@ -125,9 +128,13 @@ export abstract class Module {
 
   /** Own properties in assignment order (names registered through add_module & co. where they were registered). */
   private ownEntries(): [string, unknown][] {
-    for (const k of Object.keys(this)) this.#order.add(k);
+    const keys = Object.keys(this);
+    for (let i = 0; i < keys.length; i++) this.#order.add(keys[i]!);
     const self = this as unknown as Record<string, unknown>;
-    return [...this.#order].filter((k) => Object.hasOwn(this, k)).map((k) => [k, self[k]]);
+    // A loop, not spread, filter and map: a Sequential's forward comes here every call.
+    const entries: [string, unknown][] = [];
+    for (const k of this.#order) if (Object.hasOwn(this, k)) entries.push([k, self[k]]);
+    return entries;
   }
 
   *named_children(): Generator<[string, Module]> {
