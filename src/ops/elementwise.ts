@@ -502,8 +502,9 @@ export interface SgdStepOptions {
  * One SGD step on p in place, given its gradient and, with momentum, its momentum buffer (also
  * updated in place; `first` makes it take the step's direction as it is): PyTorch's update,
  * v = μv + (1-τ)(g + λp), p -= lr·v (or lr·(g + λp + μv) with Nesterov's), in one pass over the
- * three tensors instead of three to five elementwise ops (the optimizer step of a LeNet-5 batch
- * was a twelfth of it). Each quantity is rounded to the dtype as its own op would round it.
+ * three tensors instead of three to five elementwise ops (with those, a LeNet-5 training step spent
+ * a twelfth of its time in the optimizer). Each quantity is rounded to the dtype as its own op
+ * would round it.
  */
 export function sgd_step_(p: Tensor, grad: Tensor, momentum_buffer: Tensor | null, opts: SgdStepOptions, first = false): Tensor {
   const { lr, momentum = 0, dampening = 0, weight_decay = 0, nesterov = false, maximize = false } = opts;
