@@ -17,7 +17,7 @@
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-O3", "-fopenmp"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-O3", "-fno-math-errno", "-fopenmp"],
       "ldflags": ["-fopenmp"],
       "libraries": ["-ldnnl"]
     }

@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { IndexError, referenceBackend, type Backend, type DType, type TypedArray, type View } from '../src/index.js';
-import type { AvgPoolOptions, BinaryOp, Conv2dParams, Pool2dParams, ReduceOp, SgdStep, UnaryOp } from '../src/backend/backend.js';
+import type { AdamStep, AvgPoolOptions, BinaryOp, Conv2dParams, Pool2dParams, ReduceOp, SgdStep, UnaryOp } from '../src/backend/backend.js';
 import { allocArray } from '../src/tensor/dtype.js';
 import { contiguousStrides } from '../src/tensor/shape.js';
 
@@ -566,6 +566,35 @@ export function primitiveSuite<B>(backend: Backend<B>, opts: PrimitiveSuiteOptio
       const [once] = compare('sgdStep rounds once', [view([5], { values: () => -(1 + 2 ** -11) })],
         (be, [p], v) => be.sgdStep(p!, v(near), null, step({ alpha: 1 + 2 ** -12 })), 'exact');
       assert.deepEqual(elements(once!), [2 ** -24, 2 ** -24, 2 ** -24, 2 ** -24, 2 ** -24]);
+    });
+
+    test('adamStep: Adam, L2 weight decay, AdamW, maximize, AMSGrad, strides, special values, long rows', () => {
+      const step = (s: Partial<AdamStep>): AdamStep => ({
+        stepSize: 1e-3 / (1 - 0.9 ** 3), beta1: 0.9, beta2: 0.999, eps: 1e-8, correction2Sqrt: Math.sqrt(1 - 0.999 ** 3), weightDecay: 0, decay: 1, maximize: false, ...s,
+      });
+      const steps = [step({}), step({ weightDecay: 0.01 }), step({ decay: 1 - 1e-3 * 0.01 }), step({ maximize: true, weightDecay: 0.1 }), step({ stepSize: 0.1, eps: 1e-3 })];
+      const n = specials.length;
+      // v and vmax must not be negative (they are sums of squares), except that specials test NaN and -0.
+      const positive = (i: number) => Math.abs(special(i));
+      for (const amsgrad of [false, true]) {
+        for (const s of steps) {
+          const what = `adamStep ${JSON.stringify(s)}${amsgrad ? ' amsgrad' : ''}`;
+          const g = view([9, 13]);
+          const outs = () => [view([9, 13]), view([9, 13]), view([9, 13], { values: () => rand() }), view([9, 13], { values: () => rand() })];
+          compare(what, outs(), (be, [p, m, v, x], vw) => be.adamStep(p!, vw(g), m!, v!, amsgrad ? x! : null, s), 'exact');
+          // A transposed parameter, a gradient at an offset, moments with rows apart.
+          const gs = view([13, 9], { offset: 5 });
+          compare(`${what} strided`, [view([13, 9], { strides: [1, 13] }), view([13, 9], { strides: [12, 1] }), view([13, 9], { strides: [10, 1], values: () => rand() }), view([13, 9], { values: () => rand() })],
+            (be, [p, m, v, x], vw) => be.adamStep(p!, vw(gs), m!, v!, amsgrad ? x! : null, s), 'exact');
+          const sg = view([n, n], { values: (i) => special(Math.floor(i / n)) });
+          compare(`${what} specials`, [view([n, n], { values: (i) => special(i % n) }), view([n, n], { values: (i) => special((i * 7) % n) }),
+            view([n, n], { values: (i) => positive((i * 3) % n) }), view([n, n], { values: (i) => positive((i * 5) % n) })],
+          (be, [p, m, v, x], vw) => be.adamStep(p!, vw(sg), m!, v!, amsgrad ? x! : null, s), 'exact');
+          const long = view([70001]);
+          compare(`${what} long row`, [view([70001]), view([70001]), view([70001], { values: () => rand() }), view([70001], { values: () => rand() })],
+            (be, [p, m, v, x], vw) => be.adamStep(p!, vw(long), m!, v!, amsgrad ? x! : null, s), 'exact');
+        }
+      }
     });
 
     test('copy keeps every dtype bit for bit and converts between them; fill writes strided views', () => {

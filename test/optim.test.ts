@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { memory, set_memory_debug, sgd_step_, tensor, tidy, Tensor, type SgdStepOptions } from '../src/index.js';
+import { adam_step_, memory, set_memory_debug, sgd_step_, tensor, tidy, Tensor, type AdamStepOptions, type SgdStepOptions } from '../src/index.js';
 import { Adagrad, Adam, AdamW, LAMB, RMSprop, SGD, lr_scheduler, type Optimizer } from '../src/optim/index.js';
 import { assertClose, fromFixture, type FixtureTensor } from './helpers.js';
 
@@ -192,4 +192,39 @@ test('sgd_step_ refuses mismatched operands, shared memory, a buffer without mom
   assert.throws(() => sgd_step_(w, tensor([1, 2]), null, { lr: 0.1 }), /sgd_step_: a tensor that requires grad \(a leaf\) cannot be modified in place/);
   // Nothing was written by the refused calls.
   assert.deepEqual(Array.from(p.dataSync()), [1, 2]);
+});
+
+test('adam_step_ on hand-computed values: the first step moves by lr·sign(g); AdamW decays first; AMSGrad keeps the larger v', () => {
+  const run = (opts: AdamStepOptions, step: number, m0: number, v0: number, vmax0: number | null): number[] => {
+    const p = tensor([1]), g = tensor([0.5]), m = tensor([m0]), v = tensor([v0]), vmax = vmax0 === null ? null : tensor([vmax0]);
+    adam_step_(p, g, m, v, vmax, step, opts);
+    return [p, m, v, ...(vmax ? [vmax] : [])].map((t) => t.dataSync()[0]!);
+  };
+  const f = Math.fround;
+  // Step 1 from zero moments (β 0.9, 0.75): m = 0.05, v = 0.0625, m̂ = 0.5, v̂ = 0.25: p -= lr·0.5/(0.5 + eps).
+  const [p1, m1, v1] = run({ lr: 0.25, betas: [0.9, 0.75], eps: 0 }, 1, 0, 0, null);
+  assert.equal(m1, f(f(0.5 * f(0.1)) + 0));
+  assert.equal(v1, f(f(0.25) * f(0.25) + 0));
+  assert.ok(Math.abs(p1! - 0.75) < 1e-6, `p after one step: ${p1}`);
+  // AdamW: p·(1 - lr·λ) = 0.5 first (lr 0.25, λ 2), then the same move: 0.25.
+  const [pw] = run({ lr: 0.25, betas: [0.9, 0.75], eps: 0, weight_decay: 2, decoupled_weight_decay: true }, 1, 0, 0, null);
+  assert.ok(Math.abs(pw! - 0.25) < 1e-6, `AdamW's p: ${pw}`);
+  // AMSGrad at step 2 (β 0.5, 0.5): v = 0.125 stays below vmax = 4, which divides instead.
+  const [pa, , va, xa] = run({ lr: 0.25, betas: [0.5, 0.5], eps: 0 }, 2, 0, 0, 4);
+  assert.equal(va, 0.125);
+  assert.equal(xa, 4);
+  // m = 0.25, m̂ = 0.25/0.75; v̂max = 4/0.75: p -= 0.25·(1/3)/√(16/3).
+  assert.ok(Math.abs(pa! - (1 - 0.25 * (1 / 3) / Math.sqrt(16 / 3))) < 1e-6, `AMSGrad's p: ${pa}`);
+});
+
+test('adam_step_ refuses a bad step count, mismatched moments and shared memory, saying which', () => {
+  const p = tensor([1, 2]), g = tensor([1, 1]), m = tensor([0, 0]), v = tensor([0, 0]);
+  const opts = { lr: 0.1, betas: [0.9, 0.999] as const, eps: 1e-8 };
+  assert.throws(() => adam_step_(p, g, m, v, null, 0, opts), /adam_step_: the step count must be an integer >= 1, got 0/);
+  assert.throws(() => adam_step_(p, g, tensor([0, 0, 0]), v, null, 1, opts), /adam_step_: the exp_avg has shape \[3\], the parameter \[2\]/);
+  assert.throws(() => adam_step_(p, g, m, tensor([0, 0], { dtype: 'float64' }), null, 1, opts), /adam_step_: the exp_avg_sq is float64, the parameter float32/);
+  assert.throws(() => adam_step_(p, g, m, m, null, 1, opts), /the exp_avg and the exp_avg_sq share memory/);
+  assert.throws(() => adam_step_(p, g, m, v, v, 1, opts), /the exp_avg_sq and the max_exp_avg_sq share memory/);
+  assert.deepEqual(Array.from(p.dataSync()), [1, 2]);
+  assert.deepEqual(Array.from(m.dataSync()), [0, 0]);
 });

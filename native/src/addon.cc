@@ -72,6 +72,7 @@ const Export kExports[] = {
     {"where", where},
     {"mulAdd", mulAdd},
     {"sgdStep", sgdStep},
+    {"adamStep", adamStep},
     {"copy", copy},
     {"fill", fill},
     {"reduce", reduce},

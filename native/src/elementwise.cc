@@ -420,6 +420,72 @@ napi_value sgdStep(Call& c) {
   return c.undefined();
 }
 
+namespace {
+
+// Adam's update, as Backend.adamStep spells it (rounded as sgdStep): float products, quotients
+// and square roots are correctly rounded as they are; the multiply-adds run in double.
+struct AdamScalars {
+  float decay, wd, sign, b1, b2, c2, eps;
+  double k1, k2, alpha;
+};
+
+template <bool kAmsgrad, bool kDecay>
+inline void adamOne(float* p, const float* g, float* m, float* v, float* x, const AdamScalars& s) {
+  const float w = *p * s.decay;
+  float gi = *g * s.sign;
+  if (kDecay) gi = static_cast<float>(static_cast<double>(w) * s.wd + gi);
+  const float mn = static_cast<float>(gi * s.k1 + *m * s.b1);
+  const float vn = static_cast<float>(static_cast<float>(gi * gi) * s.k2 + *v * s.b2);
+  *m = mn;
+  *v = vn;
+  float second = vn;
+  if (kAmsgrad) *x = second = jsMax(*x, vn);
+  const float denom = std::sqrt(second) / s.c2 + s.eps;
+  *p = static_cast<float>((mn / denom) * s.alpha + w);
+}
+
+template <bool kAmsgrad, bool kDecay>
+STRIDE_CLONES void adamRow(int64_t n, float* p, int64_t sp, const float* g, int64_t sg, float* m, int64_t sm, float* v, int64_t sv, float* x, int64_t sx,
+                           const AdamScalars& s) {
+  // Contiguous rows apart, so the compiler vectorises them.
+  if (sp == 1 && sg == 1 && sm == 1 && sv == 1 && (!kAmsgrad || sx == 1)) {
+    for (int64_t i = 0; i < n; i++) adamOne<kAmsgrad, kDecay>(p + i, g + i, m + i, v + i, x + i, s);
+  } else {
+    for (int64_t i = 0; i < n; i++) adamOne<kAmsgrad, kDecay>(p + i * sp, g + i * sg, m + i * sm, v + i * sv, x + i * sx, s);
+  }
+}
+
+using AdamRow = void (*)(int64_t, float*, int64_t, const float*, int64_t, float*, int64_t, float*, int64_t, float*, int64_t, const AdamScalars&);
+constexpr AdamRow kAdamRows[4] = {&adamRow<false, false>, &adamRow<false, true>, &adamRow<true, false>, &adamRow<true, true>};
+
+}  // namespace
+
+// adamStep(p, grad, m, v, vmax, geometry, [stepSize, beta1, beta2, eps, correction2Sqrt,
+// weightDecay, decay, flags]): flags bit 0 maximize, bit 1 amsgrad (without it vmax is v, unused).
+napi_value adamStep(Call& c) {
+  const Array p = c.array(0, napi_float32_array, "p");
+  const Array g = c.array(1, napi_float32_array, "grad");
+  const Array m = c.array(2, napi_float32_array, "m");
+  const Array v = c.array(3, napi_float32_array, "v");
+  const Array x = c.array(4, napi_float32_array, "vmax");
+  size_t count, n;
+  const double* meta = c.meta(5, &count);
+  Meta geometry(meta, count);
+  const auto s = readStrided<5>(geometry, {&p, &g, &m, &v, &x});
+  const double* a = c.meta(6, &n);
+  if (n < 8) throw Error("adamStep takes 8 parameters, got " + std::to_string(n));
+  const int flags = static_cast<int>(a[7]);
+  const AdamScalars k{static_cast<float>(a[6]), static_cast<float>(a[5]), (flags & 1) ? -1.0f : 1.0f, static_cast<float>(a[1]), static_cast<float>(a[2]),
+                      static_cast<float>(a[4]), static_cast<float>(a[3]), static_cast<float>(1 - a[1]), static_cast<float>(1 - a[2]), static_cast<float>(-a[0])};
+  const AdamRow row = kAdamRows[((flags & 2) ? 2 : 0) | (k.wd != 0 ? 1 : 0)];
+  // Split as sgdStep's, for the same reason.
+  forRows(s, [&](const int64_t* off, int64_t len, const int64_t* st) {
+    row(len, p.as<float>() + off[0], st[0], g.as<float>() + off[1], st[1], m.as<float>() + off[2], st[2], v.as<float>() + off[3], st[3],
+        x.as<float>() + off[4], st[4], k);
+  }, kCostlyGrain);
+  return c.undefined();
+}
+
 // copy(src, dst, geometry): both of one element type, copied bit for bit.
 napi_value copy(Call& c) {
   const Array src = c.array(0);

@@ -21,6 +21,7 @@ napi_value binary(Call& c);
 napi_value where(Call& c);
 napi_value mulAdd(Call& c);
 napi_value sgdStep(Call& c);
+napi_value adamStep(Call& c);
 napi_value copy(Call& c);
 napi_value fill(Call& c);
 

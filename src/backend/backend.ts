@@ -74,6 +74,28 @@ export interface SgdStep {
   readonly first: boolean;
 }
 
+/**
+ * One step of Adam or AdamW (PyTorch's formulation) on a parameter p with gradient g and moment
+ * estimates m and v, rounded as SgdStep (scalars to the dtype first; each quantity as its own op):
+ *   p = p·decay (AdamW's decoupled decay; 1 for Adam); g = maximize ? -g : g;
+ *   g = weightDecay ≠ 0 ? p·weightDecay + g : g (Adam's L2);
+ *   m = g·(1 - beta1) + (m·beta1); v = (g·g)·(1 - beta2) + (v·beta2);
+ *   with amsgrad, vmax = max(vmax, v) and vmax replaces v below;
+ *   p = (m / (sqrt(v) / correction2Sqrt + eps))·(-stepSize) + p.
+ */
+export interface AdamStep {
+  /** lr / (1 - beta1^t). */
+  readonly stepSize: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  /** sqrt(1 - beta2^t). */
+  readonly correction2Sqrt: number;
+  readonly weightDecay: number;
+  readonly decay: number;
+  readonly maximize: boolean;
+}
+
 export interface AvgPoolOptions {
   /** Count padded positions in the divisor (PyTorch's count_include_pad). */
   readonly countIncludePad: boolean;
@@ -119,6 +141,11 @@ export interface Backend<B = unknown> {
    * place; p, grad and buf have one shape and one float dtype and do not overlap.
    */
   sgdStep(p: View<B>, grad: View<B>, buf: View<B> | null, s: SgdStep): void;
+  /**
+   * Adam's update in one pass (see AdamStep): p, m, v and vmax (null without amsgrad) are written
+   * in place; all have grad's shape and one float dtype and do not overlap.
+   */
+  adamStep(p: View<B>, grad: View<B>, m: View<B>, v: View<B>, vmax: View<B> | null, s: AdamStep): void;
   /** Reduces x over every dim where out has size 1 and x does not (out keeps x's rank). */
   reduce(op: ReduceOp, x: View<B>, out: View<B>): void;
   /** Index (int32) of the first max/min along `dim`; out has x's shape with out.shape[dim] = 1. */

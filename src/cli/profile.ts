@@ -25,7 +25,7 @@ interface Stat {
 
 /** The primitives a step spends its time in; alloc/read/write are bookkeeping, not compute. */
 const PRIMITIVES = [
-  'copy', 'fill', 'unary', 'binary', 'where', 'mulAdd', 'sgdStep', 'reduce', 'argreduce', 'matmul', 'gather', 'scatterAdd',
+  'copy', 'fill', 'unary', 'binary', 'where', 'mulAdd', 'sgdStep', 'adamStep', 'reduce', 'argreduce', 'matmul', 'gather', 'scatterAdd',
   'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxPool2d', 'maxPool2dGrad', 'avgPool2d', 'avgPool2dGrad', 'batchNormStats', 'batchNormGrad',
 ] as const satisfies readonly (keyof Backend)[];
 // Every primitive of the Backend interface is listed: one added there and not here does not compile.

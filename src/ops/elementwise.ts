@@ -508,29 +508,68 @@ export interface SgdStepOptions {
  */
 export function sgd_step_(p: Tensor, grad: Tensor, momentum_buffer: Tensor | null, opts: SgdStepOptions, first = false): Tensor {
   const { lr, momentum = 0, dampening = 0, weight_decay = 0, nesterov = false, maximize = false } = opts;
-  const tensors = momentum_buffer ? [p, grad, momentum_buffer] : [p, grad];
-  const names = ['parameter', 'gradient', 'momentum buffer'];
-  for (let i = 0; i < tensors.length; i++) {
-    const t = tensors[i]!;
-    t.assertAlive();
-    requireFloat(t, `sgd_step_: the ${names[i]}`);
-    if (t.dtype !== p.dtype) throw new DTypeError(`sgd_step_: the ${names[i]} is ${t.dtype}, the parameter ${p.dtype}`);
-    if (t.device !== p.device) throw new StrideError(`sgd_step_: expected all tensors on one backend, got ${tensors.map((x) => x.device).join(' and ')}`);
-    if (!sameShape(t.shape, p.shape)) throw new ShapeError(`sgd_step_: the ${names[i]} has shape ${formatShape(t.shape)}, the parameter ${formatShape(p.shape)}`);
-    for (let j = 0; j < i; j++) {
-      if (tensors[j]!.buffer === t.buffer) throw new StrideError(`sgd_step_: the ${names[j]} and the ${names[i]} share memory`);
-    }
-  }
+  checkUpdate('sgd_step_', momentum_buffer ? [p, grad, momentum_buffer] : [p, grad], ['parameter', 'gradient', 'momentum buffer']);
   if (momentum === 0 && momentum_buffer) throw new StrideError('sgd_step_: a momentum buffer was given without a momentum');
   if (momentum !== 0 && !momentum_buffer) throw new StrideError(`sgd_step_: momentum ${momentum} needs a momentum buffer`);
-  if (is_grad_enabled() && grad.requires_grad) {
-    throw new AutogradError('sgd_step_: the gradient requires grad, but in-place ops record no graph; detach() it or run under no_grad()');
-  }
   const step = { alpha: maximize ? lr : -lr, weightDecay: weight_decay, momentum, dampening, nesterov, first };
   return inPlace(p, 'sgd_step_', () => {
     if (momentum_buffer) inPlace(momentum_buffer, 'sgd_step_', () => p.backend.sgdStep(p, grad, momentum_buffer, step));
     else p.backend.sgdStep(p, grad, null, step);
   });
+}
+
+/** The options of adam_step_ (torch.optim.Adam's; decoupled_weight_decay makes it AdamW's). */
+export interface AdamStepOptions {
+  lr: number;
+  betas: readonly [number, number];
+  eps: number;
+  weight_decay?: number;
+  maximize?: boolean;
+  decoupled_weight_decay?: boolean;
+}
+
+/**
+ * Step t (from 1) of Adam on p in place, with its moment estimates exp_avg and exp_avg_sq and,
+ * for AMSGrad, the running maximum of the latter (all updated in place): PyTorch's update, with
+ * L2 weight decay added to the gradient, or (decoupled) p scaled by 1 - lr·λ first, as AdamW. One
+ * pass over the tensors instead of about ten elementwise ops (a LeNet-5 step spent 0.55 ms in
+ * them, against 76 us for SGD). Rounded as sgd_step_.
+ */
+export function adam_step_(
+  p: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor, max_exp_avg_sq: Tensor | null, step: number, opts: AdamStepOptions,
+): Tensor {
+  const { lr, betas: [beta1, beta2], eps, weight_decay = 0, maximize = false, decoupled_weight_decay = false } = opts;
+  if (!Number.isInteger(step) || step < 1) throw new StrideError(`adam_step_: the step count must be an integer >= 1, got ${step}`);
+  const tensors = [p, grad, exp_avg, exp_avg_sq, ...(max_exp_avg_sq ? [max_exp_avg_sq] : [])];
+  checkUpdate('adam_step_', tensors, ['parameter', 'gradient', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq']);
+  const s = {
+    stepSize: lr / (1 - beta1 ** step), beta1, beta2, eps, correction2Sqrt: Math.sqrt(1 - beta2 ** step),
+    weightDecay: decoupled_weight_decay ? 0 : weight_decay, decay: decoupled_weight_decay ? 1 - lr * weight_decay : 1, maximize,
+  };
+  const run = () => p.backend.adamStep(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, s);
+  const states = tensors.slice(2);
+  // Each state tensor written is checked and versioned as any in-place write.
+  const write = states.reduceRight<() => void>((inner, t) => () => void inPlace(t, 'adam_step_', inner), run);
+  return inPlace(p, 'adam_step_', write);
+}
+
+/** An optimizer update's operands: live float tensors of the parameter's dtype, backend and shape, no two sharing memory. */
+function checkUpdate(name: string, tensors: readonly Tensor[], names: readonly string[]): void {
+  const p = tensors[0]!;
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i]!;
+    t.assertAlive();
+    requireFloat(t, `${name}: the ${names[i]}`);
+    if (t.dtype !== p.dtype) throw new DTypeError(`${name}: the ${names[i]} is ${t.dtype}, the parameter ${p.dtype}`);
+    if (t.device !== p.device) throw new StrideError(`${name}: expected all tensors on one backend, got ${tensors.map((x) => x.device).join(' and ')}`);
+    if (!sameShape(t.shape, p.shape)) throw new ShapeError(`${name}: the ${names[i]} has shape ${formatShape(t.shape)}, the parameter ${formatShape(p.shape)}`);
+    for (let j = 0; j < i; j++) {
+      if (tensors[j]!.buffer === t.buffer) throw new StrideError(`${name}: the ${names[j]} and the ${names[i]} share memory`);
+    }
+  }
+  if (is_grad_enabled() && tensors[1]!.requires_grad) {
+    throw new AutogradError(`${name}: the gradient requires grad, but in-place ops record no graph; detach() it or run under no_grad()`);
+  }
 }
 
 export const add_ = binaryInPlace('add_', 'add');

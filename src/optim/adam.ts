@@ -1,4 +1,4 @@
-import { maximum } from '../ops/elementwise.js';
+import { adam_step_ } from '../ops/elementwise.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { check, Optimizer, type ParamGroup, type ParamsInput, type ParamState } from './optimizer.js';
 
@@ -30,26 +30,19 @@ export class Adam extends Optimizer<AdamOptions> {
   }
 
   protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): void {
-    if (g.maximize) grad = grad.neg();
-    if (g.weight_decay !== 0) grad = grad.add(p, g.weight_decay);
-    this.adamStep(p, grad, state, g);
+    this.adamStep(p, grad, state, g, false);
   }
 
   /**
    * The step shared with AdamW, with the bias corrections 1-β₁ᵗ and 1-β₂ᵗ (so the first steps are
    * not biased towards zero): p -= lr/(1-β₁ᵗ) · m / (sqrt(v)/sqrt(1-β₂ᵗ) + eps).
    */
-  protected adamStep(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): void {
-    const { step, m, v } = this.updateMoments(state, p, grad, g.betas);
-    const stepSize = g.lr / (1 - g.betas[0] ** step);
-    const correction2Sqrt = Math.sqrt(1 - g.betas[1] ** step);
-    let second = v;
-    if (g.amsgrad) {
-      const vmax = this.buffer(state, 'max_exp_avg_sq', p);
-      vmax.copy_(maximum(vmax, v));
-      second = vmax;
-    }
-    p.add_(m.div(second.sqrt().div(correction2Sqrt).add(g.eps)), -stepSize);
+  protected adamStep(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>, decoupled: boolean): void {
+    const step = this.countStep(state);
+    const m = this.buffer(state, 'exp_avg', p);
+    const v = this.buffer(state, 'exp_avg_sq', p);
+    const vmax = g.amsgrad ? this.buffer(state, 'max_exp_avg_sq', p) : null;
+    adam_step_(p, grad, m, v, vmax, step, { ...g, decoupled_weight_decay: decoupled });
   }
 }
 
@@ -60,8 +53,6 @@ export class AdamW extends Adam {
   }
 
   protected override update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): void {
-    if (g.maximize) grad = grad.neg();
-    p.mul_(1 - g.lr * g.weight_decay);
-    this.adamStep(p, grad, state, g);
+    this.adamStep(p, grad, state, g, true);
   }
 }

@@ -430,6 +430,86 @@ export function sgdStep(g: usize, scratch: usize, begin: i32, end: i32): void {
   }
 }
 
+/** adamStep's scalar form of one element (its rounding spelled out in src/backend/backend.ts). */
+@inline function adamOne(pp: usize, pg: usize, pm: usize, pv: usize, px: usize, flags: i32, k: usize): void {
+  const decay = load<f32>(k), wd = load<f32>(k, 4), b1 = load<f32>(k, 8), b2 = load<f32>(k, 12);
+  const k1 = load<f32>(k, 16), k2 = load<f32>(k, 20), c2 = load<f32>(k, 24), eps = load<f32>(k, 28), alpha = load<f32>(k, 32);
+  const w: f32 = load<f32>(pp) * decay;
+  let g: f32 = flags & 1 ? -load<f32>(pg) : load<f32>(pg);
+  if (wd != 0) g = <f32>(<f64>w * <f64>wd + <f64>g);
+  const m = <f32>(<f64>g * <f64>k1 + <f64>(load<f32>(pm) * b1));
+  const v = <f32>(<f64>(g * g) * <f64>k2 + <f64>(load<f32>(pv) * b2));
+  store<f32>(pm, m);
+  store<f32>(pv, v);
+  let second = v;
+  if (flags & 2) {
+    second = max<f32>(load<f32>(px), v);
+    store<f32>(px, second);
+  }
+  const denom: f32 = sqrt<f32>(second) / c2 + eps;
+  store<f32>(pp, <f32>(<f64>(m / denom) * <f64>alpha + <f64>w));
+}
+
+/**
+ * [flags, -, -, geometry of p, grad, m, v, vmax, then stepSize, beta1, beta2, eps,
+ * correction2Sqrt, weightDecay, decay]: Adam's update in place (flags: 1 maximize, 2 amsgrad;
+ * without it vmax is v, unused). The scalars go to the scratch block, rounded to float32 once.
+ */
+export function adamStep(g: usize, scratch: usize, begin: i32, end: i32): void {
+  const flags = argi(g, 0);
+  const r = argi(g, 3);
+  const at = 4 + r + 5 * (1 + r);
+  const stepSize = argf(g, at), beta1 = argf(g, at + 1), beta2 = argf(g, at + 2);
+  // [decay, wd, b1, b2, 1-b1, 1-b2, c2, eps, -stepSize] as float32.
+  const k = scratch;
+  store<f32>(k, <f32>argf(g, at + 6));
+  store<f32>(k, <f32>argf(g, at + 5), 4);
+  store<f32>(k, <f32>beta1, 8);
+  store<f32>(k, <f32>beta2, 12);
+  store<f32>(k, <f32>(1 - beta1), 16);
+  store<f32>(k, <f32>(1 - beta2), 20);
+  store<f32>(k, <f32>argf(g, at + 4), 24);
+  store<f32>(k, <f32>argf(g, at + 3), 28);
+  store<f32>(k, <f32>-stepSize, 32);
+  const decay4 = v128.load32_splat(k), wd4 = v128.load32_splat(k + 4), b1_4 = v128.load32_splat(k + 8), b2_4 = v128.load32_splat(k + 12);
+  const k1_4 = v128.load32_splat(k + 16), k2_4 = v128.load32_splat(k + 20), c2_4 = v128.load32_splat(k + 24), eps4 = v128.load32_splat(k + 28), a4 = v128.load32_splat(k + 32);
+  const hasDecay = load<f32>(k, 4) != 0;
+  const inner = innerOf(g);
+  let dense = true;
+  for (let v = 0; v < 5; v++) if (stepOf(g, v) != 1 && (v < 4 || (flags & 2) != 0)) dense = false;
+  const sp = <usize>stepOf(g, 0) << 2, sg = <usize>stepOf(g, 1) << 2, sm = <usize>stepOf(g, 2) << 2, sv = <usize>stepOf(g, 3) << 2, sx = <usize>stepOf(g, 4) << 2;
+  let e = begin;
+  while (e < end) {
+    const n = min(inner - e % inner, end - e);
+    let pp = addrOf(g, 0, e, 2);
+    let pg = addrOf(g, 1, e, 2);
+    let pm = addrOf(g, 2, e, 2);
+    let pv = addrOf(g, 3, e, 2);
+    let px = addrOf(g, 4, e, 2);
+    let i = 0;
+    if (dense) {
+      for (; i + 4 <= n; i += 4, pp += 16, pg += 16, pm += 16, pv += 16, px += 16) {
+        const w = f32x4.mul(v128.load(pp), decay4);
+        let gv = flags & 1 ? f32x4.neg(v128.load(pg)) : v128.load(pg);
+        if (hasDecay) gv = mulAdd4(w, wd4, gv);
+        const m = mulAdd4(gv, k1_4, f32x4.mul(v128.load(pm), b1_4));
+        const v = mulAdd4(f32x4.mul(gv, gv), k2_4, f32x4.mul(v128.load(pv), b2_4));
+        v128.store(pm, m);
+        v128.store(pv, v);
+        let second = v;
+        if (flags & 2) {
+          second = f32x4.max(v128.load(px), v);
+          v128.store(px, second);
+        }
+        const denom = f32x4.add(f32x4.div(f32x4.sqrt(second), c2_4), eps4);
+        v128.store(pp, mulAdd4(f32x4.div(m, denom), a4, w));
+      }
+    }
+    for (; i < n; i++, pp += sp, pg += sg, pm += sm, pv += sv, px += sx) adamOne(pp, pg, pm, pv, px, flags, k);
+    e += n;
+  }
+}
+
 /** [-, log2 of the element size, -, geometry of src, dst]: a bit-for-bit copy. */
 export function copy(g: usize, scratch: usize, begin: i32, end: i32): void {
   const shift = argi(g, 1);

@@ -28,6 +28,7 @@ export const metaBackend: Backend<MetaBuffer> = {
   where: nothing,
   mulAdd: nothing,
   sgdStep: nothing,
+  adamStep: nothing,
   reduce: nothing,
   argreduce: nothing,
   matmul: nothing,

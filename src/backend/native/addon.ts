@@ -24,6 +24,8 @@ export interface Addon {
   mulAdd(a: TypedArray, b: TypedArray, c: TypedArray, out: TypedArray, geometry: Float64Array): void;
   /** flags: 1 Nesterov, 2 the buffer's first step, 4 a buffer (without one, buf is p, unused). */
   sgdStep(p: TypedArray, grad: TypedArray, buf: TypedArray, geometry: Float64Array, alpha: number, weightDecay: number, momentum: number, dampening: number, flags: number): void;
+  /** params: [stepSize, beta1, beta2, eps, correction2Sqrt, weightDecay, decay, flags (1 maximize, 2 amsgrad: else vmax is v, unused)]. */
+  adamStep(p: TypedArray, grad: TypedArray, m: TypedArray, v: TypedArray, vmax: TypedArray, geometry: Float64Array, params: Float64Array): void;
   copy(src: TypedArray, dst: TypedArray, geometry: Float64Array): void;
   fill(dst: TypedArray, value: number, geometry: Float64Array): void;
   reduce(op: number, x: TypedArray, out: TypedArray, geometry: Float64Array): void;

@@ -39,6 +39,8 @@ const MAX_RANK = 16;
  * 16 with their shapes, 101 numbers.
  */
 const geometry = new Float64Array(128);
+/** adamStep's scalars, beside the geometry. */
+const adamParams = new Float64Array(8);
 
 /** [rank, shape..., then per view: offset, strides...]: views walking one common shape. */
 // Index loops, not for-of: every primitive call packs here, and V8 left these iterators
@@ -98,7 +100,7 @@ function weightsKey(w: NView): [number, number] {
 
 /** The argument positions of each primitive's outputs (optional ones may be absent), stamped after every call. */
 const OUTPUTS = {
-  copy: [1], fill: [0], unary: [2], binary: [3], where: [3], mulAdd: [3], sgdStep: [0, 2], reduce: [2], argreduce: [3], matmul: [2], gather: [3], scatterAdd: [0],
+  copy: [1], fill: [0], unary: [2], binary: [3], where: [3], mulAdd: [3], sgdStep: [0, 2], adamStep: [0, 2, 3, 4], reduce: [2], argreduce: [3], matmul: [2], gather: [3], scatterAdd: [0],
   conv2d: [3], conv2dInputGrad: [2], conv2dWeightGrad: [2, 4], maxPool2d: [1, 2], maxPool2dGrad: [2], avgPool2d: [1], avgPool2dGrad: [1],
   batchNormStats: [1, 2], batchNormGrad: [5, 6, 7],
 } as const satisfies Record<Exclude<keyof Backend, 'name' | 'externalMemory' | 'alloc' | 'free' | 'read' | 'write'>, readonly number[]>;
@@ -238,6 +240,12 @@ function makeBackend(addon: Addon, layouts: Layouts): Backend<TypedArray> {
       const b = buf ?? p;
       addon.sgdStep(p.buffer, grad.buffer, b.buffer, packViews(p.shape, [p, grad, b]), s.alpha, s.weightDecay, s.momentum, s.dampening,
         (s.nesterov ? 1 : 0) | (s.first ? 2 : 0) | (buf ? 4 : 0));
+    },
+    adamStep(p, grad, m, v, vmax, s) {
+      const x = vmax ?? v;
+      if (!(f32(p, grad, m) && f32(v, x) && fits(p))) return ref.adamStep(p, grad, m, v, vmax, s);
+      adamParams.set([s.stepSize, s.beta1, s.beta2, s.eps, s.correction2Sqrt, s.weightDecay, s.decay, (s.maximize ? 1 : 0) | (vmax ? 2 : 0)]);
+      addon.adamStep(p.buffer, grad.buffer, m.buffer, v.buffer, x.buffer, packViews(p.shape, [p, grad, m, v, x]), adamParams);
     },
     // A per-channel reduction reads a blocked x as it is (see layout.ts).
     reduce(op, x0, out0) {

@@ -1,4 +1,4 @@
-import type { BinaryOp, SgdStep, UnaryOp, View } from '../backend.js';
+import type { AdamStep, BinaryOp, SgdStep, UnaryOp, View } from '../backend.js';
 import { isIntegral } from '../../tensor/dtype.js';
 import { DTypeError, StrideError } from '../../tensor/errors.js';
 import { buf, forEachRow } from './strided.js';
@@ -217,6 +217,37 @@ export function sgdStep(p: View, grad: View, momentumBuffer: View | null, s: Sgd
         d = s.nesterov ? r(b * mu + d) : b;
       }
       ps[pi] = r(d * alpha + w);
+    }
+  });
+}
+
+/** Adam's update as AdamStep spells it, element by element; r rounds each quantity to the dtype. */
+export function adamStep(p: View, grad: View, m: View, v: View, vmax: View | null, s: AdamStep): void {
+  const r = p.dtype === 'float32' ? Math.fround : same;
+  const [decay, wd, b1, b2, k1, k2] = [r(s.decay), r(s.weightDecay), r(s.beta1), r(s.beta2), r(1 - s.beta1), r(1 - s.beta2)];
+  const [c2, eps, alpha] = [r(s.correction2Sqrt), r(s.eps), r(-s.stepSize)];
+  const [ps, gs, ms, vs] = [buf(p), buf(grad), buf(m), buf(v)];
+  const xs = vmax ? buf(vmax) : null;
+  forEachRow(p.shape, vmax ? [p, grad, m, v, vmax] : [p, grad, m, v], (offs, n, steps) => {
+    let [pi, gi, mi, vi, xi = 0] = offs as [number, number, number, number, number?];
+    const [sp, sg, sm, sv, sx = 0] = steps as [number, number, number, number, number?];
+    for (let i = 0; i < n; i++, pi += sp, gi += sg, mi += sm, vi += sv, xi += sx) {
+      const w = decay !== 1 ? r(ps[pi]! * decay) : ps[pi]!;
+      let g = s.maximize ? -gs[gi]! : gs[gi]!;
+      if (wd !== 0) g = r(w * wd + g);
+      const mNew = r(g * k1 + r(ms[mi]! * b1));
+      const vNew = r(r(g * g) * k2 + r(vs[vi]! * b2));
+      ms[mi] = mNew;
+      vs[vi] = vNew;
+      let second = vNew;
+      if (xs) {
+        const old = xs[xi]!;
+        // Math.max: NaN if either is, and +0 above -0 (torch.maximum).
+        second = Math.max(old, vNew);
+        xs[xi] = second;
+      }
+      const denom = r(r(r(Math.sqrt(second)) / c2) + eps);
+      ps[pi] = r(r(mNew / denom) * alpha + w);
     }
   });
 }

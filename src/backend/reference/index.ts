@@ -1,7 +1,7 @@
 import { registerBackend, type Backend } from '../backend.js';
 import { allocArray, castScalar, type DType } from '../../tensor/dtype.js';
 import { conv2d, conv2dInputGrad, conv2dWeightGrad } from './conv.js';
-import { binary, copy, fill, mulAdd, sgdStep, unary, where } from './elementwise.js';
+import { adamStep, binary, copy, fill, mulAdd, sgdStep, unary, where } from './elementwise.js';
 import { gather, matmul, scatterAdd } from './linalg.js';
 import { batchNormGrad, batchNormStats } from './norm.js';
 import { avgPool2d, avgPool2dGrad, maxPool2d, maxPool2dGrad } from './pool.js';
@@ -29,6 +29,7 @@ export const referenceBackend: Backend<Buf> = {
   where,
   mulAdd,
   sgdStep,
+  adamStep,
   reduce,
   argreduce,
   matmul,

@@ -65,7 +65,7 @@ const GRAIN_COSTLY = 1 << 12;
 const FLOP_GRAIN = 1 << 18;
 
 /** The kernels' exports the pool can run, by name. */
-const PARALLEL = ['sgemm', 'unary', 'binary', 'where', 'mulAdd', 'sgdStep', 'copy', 'fill', 'storeF64', 'reduce', 'argreduce', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxPool2d', 'maxPool2dGrad', 'avgPool2d', 'avgPool2dGrad', 'batchNormStats', 'batchNormGrad'] as const;
+const PARALLEL = ['sgemm', 'unary', 'binary', 'where', 'mulAdd', 'sgdStep', 'adamStep', 'copy', 'fill', 'storeF64', 'reduce', 'argreduce', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxPool2d', 'maxPool2dGrad', 'avgPool2d', 'avgPool2dGrad', 'batchNormStats', 'batchNormGrad'] as const;
 
 interface Exports {
   fillF64(p: number, n: number, value: number): void;
@@ -117,8 +117,8 @@ const isBool = (v: WView): boolean => v.dtype === 'bool';
 
 /** A view's stride along dim d, or the one it is walked with. */
 const strideOf = (x: { v: WView; strides?: readonly number[] }, d: number): number => (x.strides ?? x.v.strides)[d]!;
-/** Operands of an elementwise walk: at most where's four. */
-const MAX_WALK_VIEWS = 4;
+/** Operands of an elementwise walk: at most adamStep's five. */
+const MAX_WALK_VIEWS = 5;
 
 class WasmBackendImpl {
   readonly heap: Heap;
@@ -260,6 +260,15 @@ function makeBackend(impl: WasmBackendImpl, k: Exports, kernels: Record<string, 
       const a = impl.argBlock();
       a.set([s.alpha, s.weightDecay, s.momentum, 1 - s.dampening], 4 + a[3]! + 3 * (1 + a[3]!));
       impl.runWalk('sgdStep', n);
+    },
+    adamStep(p, grad, m, v, vmax, s) {
+      const x = vmax ?? v;
+      const flags = (s.maximize ? 1 : 0) | (vmax ? 2 : 0);
+      const n = f32(p, grad, m, v) && f32(x) ? impl.packWalk(flags, 0, 0, p.shape, [{ v: p }, { v: grad }, { v: m }, { v: v }, { v: x }]) : -1;
+      if (n < 0) return ref.adamStep(refView(p), refView(grad), refView(m), refView(v), vmax && refView(vmax), s);
+      const a = impl.argBlock();
+      a.set([s.stepSize, s.beta1, s.beta2, s.eps, s.correction2Sqrt, s.weightDecay, s.decay], 4 + a[3]! + 5 * (1 + a[3]!));
+      impl.runWalk('adamStep', n);
     },
     reduce(op, x, out) {
       if (!f32(x, out) || x.shape.length > MAX_RANK) return ref.reduce(op, refView(x), refView(out));
